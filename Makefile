@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make                 build vfio.ko and vfio-pci.ko against $(KDIR)
+#   make CLIPPY=1        the same, with the kernel's clippy lints
+#   make rustfmt         format the Rust sources with the kernel tree's rustfmt config
+#   make rustfmtcheck    fail if formatting is off
+#   make check           the whole test suite in the QEMU guest (README's test command)
+#   make demo            set everything up and run the main job (README's first command)
+#
+# KDIR defaults to the cached test kernel built by qemu-test/build-kernel.sh; any
+# Rust-enabled 7.3 build tree works.
+
+SHELL := /bin/bash
+RVFIO_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KDIR ?= $(shell cd $(RVFIO_ROOT) && . qemu-test/lib.sh && kernel_build_dir test)
+KSRC ?= $(shell cd $(RVFIO_ROOT) && . qemu-test/lib.sh && echo $$KSRC)
+BINDGEN_BIN ?= $(shell cd $(RVFIO_ROOT) && . qemu-test/lib.sh && echo $$BINDGEN_ROOT/bin)
+export PATH := $(BINDGEN_BIN):$(PATH)
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+
+RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
+
+.PHONY: modules clean rustfmt rustfmtcheck check demo setup kernel selftests
+
+modules:
+	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) modules
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) clean
+	rm -f rust/uapi/vfio_uapi_generated.rs
+	$(MAKE) -C selftests clean
+
+rustfmt:
+	rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SOURCES)
+
+rustfmtcheck:
+	rustfmt --check --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SOURCES)
+
+selftests:
+	$(MAKE) -C selftests
+
+setup:
+	qemu-test/setup.sh
+
+kernel: setup
+	qemu-test/build-kernel.sh >/dev/null
+
+check:
+	qemu-test/run-tests.sh
+
+demo:
+	qemu-test/demo.sh

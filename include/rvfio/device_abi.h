@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ABI between vfio.ko (the core) and bus drivers such as vfio-pci.ko.
+ *
+ * This plays the role of upstream's struct vfio_device_ops: a bus driver registers each
+ * device it binds, handing the core a table of callbacks and an opaque cookie; the core owns
+ * groups, containers and device file descriptors and calls back into the bus driver for
+ * everything device specific. Both sides are Rust; this header is the single definition of
+ * the contract, mirrored field for field by rust/kernel_ext/device_abi.rs.
+ *
+ * Every symbol is exported by vfio.ko in the "RVFIO" symbol namespace.
+ */
+#ifndef _RVFIO_DEVICE_ABI_H
+#define _RVFIO_DEVICE_ABI_H
+
+#include <linux/types.h>
+
+struct device;
+struct vm_area_struct;
+
+/* Bump on any incompatible change: rvfio_register_device() refuses other versions. */
+#define RVFIO_DEVICE_ABI_VERSION 1
+
+/**
+ * struct rvfio_device_ops - callbacks of a bus driver, all called in process context.
+ * @abi_version:  RVFIO_DEVICE_ABI_VERSION.
+ * @open_device:  first open of a device fd; prepares the device (e.g. reset, save state).
+ * @close_device: last close of a device fd; quiesces the device.
+ * @ioctl:        device fd ioctls the core does not handle itself.
+ * @read:         pread() on the device fd at @pos (region index << 40 | offset).
+ * @write:        pwrite() on the device fd at @pos.
+ * @mmap:         mmap() of a device fd region.
+ * @request:      the core wants the device back (unbind while open); @count counts asks.
+ *
+ * A callback left NULL makes the matching operation fail with the errno upstream returns
+ * for a driver without it.
+ */
+struct rvfio_device_ops {
+	u32 abi_version;
+	int (*open_device)(void *cookie);
+	void (*close_device)(void *cookie);
+	long (*ioctl)(void *cookie, unsigned int cmd, unsigned long arg);
+	ssize_t (*read)(void *cookie, char __user *buf, size_t count, loff_t pos);
+	ssize_t (*write)(void *cookie, const char __user *buf, size_t count, loff_t pos);
+	int (*mmap)(void *cookie, struct vm_area_struct *vma);
+	void (*request)(void *cookie, unsigned int count);
+};
+
+/* Opaque handle for a device registered with the core. */
+struct rvfio_device;
+
+/*
+ * Register @dev, which must sit in an IOMMU group, with the core. @ops and @cookie must stay
+ * valid until rvfio_unregister_device() returns. Returns a handle or an ERR_PTR().
+ */
+struct rvfio_device *rvfio_register_device(struct device *dev,
+					   const struct rvfio_device_ops *ops,
+					   void *cookie);
+
+/*
+ * Unregister a device. Blocks until every file descriptor of the device is closed, calling
+ * @ops->request meanwhile so the bus driver can ask userspace to let go.
+ */
+void rvfio_unregister_device(struct rvfio_device *vdev);
+
+#endif /* _RVFIO_DEVICE_ABI_H */

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the Rust-enabled test kernel (tinyconfig + qemu-test/kernel.config) into the cache
+# and print the build directory on stdout. A cached build with the same key is reused.
+#
+#   build-kernel.sh [test|debug]     (default: test)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavour=${1:-test}
+fragments=("$RVFIO_ROOT/qemu-test/kernel.config")
+[ "$flavour" = test ] || fragments+=("$RVFIO_ROOT/qemu-test/kernel-$flavour.config")
+for f in "${fragments[@]}"; do [ -f "$f" ] || die "no config fragment $f"; done
+[ -f "$KSRC/Makefile" ] || die "kernel source missing: run qemu-test/setup.sh first"
+
+build=$(kernel_build_dir "$flavour")
+if [ -f "$build/.rvfio-built" ]; then
+	log "kernel ($flavour) cached: $build"
+	echo "$build"
+	exit 0
+fi
+
+kmake() { make -s -C "$KSRC" O="$build" ARCH=x86_64 "$@"; }
+
+log "configuring kernel ($flavour) in $build"
+rm -rf "$build"
+mkdir -p "$build"
+kmake tinyconfig >/dev/null
+"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
+kmake olddefconfig >/dev/null
+
+# Every fragment line must survive olddefconfig: a silently dropped option (a missing
+# dependency) would otherwise surface much later as a confusing test failure.
+lost=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=n) want="# ${line%=n} is not set" ;;
+	CONFIG_*) want=$line ;;
+	*) continue ;;
+	esac
+	if ! grep -qxF "$want" "$build/.config"; then
+		log "config line lost in olddefconfig: $line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$build/.config" || echo absent))"
+		lost=1
+	fi
+done < <(cat "${fragments[@]}")
+[ $lost -eq 0 ] || die "kernel config fragment not satisfied (missing dependencies above)"
+
+kmake rustavailable >/dev/null || die "Rust toolchain not usable for this kernel (make rustavailable)"
+
+log "building kernel ($flavour) with -j$(nproc); this takes 5-10 minutes the first time"
+start=$SECONDS
+kmake -j"$(nproc)" bzImage modules >"$build/build.log" 2>&1 || {
+	tail -40 "$build/build.log" >&2
+	die "kernel build failed (full log: $build/build.log)"
+}
+kmake INSTALL_MOD_PATH="$build/modroot" modules_install >/dev/null
+log "kernel built in $((SECONDS - start)) s"
+touch "$build/.rvfio-built"
+echo "$build"

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for guest scripts and shell tests. Sourced.
+
+RVFIO_MODDIR=/lib/modules/rvfio
+UPSTREAM_MODDIR=/lib/modules/upstream
+
+# Kernel log lines that fail a test: any warning, oops, BUG, sanitizer or lockdep report.
+SPLAT_PATTERN='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN|UBSAN|kmemleak|possible circular locking|possible recursive locking|inconsistent lock state|lockdep|RCU stall|refcount_t:|list_add corruption|list_del corruption|Kernel panic'
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Loaded-module queries that do not depend on lsmod's formatting.
+module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2>/dev/null)" = live ]; }
+
+load_rvfio() {
+	module_loaded vfio && fail "a vfio module is already loaded"
+	insmod $RVFIO_MODDIR/vfio.ko || fail "insmod vfio.ko"
+	insmod $RVFIO_MODDIR/vfio-pci.ko || fail "insmod vfio-pci.ko"
+}
+
+unload_rvfio() {
+	rmmod vfio_pci || fail "rmmod vfio_pci"
+	rmmod vfio || fail "rmmod vfio"
+}
+
+# Upstream's modules, in the dependency order the host computed; never with ours.
+load_upstream() {
+	module_loaded vfio && fail "a vfio module is already loaded"
+	for m in $(cat $UPSTREAM_MODDIR/load-order); do
+		insmod "$UPSTREAM_MODDIR/$m" || fail "insmod upstream $m"
+	done
+}
+
+unload_upstream() {
+	for m in $(sed '1!G;h;$!d' $UPSTREAM_MODDIR/load-order); do
+		rmmod "${m%.ko}" || fail "rmmod upstream $m"
+	done
+}
+
+# bdf_of VENDOR:DEVICE -> the first matching PCI address.
+bdf_of() {
+	local want=$1 d
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat $d/vendor):$(cat $d/device)" = "0x${want%%:*}:0x${want##*:}" ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+EDU_ID=1234:11e8
+IGB_ID=8086:10c9
+NVME_ID=1b36:0010
+E1000E_ID=8086:10d3
+
+# current_driver BDF -> driver name, or "none".
+current_driver() {
+	if [ -e /sys/bus/pci/devices/$1/driver ]; then
+		basename "$(readlink /sys/bus/pci/devices/$1/driver)"
+	else
+		echo none
+	fi
+}
+
+# bind_driver BDF DRIVER: move the device to DRIVER through driver_override, as the
+# kernel's VFIO selftests' setup.sh does.
+bind_driver() {
+	local bdf=$1 drv=$2 dev=/sys/bus/pci/devices/$1
+	[ -e $dev/driver ] && echo "$bdf" > $dev/driver/unbind
+	echo "$drv" > $dev/driver_override
+	echo "$bdf" > /sys/bus/pci/drivers_probe
+	[ "$(current_driver $bdf)" = "$drv" ] || fail "$bdf did not bind to $drv (bound: $(current_driver $bdf))"
+}
+
+# unbind_driver BDF: leave the device without a driver and clear the override.
+unbind_driver() {
+	local dev=/sys/bus/pci/devices/$1
+	[ -e $dev/driver ] && echo "$1" > $dev/driver/unbind
+	echo > $dev/driver_override
+	[ "$(current_driver $1)" = none ] || fail "$1 still bound to $(current_driver $1)"
+}
+
+# iommu_group BDF -> group number.
+iommu_group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
+
+# The kernel log since the last clear must hold no splat.
+check_dmesg_clean() {
+	if dmesg | grep -E "$SPLAT_PATTERN" >/dev/null; then
+		dmesg | grep -E -B2 -A20 "$SPLAT_PATTERN" | head -60 >&2
+		fail "kernel log shows a warning/oops"
+	fi
+}

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the test suite: run every test of /tests/tests.txt ("name<TAB>command"),
+# print TAP on the console and on the results port (fd 3). A test fails when it exits
+# non-zero, leaves a kernel splat in dmesg, times out, or leaves a vfio module loaded.
+. /guest/lib.sh
+
+TEST_TIMEOUT=${rvfio_test_timeout:-600}
+filter=${rvfio_filter:-}
+
+tap() { echo "$*"; echo "$*" >&3; }
+
+total=0
+while IFS='	' read -r name cmd; do
+	case "$name" in ''|'#'*) continue ;; esac
+	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
+	total=$((total + 1))
+done < /tests/tests.txt
+tap "TAP version 13"
+tap "1..$total"
+
+n=0
+while IFS='	' read -r name cmd; do
+	case "$name" in ''|'#'*) continue ;; esac
+	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
+	n=$((n + 1))
+	echo "# ---- $name: $cmd"
+	dmesg -c >/dev/null
+	start=$(date +%s)
+	(cd /tmp && exec timeout "$TEST_TIMEOUT" sh -c "$cmd") </dev/null
+	rc=$?
+	secs=$(($(date +%s) - start))
+	why=""
+	[ $rc -eq 143 ] || [ $rc -eq 124 ] && why="timed out after ${TEST_TIMEOUT}s"
+	if dmesg | grep -E "$SPLAT_PATTERN" >/dev/null; then
+		dmesg | grep -E -B2 -A30 "$SPLAT_PATTERN" | head -80 | sed 's/^/# dmesg: /'
+		why="${why:+$why; }kernel splat in dmesg"
+		rc=1
+	fi
+	if module_loaded vfio || module_loaded vfio_pci; then
+		why="${why:+$why; }left a vfio module loaded"
+		rc=1
+		for m in vfio_pci vfio_pci_core vfio_iommu_type1 vfio; do rmmod $m 2>/dev/null; done
+	fi
+	if [ $rc -eq 0 ]; then
+		tap "ok $n $name # ${secs}s"
+	elif [ $rc -eq 4 ]; then
+		tap "ok $n $name # SKIP (see output above)"
+	else
+		tap "not ok $n $name # exit $rc${why:+, $why}"
+	fi
+done < /tests/tests.txt
+exit 0

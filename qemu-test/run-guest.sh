@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the test guest once and run one guest script in it.
+#
+#   run-guest.sh [-t TIMEOUT_S] [-o OUTDIR] SCRIPT [KEY=VALUE...]
+#
+# SCRIPT is a file name of qemu-test/guest/ without .sh (run-tests, demo, ...); KEY=VALUE
+# pairs reach the guest script as environment variables (rvfio_filter=REGEX, ...). The
+# console streams to stdout and OUTDIR/console.log; what the guest reports on its second
+# serial port lands in OUTDIR/results.log. Exit status: the guest script's, 124 on timeout.
+#
+# Machine: q35 with an emulated Intel IOMMU doing interrupt remapping (split irqchip), and
+# edu, igb, nvme and e1000e each behind its own PCIe root port. TCG unless RVFIO_ACCEL=kvm.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+timeout_s=900
+outdir=$RVFIO_CACHE/run
+while getopts t:o: opt; do
+	case $opt in
+	t) timeout_s=$OPTARG ;;
+	o) outdir=$OPTARG ;;
+	*) die "usage: run-guest.sh [-t TIMEOUT] [-o OUTDIR] SCRIPT [KEY=VALUE...]" ;;
+	esac
+done
+shift $((OPTIND - 1))
+script=${1:?guest script name}
+shift
+extra_env=("$@")
+
+flavour=${RVFIO_KERNEL_FLAVOUR:-test}
+kbuild=$(kernel_build_dir "$flavour")
+[ -f "$kbuild/.rvfio-built" ] || die "kernel ($flavour) not built: qemu-test/build-kernel.sh $flavour"
+
+mkdir -p "$outdir"
+initrd=$outdir/initramfs.cpio
+"$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd"
+
+nvme_img=$RVFIO_CACHE/nvme.img
+[ -f "$nvme_img" ] || truncate -s 16M "$nvme_img"
+
+: > "$outdir/results.log"
+accel=${RVFIO_ACCEL:-tcg}
+mem=${RVFIO_GUEST_MEM:-2G}
+cmdline="console=ttyS0 intel_iommu=on panic=-1 loglevel=5 rvfio_run=$script ${extra_env[*]}"
+
+qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
+	-smp 2 -m "$mem" -nodefaults -no-reboot -display none -monitor none
+	-serial stdio -serial "file:$outdir/results.log"
+	-kernel "$kbuild/arch/x86/boot/bzImage" -initrd "$initrd" -append "$cmdline"
+	# The IOMMU must come before the devices it translates for.
+	-device intel-iommu,intremap=on,aw-bits=48
+	-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x4 -device edu,bus=rp0
+	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5 -device igb,bus=rp1
+	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
+	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
+	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,bus=rp3)
+
+log "booting guest ($accel, $script, timeout ${timeout_s}s)"
+set +e
+timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$outdir/console.log"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+
+if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
+	log "guest timed out after ${timeout_s}s (console: $outdir/console.log)"
+	exit 124
+fi
+status=$(sed -n 's/^RVFIO-EXIT \([0-9]*\).*/\1/p' "$outdir/results.log" | tail -1)
+if [ -z "$status" ]; then
+	log "guest ended without reporting an exit status (qemu exit $qemu_rc; kernel panic?)"
+	exit 125
+fi
+exit "$status"

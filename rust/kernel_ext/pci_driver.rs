@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A PCI driver adapter for drivers that hand devices to userspace.
+//!
+//! 7.3's `pci::Adapter` cannot set `driver_managed_dma`, so the PCI core would attach every
+//! bound device to the kernel's default DMA domain and `iommu_group_claim_dma_owner()`
+//! would then fail with -EPERM. This adapter registers a `struct pci_driver` with
+//! `driver_managed_dma = true` and upstream's override-only ID table (binding is by
+//! `driver_override` or `new_id`), and keeps the driver's per-device data as drvdata.
+
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    error::from_result,
+    ffi::c_int,
+    pci,
+    prelude::*,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+    ThisModule,
+};
+
+use super::raw::device_ptr;
+
+/// A PCI driver served by [`PciDriverRegistration`].
+pub(crate) trait PciDriver: 'static {
+    /// Per-device state, created by `probe` and kept until `remove`.
+    type Data: ForeignOwnable + Send + Sync;
+
+    /// Binds `pdev`.
+    fn probe(pdev: &pci::Device) -> Result<Self::Data>;
+
+    /// Unbinds `pdev`, consuming what `probe` returned.
+    fn remove(pdev: &pci::Device, data: Self::Data);
+}
+
+/// A registered `struct pci_driver` for `T`.
+///
+/// # Invariants
+///
+/// `raw` is registered with the PCI core from successful construction until [`Drop`], and
+/// the drvdata of every device bound to it is a `T::Data` converted by `into_foreign`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct PciDriverRegistration<T: PciDriver> {
+    #[pin]
+    raw: Opaque<bindings::pci_driver>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: Unregistration may happen on any thread.
+unsafe impl<T: PciDriver> Send for PciDriverRegistration<T> {}
+// SAFETY: There is no `&self` method.
+unsafe impl<T: PciDriver> Sync for PciDriverRegistration<T> {}
+
+/// `PCI_ANY_ID`.
+const PCI_ANY_ID: u32 = !0;
+
+/// The ID table of upstream's vfio-pci: every device, but only through `driver_override`
+/// (`PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID)`), then the terminator. Its
+/// entry's `driver_data` of 0 is also what lets `new_id` accept "VENDOR DEVICE" writes.
+static OVERRIDE_ONLY_ID_TABLE: [bindings::pci_device_id; 2] = [
+    bindings::pci_device_id {
+        vendor: PCI_ANY_ID,
+        device: PCI_ANY_ID,
+        subvendor: PCI_ANY_ID,
+        subdevice: PCI_ANY_ID,
+        class: 0,
+        class_mask: 0,
+        driver_data: 0,
+        override_only: bindings::PCI_ID_F_VFIO_DRIVER_OVERRIDE,
+    },
+    pin_init::zeroed(),
+];
+
+impl<T: PciDriver> PciDriverRegistration<T> {
+    /// Registers the driver as `name` for `module`.
+    pub(crate) fn new(
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            raw <- Opaque::try_ffi_init(move |slot: *mut bindings::pci_driver| {
+                let mut drv: bindings::pci_driver = pin_init::zeroed();
+                drv.name = name.as_char_ptr();
+                drv.id_table = OVERRIDE_ONLY_ID_TABLE.as_ptr();
+                drv.probe = Some(Self::probe_callback);
+                drv.remove = Some(Self::remove_callback);
+                // The whole point of this adapter: DMA ownership stays with userspace.
+                drv.driver_managed_dma = true;
+                // SAFETY: `slot` is valid for writes (`try_ffi_init`).
+                unsafe { slot.write(drv) };
+                // SAFETY: `slot` is a fully initialised, pinned `pci_driver` that `Drop`
+                // unregisters before it is freed.
+                // INVARIANT: on success the driver is registered.
+                kernel::error::to_result(unsafe {
+                    bindings::__pci_register_driver(slot, module.as_ptr(), name.as_char_ptr())
+                })
+            }),
+            _t: PhantomData,
+        })
+    }
+
+    extern "C" fn probe_callback(
+        pdev: *mut bindings::pci_dev,
+        _id: *const bindings::pci_device_id,
+    ) -> c_int {
+        // SAFETY: The PCI core calls probe with a live device that stays live until
+        // remove; `pci::Device` is `repr(transparent)` over `struct pci_dev`.
+        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        from_result(|| {
+            let data = T::probe(pdev)?;
+            let dev = device_ptr(pdev.as_ref());
+            // SAFETY: `dev` is the live device being probed; the drvdata belongs to its
+            // driver, which is us.
+            // INVARIANT: the drvdata is a `T::Data` from `into_foreign`.
+            unsafe { bindings::dev_set_drvdata(dev, data.into_foreign().cast()) };
+            Ok(0)
+        })
+    }
+
+    extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: The PCI core calls remove with the live device that probe succeeded on.
+        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        let dev = device_ptr(pdev.as_ref());
+        // SAFETY: `dev` is live and its drvdata was set by `probe_callback`.
+        let raw = unsafe { bindings::dev_get_drvdata(dev) };
+        // SAFETY: `raw` came from `T::Data::into_foreign` (type invariant) and remove is
+        // the one place that takes it back, once.
+        let data = unsafe { T::Data::from_foreign(raw.cast()) };
+        T::remove(pdev, data);
+        // SAFETY: `dev` is live; clear the dangling drvdata.
+        unsafe { bindings::dev_set_drvdata(dev, core::ptr::null_mut()) };
+    }
+}
+
+#[pinned_drop]
+impl<T: PciDriver> PinnedDrop for PciDriverRegistration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: Registered since construction (type invariant); unregistered only here.
+        unsafe { bindings::pci_unregister_driver(self.raw.get()) };
+    }
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exports of vfio.ko. The device ABI is implemented in Rust (rust/vfio/bus.rs), but only C
+ * can emit ksymtab entries, so the exports live here, in the "RVFIO" namespace.
+ */
+#include <linux/build_bug.h>
+#include <linux/export.h>
+#include <linux/stddef.h>
+#include <rvfio/device_abi.h>
+
+EXPORT_SYMBOL_NS_GPL(rvfio_register_device, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_unregister_device, "RVFIO");
+
+/* Must match the assertions in rust/kernel_ext/device_abi.rs. */
+static_assert(offsetof(struct rvfio_device_ops, open_device) == 8);
+static_assert(offsetof(struct rvfio_device_ops, close_device) == 16);
+static_assert(offsetof(struct rvfio_device_ops, ioctl) == 24);
+static_assert(offsetof(struct rvfio_device_ops, read) == 32);
+static_assert(offsetof(struct rvfio_device_ops, write) == 40);
+static_assert(offsetof(struct rvfio_device_ops, mmap) == 48);
+static_assert(offsetof(struct rvfio_device_ops, request) == 56);
+static_assert(sizeof(struct rvfio_device_ops) == 64);

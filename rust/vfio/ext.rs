@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
+//! `unsafe` code apart from the FFI boundary in `bus.rs`.
+
+#[path = "../kernel_ext/device_abi.rs"]
+pub(crate) mod device_abi;
+#[path = "../kernel_ext/iommu.rs"]
+pub(crate) mod iommu;
+#[path = "../kernel_ext/misc.rs"]
+pub(crate) mod misc;
+#[path = "../kernel_ext/raw.rs"]
+pub(crate) mod raw;

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvfio core, `vfio.ko`: the VFIO container (`/dev/vfio/vfio`), IOMMU groups and the device
+//! registration ABI that bus drivers such as vfio-pci use.
+
+use kernel::prelude::*;
+
+mod bus;
+mod container;
+mod ext;
+#[path = "../uapi/vfio_uapi.rs"]
+mod uapi;
+
+use container::Container;
+use ext::misc::{
+    FixedMiscOptions,
+    FixedMiscRegistration, //
+};
+
+module! {
+    type: VfioModule,
+    name: "vfio",
+    authors: ["rvfio developers"],
+    description: "VFIO core (rvfio): containers, IOMMU groups, device fds",
+    license: "GPL",
+}
+
+/// `VFIO_MINOR` of `include/linux/miscdevice.h`.
+const VFIO_MINOR: u32 = kernel::bindings::VFIO_MINOR;
+
+/// The module's registrations; dropping them (in field order) is module exit.
+#[pin_data]
+struct VfioModule {
+    /// `/dev/vfio/vfio`.
+    #[pin]
+    container_dev: FixedMiscRegistration<Container>,
+}
+
+impl kernel::InPlaceModule for VfioModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        bus::init();
+        try_pin_init!(Self {
+            container_dev <- FixedMiscRegistration::register(FixedMiscOptions {
+                name: c"vfio",
+                minor: VFIO_MINOR,
+                nodename: c"vfio/vfio",
+                mode: 0o666,
+            }),
+        })
+    }
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
+//! `unsafe` code.
+
+#[path = "../kernel_ext/core_abi.rs"]
+pub(crate) mod core_abi;
+#[path = "../kernel_ext/device_abi.rs"]
+pub(crate) mod device_abi;
+#[path = "../kernel_ext/pci_driver.rs"]
+pub(crate) mod pci_driver;
+#[path = "../kernel_ext/pci_raw.rs"]
+pub(crate) mod pci_raw;
+#[path = "../kernel_ext/raw.rs"]
+pub(crate) mod raw;

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvfio `vfio-pci.ko`: the PCI bus driver of VFIO.
+
+use kernel::prelude::*;
+
+mod driver;
+mod ext;
+
+use driver::VfioPciDriver;
+use ext::pci_driver::PciDriverRegistration;
+
+module! {
+    type: VfioPciModule,
+    name: "vfio_pci",
+    authors: ["rvfio developers"],
+    description: "VFIO PCI bus driver (rvfio)",
+    license: "GPL",
+    imports_ns: ["RVFIO"],
+}
+
+/// The module's registrations.
+#[pin_data]
+struct VfioPciModule {
+    /// The `vfio-pci` PCI driver.
+    #[pin]
+    driver: PciDriverRegistration<VfioPciDriver>,
+}
+
+impl kernel::InPlaceModule for VfioPciModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            driver <- PciDriverRegistration::new(c"vfio-pci", module),
+        })
+    }
+}
