@@ -14,13 +14,13 @@ for f in "${fragments[@]}"; do [ -f "$f" ] || die "no config fragment $f"; done
 [ -f "$KSRC/Makefile" ] || die "kernel source missing: run qemu-test/setup.sh first"
 
 build=$(kernel_build_dir "$flavour")
+kmake() { make -s -C "$KSRC" O="$build" ARCH=x86_64 "$@"; }
+
 if [ -f "$build/.rvfio-built" ]; then
 	log "kernel ($flavour) cached: $build"
 	echo "$build"
 	exit 0
 fi
-
-kmake() { make -s -C "$KSRC" O="$build" ARCH=x86_64 "$@"; }
 
 log "configuring kernel ($flavour) in $build"
 rm -rf "$build"
@@ -54,6 +54,8 @@ kmake -j"$(nproc)" bzImage modules >"$build/build.log" 2>&1 || {
 	die "kernel build failed (full log: $build/build.log)"
 }
 kmake INSTALL_MOD_PATH="$build/modroot" modules_install >/dev/null
+# The selftests compile against this kernel's uAPI headers, not the build machine's.
+kmake INSTALL_HDR_PATH="$build/usr-headers" headers_install >/dev/null
 log "kernel built in $((SECONDS - start)) s"
 touch "$build/.rvfio-built"
 echo "$build"

@@ -3,6 +3,8 @@
 //! What VFIO userspace checks before it uses a device, done the way DPDK's EAL and
 //! rust-vmm do: the modules are present under their upstream names, the PCI driver is
 //! `vfio-pci`, every bound device sits in an IOMMU group, and the container answers.
+//!
+//! Usage: `vfio_discovery BDF...`: the devices that must be bound to vfio-pci.
 
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileTypeExt;
@@ -22,17 +24,14 @@ fn main() {
         );
     }
 
-    // The devices with-rvfio.sh bound, found the way setup tools find them.
-    let bound: Vec<String> = fs::read_dir("/sys/bus/pci/drivers/vfio-pci")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("0000:"))
-                .collect()
-        })
-        .unwrap_or_default();
-    tap.check(bound.len() >= 2, &format!("{} devices bound to vfio-pci", bound.len()));
-    for bdf in &bound {
+    let expected: Vec<String> = std::env::args().skip(1).collect();
+    tap.check(!expected.is_empty(), "devices to check were named");
+    for bdf in &expected {
+        let driver = fs::read_link(format!("/sys/bus/pci/devices/{bdf}/driver"));
+        tap.check(
+            driver.as_ref().is_ok_and(|d| d.ends_with("vfio-pci")),
+            &format!("{bdf} is bound to vfio-pci ({driver:?})"),
+        );
         let group = fs::read_link(format!("/sys/bus/pci/devices/{bdf}/iommu_group"));
         tap.check(group.is_ok(), &format!("{bdf} has an IOMMU group"));
         let dma = fs::read_to_string(format!("/sys/bus/pci/devices/{bdf}/iommu_group/type"));

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The README's first command: set up everything this machine needs (cached), build the test
+# kernel, the modules and the test programs, boot the guest and run the main job.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$RVFIO_ROOT"
+
+"$RVFIO_ROOT/qemu-test/setup.sh"
+kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" test)
+make -s KDIR="$kbuild" modules
+make -s -C selftests >/dev/null
+exec "$RVFIO_ROOT/qemu-test/run-guest.sh" -t 300 -o "$RVFIO_CACHE/demo" demo
