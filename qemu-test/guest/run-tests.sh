@@ -6,6 +6,7 @@
 
 TEST_TIMEOUT=${rvfio_test_timeout:-600}
 filter=${rvfio_filter:-}
+tests=${rvfio_tests_file:-/tests/tests.txt}
 
 tap() { echo "$*"; echo "$*" >&3; }
 
@@ -14,7 +15,7 @@ while IFS='	' read -r name cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
 	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
 	total=$((total + 1))
-done < /tests/tests.txt
+done < "$tests"
 tap "TAP version 13"
 tap "1..$total"
 
@@ -48,5 +49,5 @@ while IFS='	' read -r name cmd; do
 	else
 		tap "not ok $n $name # exit $rc${why:+, $why}"
 	fi
-done < /tests/tests.txt
+done < "$tests"
 exit 0

@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0
+# The guest test runner must turn each kind of fault red: run it on a small suite of
+# deliberately broken tests and check every verdict.
+. /guest/lib.sh
+
+cat > /tmp/selfcheck.txt <<'LIST'
+kernel_warning	echo "<7>WARNING: rvfio runner self-check (deliberate)" > /dev/kmsg
+failed_insmod	insmod /tests/tests.txt
+leaves_module_loaded	insmod /lib/modules/rvfio/vfio.ko
+times_out	sleep 60
+exits_nonzero	false
+passes	true
+LIST
+
+rvfio_tests_file=/tmp/selfcheck.txt rvfio_test_timeout=2 sh /guest/run-tests.sh 3>/tmp/selfcheck.tap >/tmp/selfcheck.out 2>&1
+cat /tmp/selfcheck.tap
+
+expect() {
+	grep -qE "^$1 [0-9]+ $2( |\$)" /tmp/selfcheck.tap || { cat /tmp/selfcheck.out; fail "expected '$1' for $2${3:+ ($3)}"; }
+	[ -z "$3" ] || grep -E " $2 " /tmp/selfcheck.tap | grep -q "$3" || fail "$2: expected reason '$3'"
+}
+expect "not ok" kernel_warning "kernel splat"
+expect "not ok" failed_insmod
+expect "not ok" leaves_module_loaded "left a vfio module loaded"
+expect "not ok" times_out "timed out"
+expect "not ok" exits_nonzero
+expect "ok" passes
+module_loaded vfio && fail "the runner did not unload the module a test left behind"
+dmesg -c >/dev/null
+echo "runner verdicts are right for every fault"
