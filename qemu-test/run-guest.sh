@@ -42,7 +42,7 @@ nvme_img=$RVFIO_CACHE/nvme.img
 : > "$outdir/results.log"
 accel=${RVFIO_ACCEL:-tcg}
 mem=${RVFIO_GUEST_MEM:-2G}
-cmdline="console=ttyS0 intel_iommu=on panic=-1 loglevel=5 rvfio_run=$script ${extra_env[*]}"
+cmdline="console=ttyS0 intel_iommu=on panic=-1 oops=panic loglevel=5 rvfio_run=$script ${extra_env[*]}"
 
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
 	-smp 2 -m "$mem" -nodefaults -no-reboot -display none -monitor none

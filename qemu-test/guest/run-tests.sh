@@ -4,7 +4,7 @@
 # non-zero, leaves a kernel splat in dmesg, times out, or leaves a vfio module loaded.
 . /guest/lib.sh
 
-TEST_TIMEOUT=${rvfio_test_timeout:-600}
+TEST_TIMEOUT=${rvfio_test_timeout:-300}
 filter=${rvfio_filter:-}
 tests=${rvfio_tests_file:-/tests/tests.txt}
 

@@ -7,6 +7,7 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     device::Device,
+    error::Result,
     sync::aref::{
         ARef,
         AlwaysRefCounted, //
@@ -56,11 +57,58 @@ impl IommuGroup {
         Some(unsafe { ARef::from_raw(group.cast()) })
     }
 
+    /// Whether some driver owns DMA for a device of the group: a kernel driver bound with
+    /// the default domain, or a user like us through [`DmaOwnerClaim`]. A group nobody owns
+    /// is what VFIO calls viable.
+    pub(crate) fn dma_owner_claimed(&self) -> bool {
+        // SAFETY: `self` is a live group (type invariant).
+        unsafe { bindings::iommu_group_dma_owner_claimed(self.0.get()) }
+    }
+
+    /// Takes DMA ownership of the whole group for userspace: fails with -EPERM while a
+    /// kernel driver with DMA is bound to one of its devices, and keeps such drivers from
+    /// binding until the claim is dropped.
+    pub(crate) fn claim_dma_owner(this: &ARef<Self>) -> Result<DmaOwnerClaim> {
+        let group = this.clone();
+        // The owner cookie only has to be unique to this claim: the group's own address.
+        let owner = group.0.get().cast::<core::ffi::c_void>();
+        // SAFETY: `group` is live; `owner` is an opaque token the IOMMU core compares only.
+        kernel::error::to_result(unsafe {
+            bindings::iommu_group_claim_dma_owner(group.0.get(), owner)
+        })?;
+        // INVARIANT: the claim succeeded and is released exactly once, by the drop.
+        Ok(DmaOwnerClaim { group })
+    }
+
     /// The group's number, as in `/sys/kernel/iommu_groups/<id>` and `/dev/vfio/<id>`.
     pub(crate) fn id(&self) -> u32 {
         // SAFETY: `self` is a live group (type invariant).
         let id = unsafe { bindings::iommu_group_id(self.0.get()) };
         // CAST: group ids come from an IDA and are never negative.
         id as u32
+    }
+}
+
+/// DMA ownership of an IOMMU group taken by [`IommuGroup::claim_dma_owner`]; dropping it
+/// hands the group back to the kernel.
+///
+/// # Invariants
+///
+/// `iommu_group_claim_dma_owner()` succeeded for `group` and is not released yet.
+pub(crate) struct DmaOwnerClaim {
+    group: ARef<IommuGroup>,
+}
+
+impl DmaOwnerClaim {
+    /// The group this claim is for.
+    pub(crate) fn group(&self) -> &ARef<IommuGroup> {
+        &self.group
+    }
+}
+
+impl Drop for DmaOwnerClaim {
+    fn drop(&mut self) {
+        // SAFETY: The claim is live (type invariant) and released only here.
+        unsafe { bindings::iommu_group_release_dma_owner(self.group.0.get()) };
     }
 }

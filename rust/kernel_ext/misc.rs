@@ -10,13 +10,17 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
+    fs::LocalFile,
     miscdevice::{
         MiscDevice,
         MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
     prelude::*,
-    types::Opaque, //
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    }, //
 };
 
 /// Where and how a fixed misc device appears.
@@ -80,6 +84,23 @@ impl<T: MiscDevice> FixedMiscRegistration<T> {
             _t: PhantomData,
         })
     }
+}
+
+/// The open state of `file` if it is an open file of a misc device of type `T`: how an
+/// ioctl taking a file descriptor checks it was handed the right kind of file.
+pub(crate) fn open_state<T: MiscDevice>(
+    file: &LocalFile,
+) -> Option<<T::Ptr as ForeignOwnable>::Borrowed<'_>> {
+    let ours = MiscDeviceOptions { name: c"" }.into_raw::<T>().fops;
+    // SAFETY: `file` is a live file for the borrow; `f_op` is set at open and never changes.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    if !core::ptr::eq(fops, ours) {
+        return None;
+    }
+    // SAFETY: Files with `T`'s fops are misc files whose open trampoline stored a
+    // `T::Ptr` as private data, and it stays there until release, which cannot run while
+    // the caller holds `file`.
+    Some(unsafe { T::Ptr::borrow((*file.as_ptr()).private_data.cast()) })
 }
 
 #[pinned_drop]

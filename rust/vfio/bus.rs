@@ -12,31 +12,24 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
-        Arc,
-        GlobalGuard, //
+        Arc, //
     },
 };
 
-use crate::ext::{
-    device_abi::{
-        RawDevice,
-        RawDeviceOps,
-        ABI_VERSION, //
+use crate::{
+    ext::{
+        device_abi::{
+            RawDevice,
+            RawDeviceOps,
+            ABI_VERSION, //
+        },
+        iommu::IommuGroup,
     },
-    iommu::IommuGroup,
+    group::{
+        self,
+        Group, //
+    },
 };
-
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `init()` from the module initialiser, before the device ABI
-    // is reachable (the exports only resolve once the module is live).
-    unsafe(uninit) static DEVICES: Mutex<KVec<Arc<BusDevice>>> = KVec::new();
-}
-
-/// Prepares the registry; called once from module init.
-pub(crate) fn init() {
-    // SAFETY: Called exactly once, from module init, before any other use of `DEVICES`.
-    unsafe { DEVICES.init() };
-}
 
 /// The callbacks and cookie a bus driver registered a device with.
 ///
@@ -66,40 +59,35 @@ unsafe impl Sync for BusDriverOps {}
 pub(crate) struct BusDevice {
     /// The device itself, kept referenced while registered.
     dev: ARef<Device>,
-    /// Its IOMMU group.
-    group: ARef<IommuGroup>,
     /// How to call back into the bus driver.
     _ops: BusDriverOps,
 }
 
+/// What `rvfio_register_device()` hands out: the device and the group it joined.
+struct Registration {
+    device: Arc<BusDevice>,
+    group: Arc<Group>,
+}
+
 /// Registers `dev` for VFIO use.
-fn register(dev: ARef<Device>, ops: BusDriverOps) -> Result<Arc<BusDevice>> {
+fn register(dev: ARef<Device>, ops: BusDriverOps) -> Result<KBox<Registration>> {
     // Upstream refuses a device without an IOMMU group unless in no-IOMMU mode, which
     // rvfio does not offer.
-    let group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
-    let device = Arc::new(
-        BusDevice {
-            dev,
-            group,
-            _ops: ops,
-        },
-        GFP_KERNEL,
-    )?;
-    let mut devices: GlobalGuard<DEVICES> = DEVICES.lock();
-    devices.push(device.clone(), GFP_KERNEL)?;
+    let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
+    let device = Arc::new(BusDevice { dev, _ops: ops }, GFP_KERNEL)?;
+    let group = group::add_device(&device, &iommu_group)?;
     dev_info!(
         device.dev,
         "registered with vfio, IOMMU group {}\n",
-        device.group.id()
+        group.id()
     );
-    Ok(device)
+    Ok(KBox::new(Registration { device, group }, GFP_KERNEL)?)
 }
 
 /// Unregisters a device registered by [`register`].
-fn unregister(device: Arc<BusDevice>) {
-    let mut devices = DEVICES.lock();
-    devices.retain(|d| !Arc::ptr_eq(d, &device));
-    dev_info!(device.dev, "unregistered from vfio\n");
+fn unregister(registration: KBox<Registration>) {
+    group::remove_device(&registration.device, &registration.group);
+    dev_info!(registration.device.dev, "unregistered from vfio\n");
 }
 
 /// `rvfio_register_device()` of `include/rvfio/device_abi.h`.
@@ -130,7 +118,7 @@ unsafe extern "C" fn rvfio_register_device(
         register(dev, BusDriverOps { ops, cookie })
     })();
     match result {
-        Ok(device) => Arc::into_raw(device).cast_mut().cast(),
+        Ok(registration) => KBox::into_raw(registration).cast(),
         Err(e) => e.to_ptr(),
     }
 }
@@ -142,8 +130,8 @@ unsafe extern "C" fn rvfio_register_device(
 /// `vdev` must be a handle returned by `rvfio_register_device()` and not unregistered yet.
 #[no_mangle]
 unsafe extern "C" fn rvfio_unregister_device(vdev: *mut RawDevice) {
-    // SAFETY: `vdev` came from `Arc::into_raw` in `rvfio_register_device` and this call
-    // takes back that reference, once (caller contract).
-    let device = unsafe { Arc::from_raw(vdev.cast::<BusDevice>()) };
-    unregister(device);
+    // SAFETY: `vdev` came from `KBox::into_raw` in `rvfio_register_device`, and this call
+    // takes it back, once (caller contract).
+    let registration = unsafe { KBox::from_raw(vdev.cast::<Registration>()) };
+    unregister(registration);
 }

@@ -3,6 +3,8 @@
 //! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
 //! `unsafe` code apart from the FFI boundary in `bus.rs`.
 
+#[path = "../kernel_ext/chrdev.rs"]
+pub(crate) mod chrdev;
 #[path = "../kernel_ext/device_abi.rs"]
 pub(crate) mod device_abi;
 #[path = "../kernel_ext/iommu.rs"]

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 mod bus;
 mod container;
 mod ext;
+mod group;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
 
@@ -34,12 +35,14 @@ struct VfioModule {
     /// `/dev/vfio/vfio`.
     #[pin]
     container_dev: FixedMiscRegistration<Container>,
+    /// The group registry and the `vfio` class of `/dev/vfio/<group>` nodes.
+    _groups: group::RegistryHandle,
 }
 
 impl kernel::InPlaceModule for VfioModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        bus::init();
         try_pin_init!(Self {
+            _groups: group::RegistryHandle::new()?,
             container_dev <- FixedMiscRegistration::register(FixedMiscOptions {
                 name: c"vfio",
                 minor: VFIO_MINOR,

@@ -22,8 +22,10 @@ for id in $EDU_ID $IGB_ID; do
 		dmesg -c >/dev/null
 		bind_driver "$bdf" vfio-pci
 		expect_registered "$bdf"
+		[ -c /dev/vfio/$(iommu_group $bdf) ] || fail "no group node /dev/vfio/$(iommu_group $bdf)"
 		unbind_driver "$bdf"
 		dmesg | grep -q "$bdf: unregistered from vfio" || fail "$bdf not unregistered"
+		[ -e /dev/vfio/$(iommu_group $bdf) ] && fail "group node outlived the last device"
 	done
 	echo "$id ($bdf): bound and unbound 3 times"
 done
@@ -54,4 +56,15 @@ dmesg | grep -q "$edu: unregistered from vfio" || fail "rmmod did not unregister
 dmesg | grep -q "$e1000e: unregistered from vfio" || fail "rmmod did not unregister e1000e"
 unbind_driver "$edu"
 unbind_driver "$e1000e"
+
+# An open group file pins vfio.ko (not vfio-pci.ko, whose removal revokes the group).
+load_rvfio
+bind_driver "$edu" vfio-pci
+exec 5</dev/vfio/$(iommu_group $edu)
+rmmod vfio_pci || fail "rmmod vfio_pci with a group open"
+[ -e /dev/vfio/$(iommu_group $edu) ] && fail "group node outlived vfio-pci"
+rmmod vfio 2>/dev/null && fail "vfio unloaded under an open group file"
+exec 5<&-
+rmmod vfio || fail "rmmod vfio after the group file closed"
+unbind_driver "$edu"
 check_dmesg_clean

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Character-device nodes with our own file operations, for `/dev/vfio/<group>`.
+//!
+//! 7.3's Rust has no cdev/class abstraction. A [`NodeClass`] is a device class plus a
+//! chrdev region (dynamic major); a [`Node`] is one `struct device` + `struct cdev` pair
+//! in it, named `<class>/<name>` below `/dev`. The pair lives in a heap block that is freed
+//! by the device's release callback, never earlier: open files pin the cdev, which pins the
+//! device, so a node can be removed while userspace still holds it open.
+
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
+    ffi::{
+        c_char,
+        c_int,
+        c_long,
+        c_uint,
+        c_ulong, //
+    },
+    fs::File,
+    prelude::*,
+    sync::Arc,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+};
+
+/// The file operations of the nodes of one kind.
+pub(crate) trait NodeOps: Sized + 'static {
+    /// What a node stands for; every open gets it.
+    type Owner: Send + Sync;
+    /// The state of one open file.
+    type Open: ForeignOwnable + Send + Sync;
+
+    /// A node is opened.
+    fn open(owner: &Arc<Self::Owner>, file: &File) -> Result<Self::Open>;
+
+    /// The last reference to an open file is gone.
+    fn release(open: Self::Open, file: &File);
+
+    /// An ioctl on an open file.
+    fn ioctl(
+        open: <Self::Open as ForeignOwnable>::Borrowed<'_>,
+        file: &File,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize>;
+}
+
+/// Number of minors (and so of nodes) a class can hold: the whole minor space.
+const MINORS: u32 = bindings::MINORMASK + 1;
+
+/// A device class and the chrdev region of its nodes.
+///
+/// # Invariants
+///
+/// `class` is a class created by `class_create()` and `base` the first of [`MINORS`]
+/// device numbers allocated by `alloc_chrdev_region()`; both are released in [`Drop`].
+pub(crate) struct NodeClass {
+    class: NonNull<bindings::class>,
+    base: bindings::dev_t,
+}
+
+// SAFETY: Class and region are global kernel objects, usable and releasable from any thread.
+unsafe impl Send for NodeClass {}
+// SAFETY: `&self` only reads the two handles.
+unsafe impl Sync for NodeClass {}
+
+impl NodeClass {
+    /// Creates the class `name`; its nodes appear as `/dev/<name>/<node name>`.
+    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
+        let mut base: bindings::dev_t = 0;
+        // SAFETY: `base` is a valid out-pointer and `name` a static string.
+        to_result(unsafe {
+            bindings::alloc_chrdev_region(&mut base, 0, MINORS, name.as_char_ptr())
+        })?;
+        // SAFETY: `name` is a static string.
+        let class = match from_err_ptr(unsafe { bindings::class_create(name.as_char_ptr()) }) {
+            Ok(class) => class,
+            Err(e) => {
+                // SAFETY: The region was allocated just above.
+                unsafe { bindings::unregister_chrdev_region(base, MINORS) };
+                return Err(e);
+            }
+        };
+        // SAFETY: `class` is a fresh class no device uses yet; setting its devnode
+        // callback before the first device is added is what `class_create()` users do.
+        unsafe { (*class).devnode = Some(devnode_in_class_dir) };
+        // INVARIANT: both resources were just acquired.
+        Ok(Self {
+            class: NonNull::new(class).ok_or(ENOMEM)?,
+            base,
+        })
+    }
+}
+
+impl Drop for NodeClass {
+    fn drop(&mut self) {
+        // SAFETY: Both were acquired in `new` (type invariant) and are released only here;
+        // every `Node` holds an `Arc` of the class, so none is left.
+        unsafe {
+            bindings::class_destroy(self.class.as_ptr());
+            bindings::unregister_chrdev_region(self.base, MINORS);
+        }
+    }
+}
+
+/// `class->devnode`: put nodes under a directory named after their class.
+///
+/// # Safety
+///
+/// Called by the driver core with a live device of a class made by [`NodeClass::new`].
+unsafe extern "C" fn devnode_in_class_dir(
+    dev: *const bindings::device,
+    _mode: *mut bindings::umode_t,
+) -> *mut c_char {
+    // SAFETY: The driver core calls this with a live device of our class, whose name and
+    // class name are NUL-terminated strings; `kasprintf` copies them.
+    unsafe {
+        bindings::kasprintf(
+            bindings::GFP_KERNEL,
+            c"%s/%s".as_char_ptr(),
+            (*(*dev).class).name,
+            bindings::dev_name(dev),
+        )
+    }
+}
+
+/// The heap block behind a [`Node`].
+#[repr(C)]
+struct NodeInner<T: NodeOps> {
+    dev: Opaque<bindings::device>,
+    cdev: Opaque<bindings::cdev>,
+    owner: Arc<T::Owner>,
+}
+
+/// A device node of kind `T`; dropping it removes the node.
+///
+/// # Invariants
+///
+/// `inner` points to a [`NodeInner<T>`] whose device and cdev were added with
+/// `cdev_device_add()`; this `Node` owns the initial device reference, given up in
+/// [`Drop`], after which the device's release callback frees the block. `class` keeps the
+/// class and region alive for as long as the node exists.
+pub(crate) struct Node<T: NodeOps> {
+    inner: NonNull<NodeInner<T>>,
+    _class: Arc<NodeClass>,
+}
+
+// SAFETY: Removal may happen from any thread; `T::Owner` is `Send + Sync`.
+unsafe impl<T: NodeOps> Send for Node<T> {}
+// SAFETY: `&self` gives no access to the block.
+unsafe impl<T: NodeOps> Sync for Node<T> {}
+
+impl<T: NodeOps> Node<T> {
+    /// Adds node `minor` of `class`, named after the minor, for `owner`.
+    pub(crate) fn new(class: &Arc<NodeClass>, minor: u32, owner: Arc<T::Owner>) -> Result<Self> {
+        if minor >= MINORS {
+            return Err(ENOSPC);
+        }
+        let block = KBox::new(
+            NodeInner::<T> {
+                // `device_initialize` expects a zeroed device, as from `kzalloc`.
+                dev: Opaque::zeroed(),
+                cdev: Opaque::zeroed(),
+                owner,
+            },
+            GFP_KERNEL,
+        )?;
+        let inner = KBox::into_raw(block);
+        // SAFETY: `inner` is a valid, exclusively owned block. `device_initialize` and
+        // `cdev_init` initialise the two C objects in place; from `device_initialize` on,
+        // the block is owned by the device's reference count and freed by
+        // `release_node::<T>` (so error paths below use `put_device`, never `KBox::from_raw`).
+        unsafe {
+            let dev = (*inner).dev.get();
+            let cdev = (*inner).cdev.get();
+            bindings::device_initialize(dev);
+            (*dev).class = class.class.as_ptr();
+            (*dev).devt = class.base + minor;
+            (*dev).release = Some(release_node::<T>);
+            bindings::cdev_init(cdev, NodeVtable::<T>::build());
+            (*cdev).owner = kernel::module::this_module::<crate::LocalModule>().as_ptr();
+            let ret = bindings::dev_set_name(dev, c"%u".as_char_ptr(), minor);
+            let ret = if ret == 0 {
+                bindings::cdev_device_add(cdev, dev)
+            } else {
+                ret
+            };
+            if ret != 0 {
+                bindings::put_device(dev);
+                return Err(Error::from_errno(ret));
+            }
+        }
+        // INVARIANT: the pair was added; we hold the initial device reference.
+        Ok(Self {
+            // SAFETY: `KBox::into_raw` never returns null.
+            inner: unsafe { NonNull::new_unchecked(inner) },
+            _class: class.clone(),
+        })
+    }
+}
+
+impl<T: NodeOps> Drop for Node<T> {
+    fn drop(&mut self) {
+        let inner = self.inner.as_ptr();
+        // SAFETY: The pair was added (type invariant); after `cdev_device_del` no new open
+        // can find it, and `put_device` gives up our reference: the block is freed once
+        // open files let go of the cdev.
+        unsafe {
+            bindings::cdev_device_del((*inner).cdev.get(), (*inner).dev.get());
+            bindings::put_device((*inner).dev.get());
+        }
+    }
+}
+
+/// `device->release` of a node: frees the block.
+///
+/// # Safety
+///
+/// Called by the driver core when the last reference to a node's device is gone.
+unsafe extern "C" fn release_node<T: NodeOps>(dev: *mut bindings::device) {
+    // SAFETY: `dev` is the `dev` field of a `NodeInner<T>` allocated by `KBox` in
+    // `Node::new`; this is its last reference, so nothing else uses the block.
+    unsafe {
+        let inner = kernel::container_of!(Opaque::cast_from(dev).cast_mut(), NodeInner<T>, dev);
+        drop(KBox::from_raw(inner));
+    }
+}
+
+/// The `file_operations` of nodes of kind `T`.
+struct NodeVtable<T: NodeOps>(PhantomData<T>);
+
+impl<T: NodeOps> NodeVtable<T> {
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
+        open: Some(Self::open),
+        release: Some(Self::release),
+        unlocked_ioctl: Some(Self::ioctl),
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: bindings::compat_ptr_ioctl,
+        // SAFETY: All-zero is the valid "no operation" value of every other field.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const fn build() -> &'static bindings::file_operations {
+        &Self::VTABLE
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with the inode of one of our nodes and the file being opened.
+    unsafe extern "C" fn open(inode: *mut bindings::inode, raw_file: *mut bindings::file) -> c_int {
+        // SAFETY: The inode of a node opened through its cdev has `i_cdev` set to the
+        // `cdev` field of our `NodeInner<T>`; `chrdev_open` holds a cdev reference for
+        // the duration, so the block is live.
+        let inner = unsafe {
+            &*kernel::container_of!(
+                Opaque::cast_from((*inode).__bindgen_anon_5.i_cdev).cast_mut(),
+                NodeInner<T>,
+                cdev
+            )
+        };
+        // SAFETY: The file is valid for the call and no fdget_pos region is active.
+        let file = unsafe { File::from_raw_file(raw_file) };
+        match T::open(&inner.owner, file) {
+            Ok(open) => {
+                // SAFETY: `open` owns the file's private data, which we set once; every
+                // other callback reads it back as `T::Open`.
+                unsafe { (*raw_file).private_data = open.into_foreign().cast() };
+                0
+            }
+            Err(e) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS once, for a file `open` succeeded on.
+    unsafe extern "C" fn release(
+        _inode: *mut bindings::inode,
+        raw_file: *mut bindings::file,
+    ) -> c_int {
+        // SAFETY: The private data is the `T::Open` stored by `open`; release takes it
+        // back exactly once.
+        let open = unsafe { T::Open::from_foreign((*raw_file).private_data.cast()) };
+        // SAFETY: The file is valid for the call.
+        T::release(open, unsafe { File::from_raw_file(raw_file) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS for a file `open` succeeded on and not yet released.
+    unsafe extern "C" fn ioctl(raw_file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: The private data is the `T::Open` stored by `open`, live until release,
+        // which cannot run during an ioctl.
+        let open = unsafe { T::Open::borrow((*raw_file).private_data.cast()) };
+        // SAFETY: The file is valid for the call.
+        let file = unsafe { File::from_raw_file(raw_file) };
+        match T::ioctl(open, file, cmd, arg) {
+            // CAST: ioctl results fit a `c_long` (`isize`).
+            Ok(ret) => ret as c_long,
+            // CAST: errnos are small negative `c_int`s.
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IOMMU groups as VFIO sees them: `/dev/vfio/<group id>`.
+//!
+//! A group exists while at least one of its devices is registered by a bus driver; its node
+//! is created with the first device and removed with the last. A group file is the proof
+//! of ownership userspace shows for everything else: it attaches the group to a container
+//! (taking DMA ownership of the group from the kernel) and hands out device fds.
+//! Semantics and errnos follow upstream's `drivers/vfio/group.c`.
+
+use kernel::{
+    fs::{
+        File,
+        LocalFile, //
+    },
+    new_mutex,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc,
+        ArcBorrow,
+        GlobalGuard,
+        Mutex, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    bus::BusDevice,
+    container::Container,
+    ext::{
+        chrdev::{
+            Node,
+            NodeClass,
+            NodeOps, //
+        },
+        iommu::{
+            DmaOwnerClaim,
+            IommuGroup, //
+        },
+        misc,
+    },
+    uapi,
+};
+
+/// A group with at least one registered device (or an open file after the last left).
+#[pin_data]
+pub(crate) struct Group {
+    iommu_group: ARef<IommuGroup>,
+    #[pin]
+    inner: Mutex<GroupInner>,
+}
+
+/// The mutable state of a [`Group`], under its lock.
+struct GroupInner {
+    /// Registered devices; empty once the group is being removed.
+    devices: KVec<Arc<BusDevice>>,
+    /// Whether the node is open: group files are exclusive.
+    opened: bool,
+    /// The container the group is attached to, with the DMA ownership taken for it.
+    attachment: Option<Attachment>,
+}
+
+/// A group's membership of a container.
+struct Attachment {
+    container: Arc<Container>,
+    /// Dropped after the container let go of the group (field order).
+    claim: DmaOwnerClaim,
+}
+
+impl Group {
+    /// The IOMMU group number.
+    pub(crate) fn id(&self) -> u32 {
+        self.iommu_group.id()
+    }
+
+    /// `VFIO_GROUP_GET_STATUS`.
+    fn get_status(&self, arg: usize) -> Result<isize> {
+        const MINSZ: usize = 8;
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
+        let argsz: u32 = reader.read()?;
+        if (argsz as usize) < MINSZ {
+            return Err(EINVAL);
+        }
+        let inner = self.inner.lock();
+        if inner.devices.is_empty() {
+            return Err(ENODEV);
+        }
+        let flags = if inner.attachment.is_some() {
+            uapi::VFIO_GROUP_FLAGS_CONTAINER_SET | uapi::VFIO_GROUP_FLAGS_VIABLE
+        } else if !self.iommu_group.dma_owner_claimed() {
+            uapi::VFIO_GROUP_FLAGS_VIABLE
+        } else {
+            0
+        };
+        writer.write(&argsz)?;
+        writer.write(&flags)?;
+        Ok(0)
+    }
+
+    /// `VFIO_GROUP_SET_CONTAINER`: `arg` points to the container's fd.
+    fn set_container(&self, arg: usize) -> Result<isize> {
+        let fd: i32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        let file = LocalFile::fget(u32::try_from(fd).map_err(|_| EBADF)?)?;
+        let mut inner = self.inner.lock();
+        if inner.attachment.is_some() {
+            return Err(EINVAL);
+        }
+        if inner.devices.is_empty() {
+            return Err(ENODEV);
+        }
+        // Upstream also accepts an iommufd here; rvfio has none, so anything but a
+        // container is a wrong kind of fd.
+        let container: Arc<Container> = misc::open_state::<Container>(&file).ok_or(EBADFD)?.into();
+        let claim = IommuGroup::claim_dma_owner(&self.iommu_group)?;
+        container.attach_group(claim.group())?;
+        inner.attachment = Some(Attachment { container, claim });
+        Ok(0)
+    }
+
+    /// `VFIO_GROUP_UNSET_CONTAINER`.
+    fn unset_container(&self) -> Result<isize> {
+        let mut inner = self.inner.lock();
+        let attachment = inner.attachment.take().ok_or(EINVAL)?;
+        Self::detach(attachment);
+        Ok(0)
+    }
+
+    /// Leaves the container, then hands DMA ownership back.
+    fn detach(attachment: Attachment) {
+        attachment.container.detach_group(attachment.claim.group());
+        drop(attachment);
+    }
+}
+
+/// The file operations of group nodes.
+pub(crate) struct GroupNode;
+
+impl NodeOps for GroupNode {
+    type Owner = Group;
+    type Open = Arc<Group>;
+
+    fn open(group: &Arc<Group>, _file: &File) -> Result<Arc<Group>> {
+        let mut inner = group.inner.lock();
+        if inner.devices.is_empty() {
+            return Err(ENODEV);
+        }
+        if inner.opened {
+            return Err(EBUSY);
+        }
+        inner.opened = true;
+        Ok(group.clone())
+    }
+
+    fn release(group: Arc<Group>, _file: &File) {
+        let mut inner = group.inner.lock();
+        inner.opened = false;
+        if let Some(attachment) = inner.attachment.take() {
+            Group::detach(attachment);
+        }
+    }
+
+    fn ioctl(group: ArcBorrow<'_, Group>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::VFIO_GROUP_GET_STATUS => group.get_status(arg),
+            uapi::VFIO_GROUP_SET_CONTAINER => group.set_container(arg),
+            uapi::VFIO_GROUP_UNSET_CONTAINER => group.unset_container(),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+/// A registered group and its node.
+struct Entry {
+    group: Arc<Group>,
+    /// Removed (by drop) when the last device leaves.
+    _node: Node<GroupNode>,
+}
+
+/// All groups with registered devices, and the class their nodes live in.
+pub(crate) struct Registry {
+    class: Option<Arc<NodeClass>>,
+    entries: KVec<Entry>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialised by `RegistryHandle::new()` in module init, before any device can
+    // register (the ABI exports resolve only once init succeeded).
+    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
+        class: None,
+        entries: KVec::new(),
+    };
+}
+
+/// The module's handle on the registry: creates the `vfio` class, and drops it at exit.
+pub(crate) struct RegistryHandle;
+
+impl RegistryHandle {
+    /// Called once, from module init.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Called exactly once, from module init, before any other use.
+        unsafe { REGISTRY.init() };
+        let class = Arc::new(NodeClass::new(c"vfio")?, GFP_KERNEL)?;
+        REGISTRY.lock().class = Some(class);
+        Ok(Self)
+    }
+}
+
+impl Drop for RegistryHandle {
+    fn drop(&mut self) {
+        // Every bus driver is gone (they depend on this module), so no group is left.
+        let mut registry = REGISTRY.lock();
+        registry.entries.clear();
+        registry.class = None;
+    }
+}
+
+/// Adds `device` to its group, creating the group and its node if it is the first.
+pub(crate) fn add_device(
+    device: &Arc<BusDevice>,
+    iommu_group: &ARef<IommuGroup>,
+) -> Result<Arc<Group>> {
+    let mut registry: GlobalGuard<REGISTRY> = REGISTRY.lock();
+    let id = iommu_group.id();
+    if let Some(entry) = registry.entries.iter().find(|e| e.group.id() == id) {
+        entry
+            .group
+            .inner
+            .lock()
+            .devices
+            .push(device.clone(), GFP_KERNEL)?;
+        return Ok(entry.group.clone());
+    }
+    let mut devices = KVec::new();
+    devices.push(device.clone(), GFP_KERNEL)?;
+    let group = Arc::pin_init(
+        pin_init!(Group {
+            iommu_group: iommu_group.clone(),
+            inner <- new_mutex!(GroupInner {
+                devices,
+                opened: false,
+                attachment: None,
+            }),
+        }),
+        GFP_KERNEL,
+    )?;
+    let class = registry.class.clone().ok_or(ENODEV)?;
+    let node = Node::new(&class, id, group.clone())?;
+    registry.entries.push(
+        Entry {
+            group: group.clone(),
+            _node: node,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(group)
+}
+
+/// Removes `device` from `group`; the last device takes the group's node with it.
+pub(crate) fn remove_device(device: &Arc<BusDevice>, group: &Arc<Group>) {
+    let mut registry = REGISTRY.lock();
+    let mut inner = group.inner.lock();
+    inner.devices.retain(|d| !Arc::ptr_eq(d, device));
+    if inner.devices.is_empty() {
+        // As upstream: the last device revokes the group. An open group file keeps the
+        // `Group`, detached from its container, answering -ENODEV from now on.
+        if let Some(attachment) = inner.attachment.take() {
+            Group::detach(attachment);
+        }
+        drop(inner);
+        registry.entries.retain(|e| !Arc::ptr_eq(&e.group, group));
+    }
+}
