@@ -28,7 +28,7 @@ modules:
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) clean
-	rm -f rust/uapi/vfio_uapi_generated.rs
+	rm -rf generated
 	$(MAKE) -C selftests clean
 
 rustfmt:
