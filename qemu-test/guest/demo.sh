@@ -14,7 +14,7 @@ bind_driver "$edu" vfio-pci
 echo "$edu is now driven by: $(current_driver $edu)"
 dmesg | grep -E "vfio|$edu" | tail -3
 
-echo "== userspace: module checks, device discovery, container queries"
+echo "== userspace: module checks, device discovery, group viability, container queries, group attach"
 /tests/rust/vfio_discovery "$edu"
 rc=$?
 

@@ -19,6 +19,24 @@ pub const fn vfio_io(nr: u64) -> u64 {
 pub const VFIO_GET_API_VERSION: u64 = vfio_io(0);
 /// `VFIO_CHECK_EXTENSION`.
 pub const VFIO_CHECK_EXTENSION: u64 = vfio_io(1);
+/// `VFIO_GROUP_GET_STATUS`.
+pub const VFIO_GROUP_GET_STATUS: u64 = vfio_io(3);
+/// `VFIO_GROUP_SET_CONTAINER`.
+pub const VFIO_GROUP_SET_CONTAINER: u64 = vfio_io(4);
+/// `VFIO_GROUP_FLAGS_VIABLE`.
+pub const VFIO_GROUP_FLAGS_VIABLE: u32 = 1 << 0;
+/// `VFIO_GROUP_FLAGS_CONTAINER_SET`.
+pub const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 1 << 1;
+
+/// `struct vfio_group_status`.
+#[repr(C)]
+#[derive(Default)]
+pub struct GroupStatus {
+    /// Size of this struct, set by the caller.
+    pub argsz: u32,
+    /// `VFIO_GROUP_FLAGS_*`.
+    pub flags: u32,
+}
 
 extern "C" {
     fn ioctl(fd: i32, request: u64, ...) -> i32;
@@ -34,6 +52,25 @@ pub fn ioctl_val(file: &File, request: u64, arg: u64) -> io::Result<i32> {
     } else {
         Ok(ret)
     }
+}
+
+/// `ioctl(fd, request, ptr)` for ioctls that read or write `*ptr`.
+pub fn ioctl_ptr<T>(file: &File, request: u64, ptr: &mut T) -> io::Result<i32> {
+    // SAFETY: `ptr` is a live, exclusive reference to a `T` the caller chose to match the
+    // ioctl's argument layout; the kernel accesses at most `size_of::<T>()` bytes of it.
+    let ret = unsafe { ioctl(file.as_raw_fd(), request, ptr as *mut T) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `VFIO_GROUP_GET_STATUS`: the group's flags.
+pub fn group_flags(group: &File) -> io::Result<u32> {
+    let mut status = GroupStatus { argsz: std::mem::size_of::<GroupStatus>() as u32, flags: 0 };
+    ioctl_ptr(group, VFIO_GROUP_GET_STATUS, &mut status)?;
+    Ok(status.flags)
 }
 
 /// A TAP reporter: `check` records one assertion, `finish` prints the plan and exits
