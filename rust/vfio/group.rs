@@ -64,11 +64,17 @@ struct GroupInner {
     attachment: Option<Attachment>,
 }
 
-/// A group's membership of a container.
+/// A group's membership of a container. Dropping it leaves the container, then hands DMA
+/// ownership back (the claim is dropped after `drop` runs), on every path that detaches.
 struct Attachment {
     container: Arc<Container>,
-    /// Dropped after the container let go of the group (field order).
     claim: DmaOwnerClaim,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.container.detach_group(self.claim.group());
+    }
 }
 
 impl Group {
@@ -124,16 +130,8 @@ impl Group {
 
     /// `VFIO_GROUP_UNSET_CONTAINER`.
     fn unset_container(&self) -> Result<isize> {
-        let mut inner = self.inner.lock();
-        let attachment = inner.attachment.take().ok_or(EINVAL)?;
-        Self::detach(attachment);
+        self.inner.lock().attachment.take().ok_or(EINVAL)?;
         Ok(0)
-    }
-
-    /// Leaves the container, then hands DMA ownership back.
-    fn detach(attachment: Attachment) {
-        attachment.container.detach_group(attachment.claim.group());
-        drop(attachment);
     }
 }
 
@@ -159,9 +157,7 @@ impl NodeOps for GroupNode {
     fn release(group: Arc<Group>, _file: &File) {
         let mut inner = group.inner.lock();
         inner.opened = false;
-        if let Some(attachment) = inner.attachment.take() {
-            Group::detach(attachment);
-        }
+        inner.attachment = None;
     }
 
     fn ioctl(group: ArcBorrow<'_, Group>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -268,9 +264,7 @@ pub(crate) fn remove_device(device: &Arc<BusDevice>, group: &Arc<Group>) {
     if inner.devices.is_empty() {
         // As upstream: the last device revokes the group. An open group file keeps the
         // `Group`, detached from its container, answering -ENODEV from now on.
-        if let Some(attachment) = inner.attachment.take() {
-            Group::detach(attachment);
-        }
+        inner.attachment = None;
         drop(inner);
         registry.entries.retain(|e| !Arc::ptr_eq(&e.group, group));
     }
