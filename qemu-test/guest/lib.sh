@@ -12,9 +12,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Loaded-module queries that do not depend on lsmod's formatting.
 module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2>/dev/null)" = live ]; }
 
+# RVFIO_DMA_ENTRY_LIMIT, when set, becomes the type1 dma_entry_limit of either stack.
 load_rvfio() {
 	module_loaded vfio && fail "a vfio module is already loaded"
-	insmod $RVFIO_MODDIR/vfio.ko || fail "insmod vfio.ko"
+	insmod $RVFIO_MODDIR/vfio.ko ${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT} ||
+		fail "insmod vfio.ko"
 	insmod $RVFIO_MODDIR/vfio-pci.ko || fail "insmod vfio-pci.ko"
 }
 
@@ -29,6 +31,10 @@ load_upstream() {
 	for m in $(cat $UPSTREAM_MODDIR/load-order); do
 		insmod "$UPSTREAM_MODDIR/$m" || fail "insmod upstream $m"
 	done
+	if [ -n "$RVFIO_DMA_ENTRY_LIMIT" ]; then
+		echo "$RVFIO_DMA_ENTRY_LIMIT" >/sys/module/vfio_iommu_type1/parameters/dma_entry_limit ||
+			fail "set upstream dma_entry_limit"
+	fi
 }
 
 unload_upstream() {

@@ -58,3 +58,29 @@ pub const VFIO_IOMMU_GET_INFO: u32 = vfio_io(12);
 pub const VFIO_IOMMU_MAP_DMA: u32 = vfio_io(13);
 pub const VFIO_IOMMU_UNMAP_DMA: u32 = vfio_io(14);
 pub const VFIO_IOMMU_DIRTY_PAGES: u32 = vfio_io(17);
+
+/// Marks uAPI structs as plain data that may be copied from and to userspace.
+macro_rules! plain_data {
+    ($($name:ident = $size:literal),* $(,)?) => {$(
+        // SAFETY: A `#[repr(C)]` struct of the uAPI made of integer fields (and zero-sized
+        // trailing arrays) with explicit padding fields, as its size assertion confirms:
+        // every bit pattern is valid and there are no uninitialised bytes.
+        unsafe impl kernel::transmute::FromBytes for $name {}
+        // SAFETY: See above.
+        unsafe impl kernel::transmute::AsBytes for $name {}
+        const _: () = assert!(core::mem::size_of::<$name>() == $size);
+    )*};
+}
+
+plain_data! {
+    vfio_info_cap_header = 8,
+    vfio_iommu_type1_info = 24,
+    vfio_iommu_type1_dma_map = 32,
+    vfio_iommu_type1_dma_unmap = 24,
+    vfio_iova_range = 16,
+    vfio_iommu_type1_info_dma_avail = 12,
+    vfio_device_info = 24,
+    vfio_region_info = 32,
+    vfio_irq_info = 16,
+    vfio_irq_set = 20,
+}

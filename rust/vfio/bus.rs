@@ -63,6 +63,13 @@ pub(crate) struct BusDevice {
     _ops: BusDriverOps,
 }
 
+impl BusDevice {
+    /// The registered device.
+    pub(crate) fn device(&self) -> &ARef<Device> {
+        &self.dev
+    }
+}
+
 /// What `rvfio_register_device()` hands out: the device and the group it joined.
 struct Registration {
     device: Arc<BusDevice>,

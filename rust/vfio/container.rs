@@ -5,10 +5,12 @@
 //! A container gathers groups that share one IOMMU context. Until an IOMMU backend is
 //! attached (`VFIO_SET_IOMMU`), it answers the API version and extension queries only, and
 //! everything else fails with `-EINVAL`, exactly as upstream's `vfio_fops_unl_ioctl()`.
+//! The only backend is type1 ([`Type1`]).
 //!
-//! Lock order: a group's lock, then its container's.
+//! Lock order: a group's lock, then its container's, then the backend's.
 
 use kernel::{
+    device::Device,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -26,6 +28,7 @@ use kernel::{
 
 use crate::{
     ext::iommu::IommuGroup,
+    type1::Type1,
     uapi, //
 };
 
@@ -36,34 +39,75 @@ pub(crate) struct Container {
     inner: Mutex<ContainerInner>,
 }
 
+/// A group attached to a container, with a device to allocate IOMMU domains for.
+struct MemberGroup {
+    group: ARef<IommuGroup>,
+    device: ARef<Device>,
+}
+
 /// The mutable state of a [`Container`].
 struct ContainerInner {
     /// The IOMMU groups attached through `VFIO_GROUP_SET_CONTAINER`.
-    groups: KVec<ARef<IommuGroup>>,
+    groups: KVec<MemberGroup>,
+    /// The IOMMU backend, once `VFIO_SET_IOMMU` succeeded; dropped with the last group.
+    backend: Option<Arc<Type1>>,
 }
 
 impl Container {
-    /// Adds a group whose DMA ownership the caller holds.
-    pub(crate) fn attach_group(&self, group: &ARef<IommuGroup>) -> Result {
-        self.inner.lock().groups.push(group.clone(), GFP_KERNEL)?;
+    /// Adds a group whose DMA ownership the caller holds; `device` is one of its devices.
+    /// With a backend set, the group joins its IOMMU domains, or the attach fails.
+    pub(crate) fn attach_group(&self, group: &ARef<IommuGroup>, device: &ARef<Device>) -> Result {
+        let mut inner = self.inner.lock();
+        inner.groups.reserve(1, GFP_KERNEL)?;
+        if let Some(backend) = &inner.backend {
+            backend.attach_group(group, device)?;
+        }
+        inner.groups.push(
+            MemberGroup {
+                group: group.clone(),
+                device: device.clone(),
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 
-    /// Removes a group added by [`Container::attach_group`].
+    /// Removes a group added by [`Container::attach_group`]; the last one out takes the
+    /// backend, and with it every DMA mapping, along.
     pub(crate) fn detach_group(&self, group: &IommuGroup) {
-        self.inner
-            .lock()
+        let mut inner = self.inner.lock();
+        if let Some(backend) = &inner.backend {
+            backend.detach_group(group);
+        }
+        inner
             .groups
-            .retain(|g| !core::ptr::eq::<IommuGroup>(&**g, group));
+            .retain(|g| !core::ptr::eq::<IommuGroup>(&*g.group, group));
+        if inner.groups.is_empty() {
+            inner.backend = None;
+        }
     }
 
-    /// `VFIO_SET_IOMMU`: needs a group; no IOMMU backend is available yet, which upstream
-    /// reports as -ENODEV.
-    fn set_iommu(&self, _iommu_type: usize) -> Result<isize> {
-        if self.inner.lock().groups.is_empty() {
+    /// `VFIO_SET_IOMMU`: needs a group and no backend yet; attaches every group.
+    fn set_iommu(&self, iommu_type: usize) -> Result<isize> {
+        let mut inner = self.inner.lock();
+        if inner.groups.is_empty() || inner.backend.is_some() {
             return Err(EINVAL);
         }
-        Err(ENODEV)
+        if !Type1::check_extension_unset(iommu_type) {
+            // No backend claims this type.
+            return Err(ENODEV);
+        }
+        if !Type1::supports(iommu_type) {
+            // Claimed by type1's extension check (VFIO_UNMAP_ALL) but not a type it opens.
+            return Err(EINVAL);
+        }
+        let backend = Type1::new(iommu_type)?;
+        for member in inner.groups.iter() {
+            // On failure the backend is dropped, detaching the groups attached so far.
+            backend.attach_group(&member.group, &member.device)?;
+        }
+        inner.backend = Some(backend);
+        Ok(0)
     }
 
     /// Dispatches a container ioctl.
@@ -72,15 +116,23 @@ impl Container {
             uapi::VFIO_GET_API_VERSION => Ok(uapi::VFIO_API_VERSION as isize),
             uapi::VFIO_CHECK_EXTENSION => Ok(self.check_extension(arg).into()),
             uapi::VFIO_SET_IOMMU => self.set_iommu(arg),
-            // No IOMMU backend yet: upstream answers every other ioctl with -EINVAL.
-            _ => Err(EINVAL),
+            _ => {
+                // Everything else belongs to the backend; without one, upstream says -EINVAL.
+                let backend = self.inner.lock().backend.clone().ok_or(EINVAL)?;
+                backend.ioctl(cmd, arg)
+            }
         }
     }
 
-    /// `VFIO_CHECK_EXTENSION`: 1 when supported, 0 otherwise. No IOMMU backend is
-    /// registered yet, so nothing is.
-    fn check_extension(&self, _extension: usize) -> u8 {
-        0
+    /// `VFIO_CHECK_EXTENSION`: 1 when supported, 0 otherwise; before `VFIO_SET_IOMMU`,
+    /// what the backend could offer.
+    fn check_extension(&self, extension: usize) -> u8 {
+        let backend = self.inner.lock().backend.clone();
+        let supported = match backend {
+            Some(backend) => backend.check_extension(extension),
+            None => Type1::check_extension_unset(extension),
+        };
+        supported.into()
     }
 }
 
@@ -91,7 +143,10 @@ impl MiscDevice for Container {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Container>> {
         Arc::pin_init(
             pin_init!(Container {
-                inner <- new_mutex!(ContainerInner { groups: KVec::new() }),
+                inner <- new_mutex!(ContainerInner {
+                    groups: KVec::new(),
+                    backend: None,
+                }),
             }),
             GFP_KERNEL,
         )

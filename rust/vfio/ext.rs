@@ -7,8 +7,12 @@
 pub(crate) mod chrdev;
 #[path = "../kernel_ext/device_abi.rs"]
 pub(crate) mod device_abi;
+#[path = "../kernel_ext/gup.rs"]
+pub(crate) mod gup;
 #[path = "../kernel_ext/iommu.rs"]
 pub(crate) mod iommu;
+#[path = "../kernel_ext/layout.rs"]
+pub(crate) mod layout;
 #[path = "../kernel_ext/misc.rs"]
 pub(crate) mod misc;
 #[path = "../kernel_ext/raw.rs"]

@@ -122,8 +122,9 @@ impl Group {
         // Upstream also accepts an iommufd here; rvfio has none, so anything but a
         // container is a wrong kind of fd.
         let container: Arc<Container> = misc::open_state::<Container>(&file).ok_or(EBADFD)?.into();
+        let device = inner.devices.first().ok_or(ENODEV)?.device().clone();
         let claim = IommuGroup::claim_dma_owner(&self.iommu_group)?;
-        container.attach_group(claim.group())?;
+        container.attach_group(claim.group(), &device)?;
         inner.attachment = Some(Attachment { container, claim });
         Ok(0)
     }

@@ -9,6 +9,10 @@ mod bus;
 mod container;
 mod ext;
 mod group;
+#[path = "../uapi/info_caps.rs"]
+mod info_caps;
+mod layout_table;
+mod type1;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
 
@@ -24,6 +28,20 @@ module! {
     authors: ["rvfio developers"],
     description: "VFIO core (rvfio): containers, IOMMU groups, device fds",
     license: "GPL",
+    params: {
+        dma_entry_limit: u32 {
+            default: 65535,
+            description: "Maximum number of user DMA mappings per container (type1)",
+        },
+        disable_hugepages: bool {
+            default: false,
+            description: "Map user memory with CPU-page-sized IOMMU pages only (type1)",
+        },
+        allow_unsafe_interrupts: bool {
+            default: false,
+            description: "Allow groups without MSI isolation (interrupt remapping) (type1)",
+        },
+    },
 }
 
 /// `VFIO_MINOR` of `include/linux/miscdevice.h`.
@@ -42,7 +60,10 @@ struct VfioModule {
 impl kernel::InPlaceModule for VfioModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _groups: group::RegistryHandle::new()?,
+            _groups: {
+                layout_table::check()?;
+                group::RegistryHandle::new()?
+            },
             container_dev <- FixedMiscRegistration::register(FixedMiscOptions {
                 name: c"vfio",
                 minor: VFIO_MINOR,

@@ -7,6 +7,8 @@
 pub(crate) mod core_abi;
 #[path = "../kernel_ext/device_abi.rs"]
 pub(crate) mod device_abi;
+#[path = "../kernel_ext/layout.rs"]
+pub(crate) mod layout;
 #[path = "../kernel_ext/pci_driver.rs"]
 pub(crate) mod pci_driver;
 #[path = "../kernel_ext/pci_raw.rs"]

@@ -6,6 +6,7 @@ use kernel::prelude::*;
 
 mod driver;
 mod ext;
+mod layout_table;
 
 use driver::VfioPciDriver;
 use ext::pci_driver::PciDriverRegistration;
@@ -29,8 +30,12 @@ struct VfioPciModule {
 
 impl kernel::InPlaceModule for VfioPciModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let layout = layout_table::check();
         try_pin_init!(Self {
-            driver <- PciDriverRegistration::new(c"vfio-pci", module),
+            driver <- {
+                layout?;
+                PciDriverRegistration::new(c"vfio-pci", module)
+            },
         })
     }
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The BDF the guest wrapper exported in @env (e.g. RVFIO_EDU_BDF), or NULL. */
@@ -43,6 +44,39 @@ static inline int sysfs_write(const char *path, const char *value)
 	if (fclose(f))
 		ret = -1;
 	return ret;
+}
+
+/* Reads "key value" from /proc/vmstat (@file) or "Key: value" from a status file; -1 if absent. */
+static inline long long proc_value(const char *file, const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long long value = -1;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && (line[len] == ' ' || line[len] == ':')) {
+			value = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return value;
+}
+
+/* Pages currently pinned with FOLL_PIN, system wide. */
+static inline long long pinned_pages(void)
+{
+	return proc_value("/proc/vmstat", "nr_foll_pin_acquired") -
+	       proc_value("/proc/vmstat", "nr_foll_pin_released");
+}
+
+/* This process's locked_vm in KiB (VmLck). */
+static inline long long locked_vm_kib(void)
+{
+	return proc_value("/proc/self/status", "VmLck");
 }
 
 #endif

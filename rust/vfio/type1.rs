@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The type1 IOMMU backend of a container (`VFIO_TYPE1_IOMMU` / `VFIO_TYPE1v2_IOMMU`).
+//!
+//! Groups are attached to kernel IOMMU domains, one domain shared by every group whose
+//! IOMMU allows it. User mappings are pinned once and mapped into every domain; their
+//! records live in an rbtree keyed by IOVA, so lookups, overlap checks and unmaps are
+//! O(log n) and never ask the IOMMU what it maps. Semantics and errnos are those of
+//! upstream's `drivers/vfio/vfio_iommu_type1.c`, including its v1/v2 unmap rules.
+
+use kernel::{
+    device::Device,
+    new_mutex,
+    prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    },
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
+    transmute::AsBytes,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+mod dma;
+mod iova;
+
+use crate::{
+    ext::gup::current_mm,
+    ext::iommu::{
+        Domain,
+        DomainAttachment,
+        IommuGroup,
+        IovaRange,
+        Prot, //
+    },
+    info_caps::{
+        write_info,
+        InfoCaps,
+        InfoReply, //
+    },
+    uapi,
+};
+use dma::{
+    min_page_size,
+    Mapping, //
+};
+use iova::IovaRanges;
+
+/// `PAGE_MASK` as a page-size bitmap: every power of two from the CPU page up.
+const PAGE_MASK: u64 = !(dma_page_size() - 1);
+
+/// The CPU page size, as the IOMMU code sees it.
+const fn dma_page_size() -> u64 {
+    crate::ext::gup::PAGE_SIZE
+}
+
+/// `DIRTY_BITMAP_SIZE_MAX` of upstream: a bitmap covering `INT_MAX` pages.
+const DIRTY_BITMAP_SIZE_MAX: u64 = ((i32::MAX as u64).next_multiple_of(64)) / 8;
+
+/// A type1 backend, created by `VFIO_SET_IOMMU` and dropped with the container's last group.
+#[pin_data]
+pub(crate) struct Type1 {
+    /// `VFIO_TYPE1v2_IOMMU` semantics (unmaps may not split a mapping).
+    v2: bool,
+    #[pin]
+    inner: Mutex<Type1Inner>,
+}
+
+/// The mutable state of a [`Type1`].
+///
+/// Field order is drop order: groups leave their domains before mapped pages are unpinned.
+struct Type1Inner {
+    domains: KVec<DomainEntry>,
+    mappings: RBTree<u64, Mapping>,
+    /// Mappings that may still be created (`dma_entry_limit` minus those in use).
+    dma_avail: u32,
+    /// Page sizes common to all domains, as upstream reports them.
+    pgsize_bitmap: u64,
+    /// Where mappings may go.
+    valid: IovaRanges,
+}
+
+/// A domain and the groups attached to it.
+struct DomainEntry {
+    /// Dropped first: detaching before the domain can go.
+    groups: KVec<AttachedGroup>,
+    domain: Arc<Domain>,
+    /// The domain blocks no-snoop DMA (`VFIO_DMA_CC_IOMMU`).
+    coherent: bool,
+}
+
+/// A group in a domain, with the IOVA ranges it reserves.
+struct AttachedGroup {
+    attachment: DomainAttachment,
+    reserved: KVec<IovaRange>,
+}
+
+impl Type1 {
+    /// Whether `iommu_type` is a type1 flavour `VFIO_SET_IOMMU` can open.
+    pub(crate) fn supports(iommu_type: usize) -> bool {
+        iommu_type == uapi::VFIO_TYPE1_IOMMU as usize
+            || iommu_type == uapi::VFIO_TYPE1v2_IOMMU as usize
+    }
+
+    /// `VFIO_CHECK_EXTENSION` before an IOMMU is set: what type1 offers in general.
+    pub(crate) fn check_extension_unset(extension: usize) -> bool {
+        [
+            uapi::VFIO_TYPE1_IOMMU,
+            uapi::VFIO_TYPE1v2_IOMMU,
+            uapi::VFIO_UNMAP_ALL,
+        ]
+        .iter()
+        .any(|&e| e as usize == extension)
+    }
+
+    /// A backend of type `iommu_type` (which [`Type1::supports`]), without groups.
+    pub(crate) fn new(iommu_type: usize) -> Result<Arc<Self>> {
+        let valid = IovaRanges::new(IovaRange {
+            start: 0,
+            end: u64::MAX,
+        })?;
+        Arc::pin_init(
+            pin_init!(Type1 {
+                v2: iommu_type == uapi::VFIO_TYPE1v2_IOMMU as usize,
+                inner <- new_mutex!(Type1Inner {
+                    domains: KVec::new(),
+                    mappings: RBTree::new(),
+                    dma_avail: crate::module_parameters::dma_entry_limit.value(),
+                    pgsize_bitmap: PAGE_MASK,
+                    valid,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// `VFIO_CHECK_EXTENSION` once this backend is set.
+    pub(crate) fn check_extension(&self, extension: usize) -> bool {
+        if extension == uapi::VFIO_DMA_CC_IOMMU as usize {
+            return self.inner.lock().domains.iter().all(|d| d.coherent);
+        }
+        Self::check_extension_unset(extension)
+    }
+
+    /// Attaches `group`, whose DMA ownership the caller holds; `dev` is one of its devices.
+    pub(crate) fn attach_group(&self, group: &ARef<IommuGroup>, dev: &Device) -> Result {
+        let mut inner = self.inner.lock();
+        let domain = Domain::new_paging(dev)?;
+        let attachment = Domain::attach_group(&domain, group)?;
+        let aperture = domain.aperture();
+        if inner
+            .mappings
+            .values()
+            .any(|m| m.iova < aperture.start || m.last() > aperture.end)
+        {
+            return Err(EINVAL);
+        }
+        let reserved = group.reserved_regions()?;
+        if inner.mappings.values().any(|m| {
+            reserved
+                .iter()
+                .any(|r| m.iova <= r.end && m.last() >= r.start)
+        }) {
+            return Err(EINVAL);
+        }
+        if !crate::module_parameters::allow_unsafe_interrupts.value() && !group.has_isolated_msi() {
+            pr_warn!(
+                "IOMMU group {} has no MSI isolation (interrupt remapping); load vfio with allow_unsafe_interrupts=1 to use it anyway\n",
+                group.id()
+            );
+            return Err(EPERM);
+        }
+        let coherent = domain.enforce_cache_coherency();
+
+        // Share an existing domain when the IOMMU driver and coherency agree, as upstream.
+        let mut attachment = Some(attachment);
+        for index in 0..inner.domains.len() {
+            let entry = &inner.domains[index];
+            if !entry.domain.same_driver(&domain) || entry.coherent != coherent {
+                continue;
+            }
+            drop(attachment.take());
+            match Domain::attach_group(&entry.domain, group) {
+                Ok(shared) => {
+                    let attached = AttachedGroup {
+                        attachment: shared,
+                        reserved,
+                    };
+                    inner.domains[index].groups.push(attached, GFP_KERNEL)?;
+                    return inner.refresh();
+                }
+                Err(_) => attachment = Some(Domain::attach_group(&domain, group)?),
+            }
+        }
+        let attached = AttachedGroup {
+            attachment: attachment.ok_or(EINVAL)?,
+            reserved,
+        };
+
+        // A domain of its own: it gets every existing mapping.
+        for (replayed, mapping) in inner.mappings.values().enumerate() {
+            if let Err(e) = mapping.replay_into(&domain) {
+                for done in inner.mappings.values().take(replayed) {
+                    done.unmap_from(&[&domain]);
+                }
+                return Err(e);
+            }
+        }
+        let mut groups = KVec::new();
+        groups.push(attached, GFP_KERNEL)?;
+        inner.domains.push(
+            DomainEntry {
+                groups,
+                domain,
+                coherent,
+            },
+            GFP_KERNEL,
+        )?;
+        inner.refresh()
+    }
+
+    /// Detaches `group`. The last group out of the container takes every mapping with it
+    /// (the container drops the backend).
+    pub(crate) fn detach_group(&self, group: &IommuGroup) {
+        let mut inner = self.inner.lock();
+        for entry in inner.domains.iter_mut() {
+            entry
+                .groups
+                .retain(|g| !core::ptr::eq::<IommuGroup>(&**g.attachment.group(), group));
+        }
+        inner.domains.retain(|d| !d.groups.is_empty());
+        if inner.domains.is_empty() {
+            // Nothing maps the pages any more: unpin them now, as upstream does.
+            inner.mappings = RBTree::new();
+        }
+        // Recomputing can only fail on allocation; the old, stricter view stays then.
+        let _ = inner.refresh();
+    }
+
+    /// Dispatches the backend's ioctls.
+    pub(crate) fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::VFIO_IOMMU_GET_INFO => self.get_info(arg),
+            uapi::VFIO_IOMMU_MAP_DMA => self.map_dma(arg),
+            uapi::VFIO_IOMMU_UNMAP_DMA => self.unmap_dma(arg),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    /// `VFIO_IOMMU_GET_INFO`: page sizes, and capabilities MIGRATION, DMA_AVAIL and
+    /// IOVA_RANGE in that order.
+    fn get_info(&self, arg: usize) -> Result<isize> {
+        const MINSZ: usize = core::mem::offset_of!(uapi::vfio_iommu_type1_info, cap_offset);
+        let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
+        let mut info = uapi::vfio_iommu_type1_info {
+            argsz: reader.read()?,
+            ..Default::default()
+        };
+        if (info.argsz as usize) < MINSZ {
+            return Err(EINVAL);
+        }
+        let mut caps = InfoCaps::new();
+        {
+            let inner = self.inner.lock();
+            info.flags = uapi::VFIO_IOMMU_INFO_PGSIZES;
+            info.iova_pgsizes = inner.pgsize_bitmap;
+
+            // `struct vfio_iommu_type1_info_cap_migration` after its header: flags, padding,
+            // pgsize_bitmap, max_dirty_bitmap_size.
+            let mut migration = [0u8; 24];
+            migration[8..16].copy_from_slice(&min_page_size(inner.pgsize_bitmap).to_ne_bytes());
+            migration[16..24].copy_from_slice(&DIRTY_BITMAP_SIZE_MAX.to_ne_bytes());
+            caps.add(
+                uapi::VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION as u16,
+                1,
+                &migration,
+            )?;
+            let avail = uapi::vfio_iommu_type1_info_dma_avail {
+                avail: inner.dma_avail,
+                ..Default::default()
+            };
+            caps.add_struct(uapi::VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL as u16, 1, &avail)?;
+
+            let ranges = inner.valid.as_slice();
+            if !ranges.is_empty() {
+                let mut body = KVec::new();
+                // CAST: a handful of ranges.
+                body.extend_from_slice(&(ranges.len() as u32).to_ne_bytes(), GFP_KERNEL)?;
+                body.extend_from_slice(&0u32.to_ne_bytes(), GFP_KERNEL)?;
+                for r in ranges {
+                    let range = uapi::vfio_iova_range {
+                        start: r.start,
+                        end: r.end,
+                    };
+                    body.extend_from_slice(range.as_bytes(), GFP_KERNEL)?;
+                }
+                caps.add(uapi::VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE as u16, 1, &body)?;
+            }
+        }
+        info.flags |= uapi::VFIO_IOMMU_INFO_CAPS;
+        let mut reply = InfoReply {
+            arg,
+            argsz: info.argsz,
+            info_size: core::mem::size_of::<uapi::vfio_iommu_type1_info>(),
+            caps: &mut caps,
+        };
+        match reply.place_chain()? {
+            Ok(offset) => info.cap_offset = offset,
+            Err(needed) => info.argsz = needed,
+        }
+        write_info(arg, reply.argsz.max(info.argsz), &info)?;
+        Ok(0)
+    }
+
+    /// `VFIO_IOMMU_MAP_DMA`.
+    fn map_dma(&self, arg: usize) -> Result<isize> {
+        let map: uapi::vfio_iommu_type1_dma_map = UserSlice::new(
+            UserPtr::from_addr(arg),
+            core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>(),
+        )
+        .reader()
+        .read()?;
+        let mask = uapi::VFIO_DMA_MAP_FLAG_READ | uapi::VFIO_DMA_MAP_FLAG_WRITE;
+        if (map.argsz as usize) < core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>()
+            || map.flags & !mask != 0
+        {
+            // VFIO_DMA_MAP_FLAG_VADDR included: rvfio does not offer VFIO_UPDATE_VADDR.
+            return Err(EINVAL);
+        }
+        let size = map.size;
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let last = map.iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
+        map.vaddr.checked_add(size - 1).ok_or(EOVERFLOW)?;
+        let mut prot = Prot::NONE;
+        if map.flags & uapi::VFIO_DMA_MAP_FLAG_WRITE != 0 {
+            prot = prot.union(Prot::WRITE);
+        }
+        if map.flags & uapi::VFIO_DMA_MAP_FLAG_READ != 0 {
+            prot = prot.union(Prot::READ);
+        }
+        if prot == Prot::NONE {
+            return Err(EINVAL);
+        }
+
+        let mut inner = self.inner.lock();
+        let pgsize = min_page_size(inner.pgsize_bitmap);
+        if (size | map.iova | map.vaddr) & (pgsize - 1) != 0 {
+            return Err(EINVAL);
+        }
+        if inner.overlaps(map.iova, last) {
+            return Err(EEXIST);
+        }
+        if inner.dma_avail == 0 {
+            return Err(ENOSPC);
+        }
+        if !inner.valid.contains(map.iova, last) {
+            return Err(EINVAL);
+        }
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mm = current_mm().ok_or(ESRCH)?;
+        let domains: KVec<&Arc<Domain>> = inner.domain_list()?;
+        let mapping = Mapping::create(
+            &mm,
+            &domains,
+            map.iova,
+            map.vaddr,
+            size,
+            prot,
+            !crate::module_parameters::disable_hugepages.value(),
+        )?;
+        drop(domains);
+        inner.mappings.insert(node.into_node(map.iova, mapping));
+        inner.dma_avail -= 1;
+        Ok(0)
+    }
+
+    /// `VFIO_IOMMU_UNMAP_DMA`: writes back the size unmapped.
+    fn unmap_dma(&self, arg: usize) -> Result<isize> {
+        const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dma_unmap>();
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
+        let mut unmap: uapi::vfio_iommu_type1_dma_unmap = reader.read()?;
+        let all = unmap.flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0;
+        let known = uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP
+            | uapi::VFIO_DMA_UNMAP_FLAG_ALL
+            | uapi::VFIO_DMA_UNMAP_FLAG_VADDR;
+        if (unmap.argsz as usize) < MINSZ || unmap.flags & !known != 0 {
+            return Err(EINVAL);
+        }
+        // No dirty tracking is ever running and no vaddr can be invalidated (UPDATE_VADDR
+        // is not offered): upstream fails these with -EINVAL too in that state.
+        if unmap.flags
+            & (uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | uapi::VFIO_DMA_UNMAP_FLAG_VADDR)
+            != 0
+        {
+            return Err(EINVAL);
+        }
+        let unmapped = self.unmap_range(unmap.iova, unmap.size, all)?;
+        unmap.size = unmapped;
+        writer.write(&unmap)?;
+        Ok(0)
+    }
+
+    /// Removes the mappings `[iova, iova + size)` selects under the v1/v2 rules, or all of
+    /// them; returns the bytes unmapped.
+    fn unmap_range(&self, iova: u64, size: u64, all: bool) -> Result<u64> {
+        let mut inner = self.inner.lock();
+        let pgsize = min_page_size(inner.pgsize_bitmap);
+        if iova & (pgsize - 1) != 0 {
+            return Err(EINVAL);
+        }
+        let last = if all {
+            if iova != 0 || size != 0 {
+                return Err(EINVAL);
+            }
+            u64::MAX
+        } else {
+            if size == 0 || size & (pgsize - 1) != 0 {
+                return Err(EINVAL);
+            }
+            iova.checked_add(size - 1).ok_or(EOVERFLOW)?
+        };
+        if self.v2 && !all {
+            // v2 refuses to split a mapping at either end.
+            if let Some(m) = inner.containing(iova) {
+                if m.iova != iova {
+                    return Err(EINVAL);
+                }
+            }
+            if let Some(m) = inner.containing(last) {
+                if m.last() != last {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        // v1: a range starting inside a mapping unmaps nothing (v2 refused it above); one
+        // covering a mapping's first IOVA removes the whole mapping.
+        if matches!(inner.containing(iova), Some(m) if m.iova < iova) {
+            return Ok(0);
+        }
+        let Type1Inner {
+            domains,
+            mappings,
+            dma_avail,
+            ..
+        } = &mut *inner;
+
+        // First take the selected mappings out of every domain, one IOMMU unmap (and IOTLB
+        // flush) per run of IOVA-adjacent mappings rather than per mapping...
+        let mut unmapped = 0u64;
+        let mut span: Option<(u64, u64)> = None;
+        let mut cursor = mappings.cursor_lower_bound_mut(&iova);
+        while let Some(c) = cursor {
+            let (&start, m) = c.current();
+            if start > last {
+                break;
+            }
+            unmapped += m.size;
+            span = match span {
+                Some((first, end)) if end == start => Some((first, end + m.size)),
+                Some(done) => {
+                    unmap_span(domains, done);
+                    Some((start, start + m.size))
+                }
+                None => Some((start, start + m.size)),
+            };
+            cursor = c.move_next();
+        }
+        if let Some(done) = span {
+            unmap_span(domains, done);
+        }
+
+        // ...then drop their records, which unpins the pages: no device can reach them now.
+        while let Some(c) = mappings.cursor_lower_bound_mut(&iova) {
+            if *c.current().0 > last {
+                break;
+            }
+            drop(c.remove_current());
+            *dma_avail += 1;
+        }
+        Ok(unmapped)
+    }
+}
+
+/// Unmaps the IOVA span `[start, end)` from every domain.
+fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
+    for entry in domains {
+        // CAST: spans are bounded by the 64-bit IOVA space.
+        entry.domain.unmap(start, (end - start) as usize);
+    }
+}
+
+impl Type1Inner {
+    /// The domains, for mapping code.
+    fn domain_list(&self) -> Result<KVec<&Arc<Domain>>> {
+        let mut list = KVec::with_capacity(self.domains.len(), GFP_KERNEL)?;
+        for entry in self.domains.iter() {
+            list.push(&entry.domain, GFP_KERNEL)?;
+        }
+        Ok(list)
+    }
+
+    /// The mapping containing `iova`, if any.
+    fn containing(&self, iova: u64) -> Option<&Mapping> {
+        // The mapping with the greatest start not above `iova`.
+        let start = match self.mappings.cursor_lower_bound(&iova) {
+            Some(c) if *c.current().0 == iova => iova,
+            Some(c) => *c.peek_prev()?.0,
+            None => *self.mappings.cursor_back()?.current().0,
+        };
+        self.mappings.get(&start).filter(|m| m.last() >= iova)
+    }
+
+    /// Whether any mapping intersects `[start, last]`.
+    fn overlaps(&self, start: u64, last: u64) -> bool {
+        if self.containing(start).is_some() {
+            return true;
+        }
+        matches!(self.mappings.cursor_lower_bound(&start), Some(c) if *c.current().0 <= last)
+    }
+
+    /// Recomputes the common page sizes and the valid IOVA ranges after a group came or
+    /// went.
+    fn refresh(&mut self) -> Result {
+        let mut bitmap = PAGE_MASK;
+        for entry in self.domains.iter() {
+            bitmap &= entry.domain.pgsize_bitmap();
+        }
+        // The IOMMU may map less than a CPU page; users still map whole pages.
+        if bitmap & !PAGE_MASK != 0 {
+            bitmap &= PAGE_MASK;
+            bitmap |= dma_page_size();
+        }
+        let mut valid = IovaRanges::new(IovaRange {
+            start: 0,
+            end: u64::MAX,
+        })?;
+        for entry in self.domains.iter() {
+            valid.clamp(entry.domain.aperture());
+        }
+        for entry in self.domains.iter() {
+            for group in entry.groups.iter() {
+                for hole in group.reserved.iter() {
+                    valid.exclude(*hole)?;
+                }
+            }
+        }
+        self.pgsize_bitmap = bitmap;
+        self.valid = valid;
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One user DMA mapping (`VFIO_IOMMU_MAP_DMA`): pinning it, mapping it into every domain,
+//! and undoing both.
+//!
+//! A [`Mapping`] keeps the pinned page-frame runs it was built from, so that it can be
+//! replayed into a new domain and unmapped without asking the IOMMU where anything is.
+//! Dropping a mapping unpins its pages and uncharges `locked_vm`; removing it from the
+//! domains first is the caller's job ([`Mapping::unmap_from`]), because pages must not be
+//! released while a device can still reach them.
+
+use kernel::{
+    mm::MmWithUser,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
+};
+
+use crate::ext::{
+    gup::{
+        LockedVm,
+        PinBatch,
+        PinnedRuns,
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
+    iommu::{
+        Domain,
+        Prot, //
+    },
+};
+
+/// Pages pinned per GUP call: big enough to amortise the mmap lock and `locked_vm`
+/// accounting, small enough to keep the page-pointer array in one page... times two.
+const PIN_BATCH_PAGES: usize = 1024;
+
+/// A user DMA mapping: `[iova, iova + size)` to user memory at `vaddr`.
+pub(crate) struct Mapping {
+    /// First IOVA.
+    pub(crate) iova: u64,
+    /// Size in bytes, a multiple of the IOMMU's smallest page.
+    pub(crate) size: u64,
+    /// User address it was created from.
+    pub(crate) vaddr: u64,
+    /// Device access rights.
+    pub(crate) prot: Prot,
+    /// The pinned memory, in IOVA order.
+    pinned: PinnedRuns,
+    /// What the pins cost the mapping task's address space. Dropped after `pinned`.
+    _locked: LockedVm,
+}
+
+impl Mapping {
+    /// Last IOVA (inclusive).
+    pub(crate) fn last(&self) -> u64 {
+        self.iova + (self.size - 1)
+    }
+
+    /// Pins `size` bytes at `vaddr` of `mm` and maps them at `iova` in every domain of
+    /// `domains`. On any failure everything done so far is undone: nothing stays mapped,
+    /// pinned or charged.
+    pub(crate) fn create(
+        mm: &MmWithUser,
+        domains: &[&Arc<Domain>],
+        iova: u64,
+        vaddr: u64,
+        size: u64,
+        prot: Prot,
+        merge_runs: bool,
+    ) -> Result<Self> {
+        let mut mapping = Mapping {
+            iova,
+            size: 0,
+            vaddr,
+            prot,
+            pinned: PinnedRuns::new(prot.writable()),
+            _locked: LockedVm::new(ARef::from(&**mm)),
+        };
+        match mapping.pin_and_map(mm, domains, size, merge_runs) {
+            Ok(()) => Ok(mapping),
+            Err(e) => {
+                // `mapping.size` covers exactly what reached the domains.
+                mapping.unmap_from(domains);
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Mapping::create`]: grows `self.size` as runs get mapped.
+    fn pin_and_map(
+        &mut self,
+        mm: &MmWithUser,
+        domains: &[&Arc<Domain>],
+        size: u64,
+        merge_runs: bool,
+    ) -> Result {
+        let mut batch = PinBatch::new(PIN_BATCH_PAGES)?;
+        let total_pages = size >> PAGE_SHIFT;
+        let mut pinned_pages = 0u64;
+        // Runs before this index are mapped; the last run may still grow, so it is mapped
+        // only when the next one starts or pinning is over.
+        let mut mapped_runs = 0;
+        while pinned_pages < total_pages {
+            let vaddr = self.vaddr + (pinned_pages << PAGE_SHIFT);
+            // CAST: the remaining count is bounded by the batch size inside `pin`.
+            let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
+            // CAST: user addresses fit in `usize`.
+            let got = batch.pin(mm, vaddr as usize, want, self.prot.writable())?;
+            // CAST: as above.
+            self._locked.charge(got as u64)?;
+            self.pinned.append(&mut batch, merge_runs)?;
+            pinned_pages += got as u64;
+            let complete = self.pinned.runs().len().saturating_sub(1);
+            self.map_runs(domains, mapped_runs, complete)?;
+            mapped_runs = complete;
+        }
+        let all = self.pinned.runs().len();
+        self.map_runs(domains, mapped_runs, all)
+    }
+
+    /// Maps runs `from..to` right after what is mapped already, in every domain.
+    fn map_runs(&mut self, domains: &[&Arc<Domain>], from: usize, to: usize) -> Result {
+        for index in from..to {
+            let run = self.pinned.runs()[index];
+            let iova = self.iova + self.size;
+            for (done, domain) in domains.iter().enumerate() {
+                // CAST: a run is at most the mapping size, which fits in `usize`.
+                if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
+                    // The domains before this one have the run: take it back out.
+                    for domain in &domains[..done] {
+                        domain.unmap(iova, run.bytes() as usize);
+                    }
+                    return Err(e);
+                }
+            }
+            self.size += run.bytes();
+        }
+        Ok(())
+    }
+
+    /// Maps the whole mapping into `domain`, a domain added after it was created. On
+    /// failure, nothing of it stays in `domain`.
+    pub(crate) fn replay_into(&self, domain: &Arc<Domain>) -> Result {
+        let mut iova = self.iova;
+        for run in self.pinned.runs() {
+            // CAST: as in `map_runs`.
+            if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
+                domain.unmap(self.iova, (iova - self.iova) as usize);
+                return Err(e);
+            }
+            iova += run.bytes();
+        }
+        Ok(())
+    }
+
+    /// Removes the mapping from `domains` (the IOTLB is flushed on return).
+    pub(crate) fn unmap_from(&self, domains: &[&Arc<Domain>]) {
+        if self.size == 0 {
+            return;
+        }
+        for domain in domains {
+            // CAST: as in `map_runs`.
+            domain.unmap(self.iova, self.size as usize);
+        }
+    }
+}
+
+/// Size of the smallest page in `pgsize_bitmap` (the CPU page if the bitmap is empty).
+pub(crate) fn min_page_size(pgsize_bitmap: u64) -> u64 {
+    if pgsize_bitmap == 0 {
+        PAGE_SIZE
+    } else {
+        1 << pgsize_bitmap.trailing_zeros()
+    }
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The struct layouts vfio-pci.ko's Rust code depends on, in the order of
+//! `RVFIO_LAYOUT_PCI` in `include/rvfio/layout.h`; checked against C at module load.
+
+use kernel::prelude::*;
+
+use crate::{
+    ext::layout::{
+        self,
+        LayoutEntry, //
+    },
+    layout_entry,
+};
+
+extern "C" {
+    /// Entry `i` of the C table (`rust/vfio_pci/layout.c`).
+    fn rvfio_pci_layout(i: u32) -> usize;
+}
+
+/// Entry `i` of the C table.
+fn c_entry(i: u32) -> usize {
+    // SAFETY: A pure lookup in a static table, valid for any index.
+    unsafe { rvfio_pci_layout(i) }
+}
+
+/// Fails module load if bindgen and the C compiler disagree on any layout we use.
+pub(crate) fn check() -> Result {
+    let entries: [LayoutEntry; 9] = [
+        layout_entry!(size pci_driver),
+        layout_entry!(pci_driver.name),
+        layout_entry!(pci_driver.id_table),
+        layout_entry!(pci_driver.probe),
+        layout_entry!(pci_driver.remove),
+        layout_entry!(pci_driver.driver_managed_dma),
+        layout_entry!(size pci_device_id),
+        layout_entry!(pci_device_id.override_only),
+        layout_entry!(pci_dev.hdr_type),
+    ];
+    layout::check(c_entry, &entries)
+}
