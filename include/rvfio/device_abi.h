@@ -17,9 +17,10 @@
 
 struct device;
 struct vm_area_struct;
+struct module;
 
 /* Bump on any incompatible change: rvfio_register_device() refuses other versions. */
-#define RVFIO_DEVICE_ABI_VERSION 1
+#define RVFIO_DEVICE_ABI_VERSION 2
 
 /**
  * struct rvfio_device_ops - callbacks of a bus driver, all called in process context.
@@ -31,6 +32,7 @@ struct vm_area_struct;
  * @write:        pwrite() on the device fd at @pos.
  * @mmap:         mmap() of a device fd region.
  * @request:      the core wants the device back (unbind while open); @count counts asks.
+ * @owner:        the bus driver's module, held by the core while a device fd is open.
  *
  * A callback left NULL makes the matching operation fail with the errno upstream returns
  * for a driver without it.
@@ -44,6 +46,7 @@ struct rvfio_device_ops {
 	ssize_t (*write)(void *cookie, const char __user *buf, size_t count, loff_t pos);
 	int (*mmap)(void *cookie, struct vm_area_struct *vma);
 	void (*request)(void *cookie, unsigned int count);
+	struct module *owner;
 };
 
 /* Opaque handle for a device registered with the core. */

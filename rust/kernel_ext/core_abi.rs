@@ -42,6 +42,7 @@ static NO_CALLBACKS: RawDeviceOps = RawDeviceOps {
     write: None,
     mmap: None,
     request: None,
+    owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
 };
 
 /// A device registered with vfio.ko; dropping it unregisters the device.

@@ -18,7 +18,7 @@ use kernel::{
 };
 
 /// `RVFIO_DEVICE_ABI_VERSION`.
-pub(crate) const ABI_VERSION: u32 = 1;
+pub(crate) const ABI_VERSION: u32 = 2;
 
 /// `struct rvfio_device_ops`: the callbacks of a bus driver.
 #[repr(C)]
@@ -46,7 +46,12 @@ pub(crate) struct RawDeviceOps {
     >,
     /// The core wants the device back.
     pub(crate) request: Option<unsafe extern "C" fn(cookie: *mut c_void, count: c_uint)>,
+    /// The bus driver's module, held while a device fd is open.
+    pub(crate) owner: *mut bindings::module,
 }
+
+// SAFETY: A table of function pointers and a module pointer, shared read-only.
+unsafe impl Sync for RawDeviceOps {}
 
 // The numbers `rust/vfio/exports.c` asserts for the C definition.
 const _: () = {
@@ -57,7 +62,8 @@ const _: () = {
     assert!(offset_of!(RawDeviceOps, write) == 40);
     assert!(offset_of!(RawDeviceOps, mmap) == 48);
     assert!(offset_of!(RawDeviceOps, request) == 56);
-    assert!(core::mem::size_of::<RawDeviceOps>() == 64);
+    assert!(offset_of!(RawDeviceOps, owner) == 64);
+    assert!(core::mem::size_of::<RawDeviceOps>() == 72);
 };
 
 /// `struct rvfio_device`: opaque to bus drivers; the core's handle for a registration.

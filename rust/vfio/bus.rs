@@ -9,19 +9,23 @@
 use kernel::{
     device::Device,
     ffi::c_void,
+    new_condvar, new_mutex,
     prelude::*,
     sync::{
         aref::ARef,
-        Arc, //
+        Arc,
+        CondVar,
+        CondVarTimeoutResult,
+        Mutex, //
     },
 };
 
 use crate::{
     ext::{
+        bus_callbacks::BusCallbacks,
         device_abi::{
             RawDevice,
-            RawDeviceOps,
-            ABI_VERSION, //
+            RawDeviceOps, //
         },
         iommu::IommuGroup,
     },
@@ -31,42 +35,94 @@ use crate::{
     },
 };
 
-/// The callbacks and cookie a bus driver registered a device with.
-///
-/// # Invariants
-///
-/// `ops` points to a [`RawDeviceOps`] of [`ABI_VERSION`], and `ops` and `cookie` stay valid
-/// until `rvfio_unregister_device()` for this device has returned.
-pub(crate) struct BusDriverOps {
-    #[expect(
-        dead_code,
-        reason = "called back by device fds, which come with the core issue"
-    )]
-    ops: *const RawDeviceOps,
-    #[expect(
-        dead_code,
-        reason = "called back by device fds, which come with the core issue"
-    )]
-    cookie: *mut c_void,
-}
-
-// SAFETY: The bus driver's callbacks may be called from any thread (ABI contract).
-unsafe impl Send for BusDriverOps {}
-// SAFETY: Same: the ABI requires the callbacks to be thread safe.
-unsafe impl Sync for BusDriverOps {}
-
 /// A device registered by a bus driver.
+#[pin_data]
 pub(crate) struct BusDevice {
     /// The device itself, kept referenced while registered.
     dev: ARef<Device>,
     /// How to call back into the bus driver.
-    _ops: BusDriverOps,
+    callbacks: BusCallbacks,
+    /// Open device fds, and whether the device is leaving.
+    #[pin]
+    state: Mutex<DeviceState>,
+    /// Signalled when the last device fd closes.
+    #[pin]
+    all_closed: CondVar,
 }
+
+/// The mutable state of a [`BusDevice`].
+struct DeviceState {
+    open_fds: u32,
+    /// Unregistration started: no new device fds.
+    removing: bool,
+}
+
+/// How often (in ms) unregistration asks the bus driver again to get the device released.
+const REQUEST_INTERVAL_MS: u32 = 10_000;
 
 impl BusDevice {
     /// The registered device.
     pub(crate) fn device(&self) -> &ARef<Device> {
         &self.dev
+    }
+
+    /// Whether the device's name is `name`.
+    pub(crate) fn is_named(&self, name: &[u8]) -> bool {
+        self.dev.name().to_bytes() == name
+    }
+
+    /// The bus driver's callbacks.
+    pub(crate) fn callbacks(&self) -> &BusCallbacks {
+        &self.callbacks
+    }
+
+    /// Accounts a new device fd; the first one opens the device in the bus driver.
+    pub(crate) fn open_fd(&self) -> Result {
+        let mut state = self.state.lock();
+        if state.removing {
+            return Err(ENODEV);
+        }
+        if state.open_fds == 0 {
+            self.callbacks.open_device()?;
+        }
+        state.open_fds += 1;
+        Ok(())
+    }
+
+    /// Accounts a closed device fd; the last one closes the device in the bus driver.
+    pub(crate) fn close_fd(&self) {
+        let mut state = self.state.lock();
+        state.open_fds -= 1;
+        if state.open_fds == 0 {
+            self.callbacks.close_device();
+            self.all_closed.notify_all();
+        }
+    }
+
+    /// Refuses new device fds, then waits until the open ones are closed, asking the bus
+    /// driver every [`REQUEST_INTERVAL_MS`] to have userspace let go (as upstream). After a
+    /// signal it stops asking and just waits.
+    fn wait_all_closed(&self) {
+        let mut state = self.state.lock();
+        state.removing = true;
+        let mut count = 0;
+        while state.open_fds > 0 {
+            self.callbacks.request(count);
+            count += 1;
+            let waited = self.all_closed.wait_interruptible_timeout(
+                &mut state,
+                kernel::time::msecs_to_jiffies(REQUEST_INTERVAL_MS),
+            );
+            if matches!(waited, CondVarTimeoutResult::Signal { .. }) {
+                dev_warn!(
+                    self.dev,
+                    "device in use by userspace: unregistration blocked until it is released\n"
+                );
+                while state.open_fds > 0 {
+                    self.all_closed.wait(&mut state);
+                }
+            }
+        }
     }
 }
 
@@ -77,11 +133,22 @@ struct Registration {
 }
 
 /// Registers `dev` for VFIO use.
-fn register(dev: ARef<Device>, ops: BusDriverOps) -> Result<KBox<Registration>> {
+fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registration>> {
     // Upstream refuses a device without an IOMMU group unless in no-IOMMU mode, which
     // rvfio does not offer.
     let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
-    let device = Arc::new(BusDevice { dev, _ops: ops }, GFP_KERNEL)?;
+    let device = Arc::pin_init(
+        pin_init!(BusDevice {
+            dev,
+            callbacks,
+            state <- new_mutex!(DeviceState {
+                open_fds: 0,
+                removing: false,
+            }),
+            all_closed <- new_condvar!(),
+        }),
+        GFP_KERNEL,
+    )?;
     let group = group::add_device(&device, &iommu_group)?;
     dev_info!(
         device.dev,
@@ -93,6 +160,7 @@ fn register(dev: ARef<Device>, ops: BusDriverOps) -> Result<KBox<Registration>> 
 
 /// Unregisters a device registered by [`register`].
 fn unregister(registration: KBox<Registration>) {
+    registration.device.wait_all_closed();
     group::remove_device(&registration.device, &registration.group);
     dev_info!(registration.device.dev, "unregistered from vfio\n");
 }
@@ -110,19 +178,16 @@ unsafe extern "C" fn rvfio_register_device(
     cookie: *mut c_void,
 ) -> *mut RawDevice {
     let result = (|| {
-        if dev.is_null() || ops.is_null() {
+        if dev.is_null() {
             return Err(EINVAL);
         }
-        // SAFETY: `ops` is non-null and valid for reads (caller contract).
-        if unsafe { (*ops).abi_version } != ABI_VERSION {
-            return Err(EINVAL);
-        }
+        // SAFETY: The caller keeps `ops` and `cookie` valid until unregistration, which
+        // waits for every device fd to close, so no callback runs after that.
+        let callbacks = unsafe { BusCallbacks::new(ops, cookie) }?;
         // SAFETY: `dev` is a live device (caller contract); device release may run on any
         // thread.
         let dev = unsafe { Device::get_device(dev) };
-        // INVARIANT: `ops` has the right version and the caller keeps `ops` and `cookie`
-        // valid until unregistration.
-        register(dev, BusDriverOps { ops, cookie })
+        register(dev, callbacks)
     })();
     match result {
         Ok(registration) => KBox::into_raw(registration).cast(),

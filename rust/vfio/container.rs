@@ -87,6 +87,11 @@ impl Container {
         }
     }
 
+    /// Whether an IOMMU backend is set, which device access requires.
+    pub(crate) fn has_iommu(&self) -> bool {
+        self.inner.lock().backend.is_some()
+    }
+
     /// `VFIO_SET_IOMMU`: needs a group and no backend yet; attaches every group.
     fn set_iommu(&self, iommu_type: usize) -> Result<isize> {
         let mut inner = self.inner.lock();

@@ -19,4 +19,5 @@ static_assert(offsetof(struct rvfio_device_ops, read) == 32);
 static_assert(offsetof(struct rvfio_device_ops, write) == 40);
 static_assert(offsetof(struct rvfio_device_ops, mmap) == 48);
 static_assert(offsetof(struct rvfio_device_ops, request) == 56);
-static_assert(sizeof(struct rvfio_device_ops) == 64);
+static_assert(offsetof(struct rvfio_device_ops, owner) == 64);
+static_assert(sizeof(struct rvfio_device_ops) == 72);

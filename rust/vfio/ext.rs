@@ -3,6 +3,10 @@
 //! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
 //! `unsafe` code apart from the FFI boundary in `bus.rs`.
 
+#[path = "../kernel_ext/anon_file.rs"]
+pub(crate) mod anon_file;
+#[path = "../kernel_ext/bus_callbacks.rs"]
+pub(crate) mod bus_callbacks;
 #[path = "../kernel_ext/chrdev.rs"]
 pub(crate) mod chrdev;
 #[path = "../kernel_ext/device_abi.rs"]

@@ -31,6 +31,7 @@ use kernel::{
 use crate::{
     bus::BusDevice,
     container::Container,
+    device::DeviceFile,
     ext::{
         chrdev::{
             Node,
@@ -62,6 +63,8 @@ struct GroupInner {
     opened: bool,
     /// The container the group is attached to, with the DMA ownership taken for it.
     attachment: Option<Attachment>,
+    /// Open device fds of the group's devices (each also holds the group file).
+    open_devices: u32,
 }
 
 /// A group's membership of a container. Dropping it leaves the container, then hands DMA
@@ -129,11 +132,100 @@ impl Group {
         Ok(0)
     }
 
-    /// `VFIO_GROUP_UNSET_CONTAINER`.
+    /// `VFIO_GROUP_UNSET_CONTAINER`: not while device fds are open.
     fn unset_container(&self) -> Result<isize> {
-        self.inner.lock().attachment.take().ok_or(EINVAL)?;
+        let mut inner = self.inner.lock();
+        if inner.attachment.is_none() {
+            return Err(EINVAL);
+        }
+        if inner.open_devices > 0 {
+            return Err(EBUSY);
+        }
+        inner.attachment = None;
         Ok(0)
     }
+
+    /// `VFIO_GROUP_GET_DEVICE_FD`: `arg` points to `"<device name>[ vf_token=<uuid>]"`.
+    fn get_device_fd(this: ArcBorrow<'_, Group>, file: &File, arg: usize) -> Result<isize> {
+        // As upstream's `strndup_user(arg, PAGE_SIZE)`: -EINVAL unless NUL-terminated
+        // within a page.
+        const MAX: usize = kernel::page::PAGE_SIZE;
+        let mut buf = KVec::from_elem(0u8, MAX + 1, GFP_KERNEL)?;
+        let request = UserSlice::new(UserPtr::from_addr(arg), MAX + 1)
+            .reader()
+            .strcpy_into_buf(&mut buf)?
+            .to_bytes();
+        if request.len() >= MAX {
+            return Err(EINVAL);
+        }
+        let (name, vf_token) = parse_device_request(request)?;
+        let device = {
+            let inner = this.inner.lock();
+            let device = inner
+                .devices
+                .iter()
+                .find(|d| d.is_named(name))
+                .cloned()
+                .ok_or(ENODEV)?;
+            // Only SR-IOV devices take a VF token, and rvfio does not enable SR-IOV yet:
+            // upstream refuses a token for a device that is not part of SR-IOV.
+            if vf_token.is_some() {
+                return Err(EINVAL);
+            }
+            // Device access needs a container with an IOMMU set.
+            match &inner.attachment {
+                Some(attachment) if attachment.container.has_iommu() => {}
+                _ => return Err(EINVAL),
+            }
+            device
+        };
+        let fd = DeviceFile::open(device, this.into(), file)?;
+        // CAST: fds are small non-negative integers.
+        Ok(fd as isize)
+    }
+
+    /// Accounts a new device fd of one of the group's devices.
+    pub(crate) fn device_opened(&self) {
+        self.inner.lock().open_devices += 1;
+    }
+
+    /// Accounts a closed device fd.
+    pub(crate) fn device_closed(&self) {
+        self.inner.lock().open_devices -= 1;
+    }
+}
+
+/// Splits a `VFIO_GROUP_GET_DEVICE_FD` request into the device name and the optional VF
+/// token (`"<name> vf_token=<uuid>"`); a malformed token is -EINVAL, as upstream.
+fn parse_device_request(request: &[u8]) -> Result<(&[u8], Option<[u8; 16]>)> {
+    const TOKEN: &[u8] = b" vf_token=";
+    let Some(at) = request.windows(TOKEN.len()).position(|w| w == TOKEN) else {
+        return Ok((request, None));
+    };
+    let uuid = &request[at + TOKEN.len()..];
+    Ok((&request[..at], Some(parse_uuid(uuid).ok_or(EINVAL)?)))
+}
+
+/// Parses a UUID in its 36-character text form (`uuid_parse()`).
+fn parse_uuid(text: &[u8]) -> Option<[u8; 16]> {
+    if text.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut digits = text
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![8, 13, 18, 23].contains(i));
+    if [8, 13, 18, 23].iter().any(|&i| text[i] != b'-') {
+        return None;
+    }
+    for byte in out.iter_mut() {
+        let hi = (*digits.next()?.1 as char).to_digit(16)?;
+        let lo = (*digits.next()?.1 as char).to_digit(16)?;
+        // CAST: two hex digits make a byte.
+        *byte = (hi * 16 + lo) as u8;
+    }
+    Some(out)
 }
 
 /// The file operations of group nodes.
@@ -161,11 +253,12 @@ impl NodeOps for GroupNode {
         inner.attachment = None;
     }
 
-    fn ioctl(group: ArcBorrow<'_, Group>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(group: ArcBorrow<'_, Group>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             uapi::VFIO_GROUP_GET_STATUS => group.get_status(arg),
             uapi::VFIO_GROUP_SET_CONTAINER => group.set_container(arg),
             uapi::VFIO_GROUP_UNSET_CONTAINER => group.unset_container(),
+            uapi::VFIO_GROUP_GET_DEVICE_FD => Group::get_device_fd(group, file, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -241,6 +334,7 @@ pub(crate) fn add_device(
                 devices,
                 opened: false,
                 attachment: None,
+                open_devices: 0,
             }),
         }),
         GFP_KERNEL,

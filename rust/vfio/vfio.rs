@@ -7,6 +7,7 @@ use kernel::prelude::*;
 
 mod bus;
 mod container;
+mod device;
 mod ext;
 mod group;
 #[path = "../uapi/info_caps.rs"]

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device fds: `VFIO_GROUP_GET_DEVICE_FD` and the anonymous `[vfio-device]` files it returns.
+//!
+//! The core owns the fd's lifetime; everything the fd does is forwarded to the bus driver
+//! through its registered callbacks. A device file keeps its group file referenced, so the
+//! group (and with it the container and its DMA mappings) stays attached while any device
+//! fd is open, as upstream. The first open calls the bus driver's `open_device`, the last
+//! close its `close_device`; unregistration waits for the last close.
+
+use kernel::{
+    fs::File,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
+    uaccess::UserPtr,
+};
+
+use crate::{
+    bus::BusDevice,
+    ext::anon_file::{
+        self,
+        AnonFileOps,
+        MmapVma, //
+    },
+    group::Group,
+};
+
+/// One device fd.
+pub(crate) struct DeviceFile {
+    device: Arc<BusDevice>,
+    group: Arc<Group>,
+    /// Keeps the group attached (its release detaches it) while the device fd is open.
+    _group_file: ARef<File>,
+}
+
+impl DeviceFile {
+    /// Opens `device` of `group` (whose open file is `group_file`) and returns the new fd.
+    /// The caller checked that the group may hand out device fds.
+    pub(crate) fn open(
+        device: Arc<BusDevice>,
+        group: Arc<Group>,
+        group_file: &File,
+    ) -> Result<u32> {
+        device.open_fd()?;
+        group.device_opened();
+        let file = KBox::new(
+            DeviceFile {
+                device: device.clone(),
+                group: group.clone(),
+                _group_file: ARef::from(group_file),
+            },
+            GFP_KERNEL,
+        );
+        match file {
+            // On failure the box comes back through `release`, which undoes the opens.
+            Ok(file) => anon_file::install_fd::<DeviceFileOps>(c"[vfio-device]", file),
+            Err(e) => {
+                group.device_closed();
+                device.close_fd();
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// The file operations of device fds.
+pub(crate) struct DeviceFileOps;
+
+impl AnonFileOps for DeviceFileOps {
+    type Data = KBox<DeviceFile>;
+
+    fn ioctl(file: &DeviceFile, cmd: u32, arg: usize) -> Result<isize> {
+        file.device.callbacks().ioctl(cmd, arg)
+    }
+
+    fn read(file: &DeviceFile, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+        file.device.callbacks().read(buf, len, pos)
+    }
+
+    fn write(file: &DeviceFile, buf: UserPtr, len: usize, pos: i64) -> Result<usize> {
+        file.device.callbacks().write(buf, len, pos)
+    }
+
+    fn mmap(file: &DeviceFile, vma: &MmapVma<'_>) -> Result {
+        file.device.callbacks().mmap(vma)
+    }
+
+    fn release(file: KBox<DeviceFile>) {
+        file.group.device_closed();
+        file.device.close_fd();
+    }
+}
