@@ -20,17 +20,6 @@
 #include "kselftest_harness.h"
 #include "vfio_test_util.h"
 
-static int open_group(const char *bdf)
-{
-	char path[64];
-	int group = iommu_group_of(bdf);
-
-	if (group < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	return open(path, O_RDWR);
-}
-
 static int get_device_fd(int group, const char *name)
 {
 	int fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);

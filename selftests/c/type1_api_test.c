@@ -27,17 +27,6 @@
 /* x86's MSI window, which the IOMMU reserves. */
 #define MSI_BASE 0xfee00000UL
 
-static int open_group(const char *bdf)
-{
-	char path[64];
-	int group = iommu_group_of(bdf);
-
-	if (group < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	return open(path, O_RDWR);
-}
-
 static int map(int container, __u64 vaddr, __u64 iova, __u64 size, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_map dma_map = {
@@ -379,10 +368,11 @@ TEST_F(type1, accounting)
 	ASSERT_LE(0, pinned);
 	ASSERT_LE(0, locked);
 	ASSERT_EQ(0, map(self->container, vaddr, 0, self->buf_size, RW));
-	EXPECT_EQ(pinned + self->buf_size / SZ_4K, pinned_pages());
+	/* The pin counter is system wide: others may add transient pins. */
+	EXPECT_LE(pinned + self->buf_size / SZ_4K, pinned_pages());
 	EXPECT_EQ(locked + self->buf_size / 1024, locked_vm_kib());
 	ASSERT_EQ(0, unmap(self->container, 0, self->buf_size, 0, NULL));
-	EXPECT_EQ(pinned, pinned_pages());
+	EXPECT_EQ(pinned, pinned_pages_settle(pinned));
 	EXPECT_EQ(locked, locked_vm_kib());
 
 	/* Over RLIMIT_MEMLOCK (without CAP_IPC_LOCK): -ENOMEM, nothing pinned or charged. */
@@ -410,17 +400,17 @@ TEST_F(type1, accounting)
 		EXPECT_EQ(-ENOMEM, map(self->container, vaddr, 0, self->buf_size, RW));
 	}
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &old));
-	EXPECT_EQ(pinned, pinned_pages());
+	EXPECT_EQ(pinned, pinned_pages_settle(pinned));
 	EXPECT_EQ(locked, locked_vm_kib());
 	EXPECT_EQ(0, unmap(self->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL));
 
 	/* Closing the container unpins everything. */
 	ASSERT_EQ(0, map(self->container, vaddr, 0, self->buf_size, RW));
-	EXPECT_EQ(pinned + self->buf_size / SZ_4K, pinned_pages());
+	EXPECT_LE(pinned + self->buf_size / SZ_4K, pinned_pages());
 	close(self->container);
 	close(self->group);
 	self->container = self->group = -1;
-	EXPECT_EQ(pinned, pinned_pages());
+	EXPECT_EQ(pinned, pinned_pages_settle(pinned));
 	EXPECT_EQ(locked, locked_vm_kib());
 }
 

@@ -3,6 +3,7 @@
 #ifndef RVFIO_TEST_UTIL_H
 #define RVFIO_TEST_UTIL_H
 
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +31,18 @@ static inline int iommu_group_of(const char *bdf)
 		return -1;
 	target[len] = '\0';
 	return atoi(basename(target));
+}
+
+/* Opens /dev/vfio/<group> of @bdf; -1 (errno set) on failure. */
+static inline int open_group(const char *bdf)
+{
+	char path[64];
+	int group = iommu_group_of(bdf);
+
+	if (group < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	return open(path, O_RDWR);
 }
 
 /* Writes @value to the sysfs file @path; 0 on success. */
@@ -71,6 +84,22 @@ static inline long long pinned_pages(void)
 {
 	return proc_value("/proc/vmstat", "nr_foll_pin_acquired") -
 	       proc_value("/proc/vmstat", "nr_foll_pin_released");
+}
+
+/*
+ * Waits up to a second for the system-wide pinned-page count to come back to @baseline
+ * (another task may hold a transient pin); returns the last count seen.
+ */
+static inline long long pinned_pages_settle(long long baseline)
+{
+	long long now = pinned_pages();
+	int i;
+
+	for (i = 0; i < 100 && now != baseline; i++) {
+		usleep(10000);
+		now = pinned_pages();
+	}
+	return now;
 }
 
 /* This process's locked_vm in KiB (VmLck). */
