@@ -203,17 +203,9 @@ impl<T: AnonFileOps> Vtable<T> {
     ) -> isize {
         // SAFETY: A live file of ours, and `ppos` valid, for the call.
         let (data, pos) = unsafe { (Self::data(raw_file), *ppos) };
-        match T::read(data, UserPtr::from_ptr(buf.cast()), len, pos) {
-            Ok(done) => {
-                // SAFETY: `ppos` is valid for the call; the VFS serialises position updates.
-                // CAST: at most `len` bytes, which the VFS caps at `MAX_RW_COUNT`.
-                unsafe { *ppos += done as i64 };
-                // CAST: as above.
-                done as isize
-            }
-            // CAST: errnos fit `isize`.
-            Err(e) => e.to_errno() as isize,
-        }
+        let done = T::read(data, UserPtr::from_ptr(buf.cast()), len, pos);
+        // SAFETY: `ppos` is valid for the call.
+        unsafe { Self::advance(done, ppos) }
     }
 
     /// # Safety
@@ -227,12 +219,25 @@ impl<T: AnonFileOps> Vtable<T> {
     ) -> isize {
         // SAFETY: A live file of ours, and `ppos` valid, for the call.
         let (data, pos) = unsafe { (Self::data(raw_file), *ppos) };
-        match T::write(data, UserPtr::from_ptr(buf.cast_mut().cast()), len, pos) {
+        let done = T::write(data, UserPtr::from_ptr(buf.cast_mut().cast()), len, pos);
+        // SAFETY: `ppos` is valid for the call.
+        unsafe { Self::advance(done, ppos) }
+    }
+
+    /// The `ssize_t` result of a read or write, moving the file position past what was
+    /// transferred.
+    ///
+    /// # Safety
+    ///
+    /// `ppos` is the valid position pointer of the call being completed.
+    unsafe fn advance(done: Result<usize>, ppos: *mut bindings::loff_t) -> isize {
+        match done {
             Ok(done) => {
-                // SAFETY: As in `read`.
-                // CAST: As in `read`.
+                // SAFETY: `ppos` is valid (caller contract); the VFS serialises position
+                // updates.
+                // CAST: at most the requested length, which the VFS caps at `MAX_RW_COUNT`.
                 unsafe { *ppos += done as i64 };
-                // CAST: As in `read`.
+                // CAST: as above.
                 done as isize
             }
             // CAST: errnos fit `isize`.

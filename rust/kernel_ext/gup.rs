@@ -159,10 +159,9 @@ impl PfnRun {
 /// # Invariants
 ///
 /// Every page frame of every run in `runs` is a `struct page` holding one `FOLL_PIN`
-/// reference owned by this object; `pages` is their total.
+/// reference owned by this object.
 pub(crate) struct PinnedRuns {
     runs: KVVec<PfnRun>,
-    pages: u64,
     /// Mark the pages dirty when unpinning (the device could write them).
     dirty: bool,
 }
@@ -177,7 +176,6 @@ impl PinnedRuns {
     pub(crate) fn new(dirty: bool) -> Self {
         Self {
             runs: KVVec::new(),
-            pages: 0,
             dirty,
         }
     }
@@ -205,8 +203,6 @@ impl PinnedRuns {
                 }
             }
         }
-        // CAST: batch sizes are small.
-        self.pages += batch.len as u64;
         // INVARIANT: the pins moved from the batch into `runs`.
         batch.len = 0;
         Ok(())

@@ -17,9 +17,14 @@ pub(crate) struct LayoutEntry {
     pub(crate) rust: usize,
 }
 
-/// Compares `entries` with `c_entry(i)`, the C compiler's values (`usize::MAX` past the
-/// end of the C table). Logs every mismatch; -EINVAL if there is any.
-pub(crate) fn check(c_entry: fn(u32) -> usize, entries: &[LayoutEntry]) -> Result {
+/// A C table lookup of `include/rvfio/layout.h` (`RVFIO_DEFINE_LAYOUT_TABLE`).
+pub(crate) type CTable = unsafe extern "C" fn(index: u32) -> usize;
+
+/// Compares `entries` with the C compiler's values from `c_table` (`usize::MAX` past its
+/// end). Logs every mismatch; -EINVAL if there is any.
+pub(crate) fn check(c_table: CTable, entries: &[LayoutEntry]) -> Result {
+    // SAFETY: `RVFIO_DEFINE_LAYOUT_TABLE` lookups read a static table, for any index.
+    let c_entry = |index: u32| unsafe { c_table(index) };
     let mut ok = true;
     for (index, entry) in entries.iter().enumerate() {
         // CAST: the tables have a few dozen entries.

@@ -18,12 +18,6 @@ extern "C" {
     fn rvfio_core_layout(i: u32) -> usize;
 }
 
-/// Entry `i` of the C table.
-fn c_entry(i: u32) -> usize {
-    // SAFETY: A pure lookup in a static table, valid for any index.
-    unsafe { rvfio_core_layout(i) }
-}
-
 /// Fails module load if bindgen and the C compiler disagree on any layout we use.
 pub(crate) fn check() -> Result {
     let entries: [LayoutEntry; 22] = [
@@ -50,5 +44,5 @@ pub(crate) fn check() -> Result {
         layout_entry!(miscdevice.nodename),
         layout_entry!(miscdevice.mode),
     ];
-    layout::check(c_entry, &entries)
+    layout::check(rvfio_core_layout, &entries)
 }

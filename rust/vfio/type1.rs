@@ -32,7 +32,10 @@ mod dma;
 mod iova;
 
 use crate::{
-    ext::gup::current_mm,
+    ext::gup::{
+        current_mm,
+        PAGE_SIZE, //
+    },
     ext::iommu::{
         Domain,
         DomainAttachment,
@@ -54,12 +57,7 @@ use dma::{
 use iova::IovaRanges;
 
 /// `PAGE_MASK` as a page-size bitmap: every power of two from the CPU page up.
-const PAGE_MASK: u64 = !(dma_page_size() - 1);
-
-/// The CPU page size, as the IOMMU code sees it.
-const fn dma_page_size() -> u64 {
-    crate::ext::gup::PAGE_SIZE
-}
+const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
 
 /// `DIRTY_BITMAP_SIZE_MAX` of upstream: a bitmap covering `INT_MAX` pages.
 const DIRTY_BITMAP_SIZE_MAX: u64 = ((i32::MAX as u64).next_multiple_of(64)) / 8;
@@ -208,7 +206,7 @@ impl Type1 {
         for (replayed, mapping) in inner.mappings.values().enumerate() {
             if let Err(e) = mapping.replay_into(&domain) {
                 for done in inner.mappings.values().take(replayed) {
-                    done.unmap_from(&[&domain]);
+                    done.unmap_from(core::iter::once(&*domain));
                 }
                 return Err(e);
             }
@@ -305,9 +303,11 @@ impl Type1 {
             }
         }
         info.flags |= uapi::VFIO_IOMMU_INFO_CAPS;
+        // What the caller's buffer holds; `info.argsz` may grow to what the chain needs.
+        let argsz = info.argsz;
         let mut reply = InfoReply {
             arg,
-            argsz: info.argsz,
+            argsz,
             info_size: core::mem::size_of::<uapi::vfio_iommu_type1_info>(),
             caps: &mut caps,
         };
@@ -315,7 +315,7 @@ impl Type1 {
             Ok(offset) => info.cap_offset = offset,
             Err(needed) => info.argsz = needed,
         }
-        write_info(arg, reply.argsz.max(info.argsz), &info)?;
+        write_info(arg, argsz, &info)?;
         Ok(0)
     }
 
@@ -367,17 +367,15 @@ impl Type1 {
         }
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mm = current_mm().ok_or(ESRCH)?;
-        let domains: KVec<&Arc<Domain>> = inner.domain_list()?;
         let mapping = Mapping::create(
             &mm,
-            &domains,
+            inner.domains.iter().map(|entry| &*entry.domain),
             map.iova,
             map.vaddr,
             size,
             prot,
             !crate::module_parameters::disable_hugepages.value(),
         )?;
-        drop(domains);
         inner.mappings.insert(node.into_node(map.iova, mapping));
         inner.dma_avail -= 1;
         Ok(0)
@@ -500,15 +498,6 @@ fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
 }
 
 impl Type1Inner {
-    /// The domains, for mapping code.
-    fn domain_list(&self) -> Result<KVec<&Arc<Domain>>> {
-        let mut list = KVec::with_capacity(self.domains.len(), GFP_KERNEL)?;
-        for entry in self.domains.iter() {
-            list.push(&entry.domain, GFP_KERNEL)?;
-        }
-        Ok(list)
-    }
-
     /// The mapping containing `iova`, if any.
     fn containing(&self, iova: u64) -> Option<&Mapping> {
         // The mapping with the greatest start not above `iova`.
@@ -538,7 +527,7 @@ impl Type1Inner {
         // The IOMMU may map less than a CPU page; users still map whole pages.
         if bitmap & !PAGE_MASK != 0 {
             bitmap &= PAGE_MASK;
-            bitmap |= dma_page_size();
+            bitmap |= PAGE_SIZE;
         }
         let mut valid = IovaRanges::new(IovaRange {
             start: 0,

@@ -18,12 +18,6 @@ extern "C" {
     fn rvfio_pci_layout(i: u32) -> usize;
 }
 
-/// Entry `i` of the C table.
-fn c_entry(i: u32) -> usize {
-    // SAFETY: A pure lookup in a static table, valid for any index.
-    unsafe { rvfio_pci_layout(i) }
-}
-
 /// Fails module load if bindgen and the C compiler disagree on any layout we use.
 pub(crate) fn check() -> Result {
     let entries: [LayoutEntry; 9] = [
@@ -37,5 +31,5 @@ pub(crate) fn check() -> Result {
         layout_entry!(pci_device_id.override_only),
         layout_entry!(pci_dev.hdr_type),
     ];
-    layout::check(c_entry, &entries)
+    layout::check(rvfio_pci_layout, &entries)
 }

@@ -12,10 +12,7 @@
 use kernel::{
     mm::MmWithUser,
     prelude::*,
-    sync::{
-        aref::ARef,
-        Arc, //
-    },
+    sync::aref::ARef, //
 };
 
 use crate::ext::{
@@ -32,8 +29,8 @@ use crate::ext::{
     },
 };
 
-/// Pages pinned per GUP call: big enough to amortise the mmap lock and `locked_vm`
-/// accounting, small enough to keep the page-pointer array in one page... times two.
+/// Pages pinned per GUP call: enough to amortise the mmap lock and the `locked_vm`
+/// accounting, with a page-pointer array of only two pages.
 const PIN_BATCH_PAGES: usize = 1024;
 
 /// A user DMA mapping: `[iova, iova + size)` to user memory at `vaddr`.
@@ -61,9 +58,9 @@ impl Mapping {
     /// Pins `size` bytes at `vaddr` of `mm` and maps them at `iova` in every domain of
     /// `domains`. On any failure everything done so far is undone: nothing stays mapped,
     /// pinned or charged.
-    pub(crate) fn create(
+    pub(crate) fn create<'a>(
         mm: &MmWithUser,
-        domains: &[&Arc<Domain>],
+        domains: impl Iterator<Item = &'a Domain> + Clone,
         iova: u64,
         vaddr: u64,
         size: u64,
@@ -78,7 +75,7 @@ impl Mapping {
             pinned: PinnedRuns::new(prot.writable()),
             _locked: LockedVm::new(ARef::from(&**mm)),
         };
-        match mapping.pin_and_map(mm, domains, size, merge_runs) {
+        match mapping.pin_and_map(mm, domains.clone(), size, merge_runs) {
             Ok(()) => Ok(mapping),
             Err(e) => {
                 // `mapping.size` covers exactly what reached the domains.
@@ -89,10 +86,10 @@ impl Mapping {
     }
 
     /// The body of [`Mapping::create`]: grows `self.size` as runs get mapped.
-    fn pin_and_map(
+    fn pin_and_map<'a>(
         &mut self,
         mm: &MmWithUser,
-        domains: &[&Arc<Domain>],
+        domains: impl Iterator<Item = &'a Domain> + Clone,
         size: u64,
         merge_runs: bool,
     ) -> Result {
@@ -113,7 +110,7 @@ impl Mapping {
             self.pinned.append(&mut batch, merge_runs)?;
             pinned_pages += got as u64;
             let complete = self.pinned.runs().len().saturating_sub(1);
-            self.map_runs(domains, mapped_runs, complete)?;
+            self.map_runs(domains.clone(), mapped_runs, complete)?;
             mapped_runs = complete;
         }
         let all = self.pinned.runs().len();
@@ -121,15 +118,20 @@ impl Mapping {
     }
 
     /// Maps runs `from..to` right after what is mapped already, in every domain.
-    fn map_runs(&mut self, domains: &[&Arc<Domain>], from: usize, to: usize) -> Result {
+    fn map_runs<'a>(
+        &mut self,
+        domains: impl Iterator<Item = &'a Domain> + Clone,
+        from: usize,
+        to: usize,
+    ) -> Result {
         for index in from..to {
             let run = self.pinned.runs()[index];
             let iova = self.iova + self.size;
-            for (done, domain) in domains.iter().enumerate() {
+            for (done, domain) in domains.clone().enumerate() {
                 // CAST: a run is at most the mapping size, which fits in `usize`.
                 if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
                     // The domains before this one have the run: take it back out.
-                    for domain in &domains[..done] {
+                    for domain in domains.take(done) {
                         domain.unmap(iova, run.bytes() as usize);
                     }
                     return Err(e);
@@ -142,7 +144,7 @@ impl Mapping {
 
     /// Maps the whole mapping into `domain`, a domain added after it was created. On
     /// failure, nothing of it stays in `domain`.
-    pub(crate) fn replay_into(&self, domain: &Arc<Domain>) -> Result {
+    pub(crate) fn replay_into(&self, domain: &Domain) -> Result {
         let mut iova = self.iova;
         for run in self.pinned.runs() {
             // CAST: as in `map_runs`.
@@ -156,7 +158,7 @@ impl Mapping {
     }
 
     /// Removes the mapping from `domains` (the IOTLB is flushed on return).
-    pub(crate) fn unmap_from(&self, domains: &[&Arc<Domain>]) {
+    pub(crate) fn unmap_from<'a>(&self, domains: impl Iterator<Item = &'a Domain>) {
         if self.size == 0 {
             return;
         }
