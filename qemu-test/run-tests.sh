@@ -13,17 +13,20 @@ cd "$RVFIO_ROOT"
 
 filter=${1:-}
 start=$SECONDS
+# RVFIO_OUTDIR lets several checkouts run suites side by side on one cache.
+outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/run-tests}
+mkdir -p "$outdir"
 
 "$RVFIO_ROOT/qemu-test/setup.sh"
 kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" test)
 
 log "building modules (CLIPPY=1) against $kbuild"
-make -s KDIR="$kbuild" CLIPPY=1 modules >"$RVFIO_CACHE/modules-build.log" 2>&1 || {
-	cat "$RVFIO_CACHE/modules-build.log" >&2
+make -s KDIR="$kbuild" CLIPPY=1 modules >"$outdir/modules-build.log" 2>&1 || {
+	cat "$outdir/modules-build.log" >&2
 	die "module build failed"
 }
-if grep -E '^(warning|error)' "$RVFIO_CACHE/modules-build.log" >/dev/null; then
-	cat "$RVFIO_CACHE/modules-build.log" >&2
+if grep -E '^(warning|error)' "$outdir/modules-build.log" >/dev/null; then
+	cat "$outdir/modules-build.log" >&2
 	die "module build has warnings (rustc/clippy must be clean)"
 fi
 make -s rustfmtcheck >/dev/null || die "rustfmt: sources are not formatted (make rustfmt)"
@@ -31,7 +34,6 @@ make -s rustfmtcheck >/dev/null || die "rustfmt: sources are not formatted (make
 log "building static selftests"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
-outdir=$RVFIO_CACHE/run-tests
 set +e
 "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-2400}" -o "$outdir" run-tests \
 	${filter:+rvfio_filter=$filter}
