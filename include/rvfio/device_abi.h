@@ -54,7 +54,8 @@ struct rvfio_device;
 
 /*
  * Register @dev, which must sit in an IOMMU group, with the core. @ops and @cookie must stay
- * valid until rvfio_unregister_device() returns. Returns a handle or an ERR_PTR().
+ * valid until rvfio_unregister_device() returns. Returns a handle or an ERR_PTR(). A VMA
+ * that @ops->mmap set up keeps its device fd, and so the device, open until it is unmapped.
  */
 struct rvfio_device *rvfio_register_device(struct device *dev,
 					   const struct rvfio_device_ops *ops,
@@ -65,5 +66,12 @@ struct rvfio_device *rvfio_register_device(struct device *dev,
  * @ops->request meanwhile so the bus driver can ask userspace to let go.
  */
 void rvfio_unregister_device(struct rvfio_device *vdev);
+
+/*
+ * Zap every user mapping of the device fd offsets [@start, @start + @len) (@len 0: to the
+ * end), in every process; later accesses fault back into the bus driver's VMA fault
+ * handler. For revoking BAR mmaps while the BARs are unreachable.
+ */
+void rvfio_device_unmap_mmaps(struct rvfio_device *vdev, u64 start, u64 len);
 
 #endif /* _RVFIO_DEVICE_ABI_H */

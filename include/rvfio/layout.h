@@ -48,7 +48,15 @@
 	X(offsetof(struct pci_driver, driver_managed_dma))              \
 	X(sizeof(struct pci_device_id))                                 \
 	X(offsetof(struct pci_device_id, override_only))                \
-	X(offsetof(struct pci_dev, hdr_type))
+	X(offsetof(struct pci_dev, hdr_type))                            \
+	X(offsetof(struct pci_dev, current_state))                       \
+	X(offsetof(struct pci_dev, cfg_size))                            \
+	X(offsetof(struct pci_dev, irq))                                 \
+	X(offsetof(struct pci_dev, resource))                            \
+	X(sizeof(struct resource))                                       \
+	X(offsetof(struct resource, flags))                              \
+	X(sizeof(struct vm_operations_struct))                           \
+	X(offsetof(struct vm_operations_struct, fault))
 
 #define RVFIO_LAYOUT_ENTRY(expr) (expr),
 

@@ -96,9 +96,14 @@ pub(crate) trait AnonFileOps: 'static {
 }
 
 /// Creates an anonymous file `name` (opened read-write, with `pread`/`pwrite`) owning
-/// `data`, and installs it at a new close-on-exec fd, which is returned. On failure `data`
-/// goes to [`AnonFileOps::release`], as if the file had been closed.
-pub(crate) fn install_fd<T: AnonFileOps>(name: &'static CStr, data: T::Data) -> Result<u32> {
+/// `data`, lets `prepare` adjust it while no one else can see it, and installs it at a new
+/// close-on-exec fd, which is returned. On failure `data` goes to [`AnonFileOps::release`],
+/// as if the file had been closed.
+pub(crate) fn install_fd<T: AnonFileOps>(
+    name: &'static CStr,
+    data: T::Data,
+    prepare: impl FnOnce(&File),
+) -> Result<u32> {
     let reservation = match FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC) {
         Ok(reservation) => reservation,
         Err(e) => {
@@ -129,6 +134,7 @@ pub(crate) fn install_fd<T: AnonFileOps>(name: &'static CStr, data: T::Data) -> 
     // SAFETY: `anon_inode_getfile_fmode` returned a new file with one reference, which the
     // `ARef` takes over; `File` is a transparent wrapper of `struct file`.
     let file: ARef<File> = unsafe { ARef::from_raw(core::ptr::NonNull::new_unchecked(raw).cast()) };
+    prepare(&file);
     let fd = reservation.reserved_fd();
     reservation.fd_install(file);
     Ok(fd)

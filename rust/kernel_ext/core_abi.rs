@@ -1,15 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The bus-driver side of the device ABI (`include/rvfio/device_abi.h`): registering a
-//! device with vfio.ko.
+//! device with vfio.ko and serving its callbacks.
+//!
+//! A bus driver implements [`DeviceOps`] for its per-device state; [`OpsTable`] turns that
+//! into the C callback table, with one `extern "C"` trampoline per callback that turns the
+//! cookie back into a `&T`. This file is the whole FFI boundary of vfio-pci's device logic.
 
-use core::ptr::NonNull;
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
 use kernel::{
+    bindings,
     device::Device,
-    error::from_err_ptr,
-    ffi::c_void,
+    error::{
+        from_err_ptr,
+        from_result, //
+    },
+    ffi::{
+        c_int,
+        c_long,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
+    new_mutex,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    uaccess::UserPtr,
 };
 
 use super::{
@@ -18,6 +40,11 @@ use super::{
         RawDeviceOps,
         ABI_VERSION, //
     },
+    pfn_mmap::{
+        MmapGeometry,
+        MmapRequest,
+        PfnFault, //
+    },
     raw::device_ptr,
 };
 
@@ -25,63 +52,236 @@ use super::{
 #[allow(improper_ctypes)]
 extern "C" {
     fn rvfio_register_device(
-        dev: *mut kernel::bindings::device,
+        dev: *mut bindings::device,
         ops: *const RawDeviceOps,
         cookie: *mut c_void,
     ) -> *mut RawDevice;
     fn rvfio_unregister_device(vdev: *mut RawDevice);
+    fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64);
 }
 
-/// The callbacks of a device that does not serve device fds yet.
-static NO_CALLBACKS: RawDeviceOps = RawDeviceOps {
-    abi_version: ABI_VERSION,
-    open_device: None,
-    close_device: None,
-    ioctl: None,
-    read: None,
-    write: None,
-    mmap: None,
-    request: None,
-    owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
-};
+/// What a bus driver does for each device fd operation. Every method runs in process
+/// context, possibly concurrently with the others (except that `open_device` and
+/// `close_device` bracket everything else).
+pub(crate) trait DeviceOps: PfnFault + Send + Sync + 'static {
+    /// The device's link back to the core.
+    fn core_link(&self) -> &CoreLink;
+    /// First open of a device fd.
+    fn open_device(&self) -> Result;
+    /// Last close of a device fd.
+    fn close_device(&self);
+    /// A device ioctl the core does not handle.
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize>;
+    /// `pread()` of `len` bytes at file offset `pos` into `buf`.
+    fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize>;
+    /// `pwrite()` of `len` bytes at file offset `pos` from `buf`.
+    fn write(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize>;
+    /// Vets an `mmap()`; on success the VMA becomes a PFN mapping whose faults
+    /// [`PfnFault::fault`] serves.
+    fn mmap(&self, request: &MmapGeometry) -> Result;
+    /// The core wants the device back; `count` counts the requests so far.
+    fn request(&self, count: u32);
+}
 
-/// A device registered with vfio.ko; dropping it unregisters the device.
+/// A registration handle the core gave out.
+#[derive(Clone, Copy)]
+struct Handle(NonNull<RawDevice>);
+
+// SAFETY: The core's entry points taking a handle are thread safe.
+unsafe impl Send for Handle {}
+
+/// A device's link to its registration with the core, for calls from the bus driver into
+/// vfio.ko (revoking mmaps).
 ///
 /// # Invariants
 ///
-/// `handle` is the live handle `rvfio_register_device()` returned for `cookie`, and it is
-/// unregistered exactly once, in [`Drop`], before `_cookie` is released.
-pub(crate) struct CoreRegistration<T: Send + Sync> {
-    handle: NonNull<RawDevice>,
-    /// Kept alive for the core to call back with until unregistration.
-    _cookie: Arc<T>,
+/// `handle`, when set, is a live registration: [`CoreRegistration`] sets it after
+/// registering and clears it after unregistering.
+#[pin_data]
+pub(crate) struct CoreLink {
+    #[pin]
+    handle: Mutex<Option<Handle>>,
 }
 
-// SAFETY: The handle may be unregistered from any thread; `T` is `Send + Sync`.
-unsafe impl<T: Send + Sync> Send for CoreRegistration<T> {}
-// SAFETY: No `&self` method touches the handle.
-unsafe impl<T: Send + Sync> Sync for CoreRegistration<T> {}
-
-impl<T: Send + Sync> CoreRegistration<T> {
-    /// Registers `dev` with the core, with `cookie` as the per-device state.
-    pub(crate) fn new(dev: &Device, cookie: Arc<T>) -> Result<Self> {
-        let raw_cookie = Arc::as_ptr(&cookie).cast_mut().cast::<c_void>();
-        // SAFETY: `dev` is live; `NO_CALLBACKS` is static; `raw_cookie` stays valid until
-        // `Drop` has unregistered, because `Self` keeps the `Arc` until then.
-        let handle = from_err_ptr(unsafe {
-            rvfio_register_device(device_ptr(dev), &NO_CALLBACKS, raw_cookie)
-        })?;
-        // INVARIANT: `handle` is a fresh, live registration for `cookie`.
-        Ok(Self {
-            handle: NonNull::new(handle).ok_or(EINVAL)?,
-            _cookie: cookie,
+impl CoreLink {
+    /// A link not registered yet.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            handle <- new_mutex!(None),
         })
+    }
+
+    /// Zaps every user mapping of device fd offsets `[start, start + len)` (`len` 0: to the
+    /// end); later accesses fault back into [`PfnFault::fault`].
+    pub(crate) fn unmap_mmaps(&self, start: u64, len: u64) {
+        let handle = self.handle.lock();
+        if let Some(handle) = *handle {
+            // SAFETY: Live while set (type invariant), and the lock keeps it set.
+            unsafe { rvfio_device_unmap_mmaps(handle.0.as_ptr(), start, len) };
+        }
     }
 }
 
-impl<T: Send + Sync> Drop for CoreRegistration<T> {
+/// The C callback table for devices of type `T`.
+pub(crate) struct OpsTable<T: DeviceOps>(PhantomData<T>);
+
+impl<T: DeviceOps> OpsTable<T> {
+    /// The table `rvfio_register_device()` gets.
+    const OPS: RawDeviceOps = RawDeviceOps {
+        abi_version: ABI_VERSION,
+        open_device: Some(Self::open_device),
+        close_device: Some(Self::close_device),
+        ioctl: Some(Self::ioctl),
+        read: Some(Self::read),
+        write: Some(Self::write),
+        mmap: Some(Self::mmap),
+        request: Some(Self::request),
+        owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
+    };
+
+    /// The device behind a cookie.
+    ///
+    /// # Safety
+    ///
+    /// `cookie` must be the cookie a [`CoreRegistration<T>`] registered, called back by the
+    /// core while registered (the ABI guarantees no callback after unregistration).
+    unsafe fn device<'a>(cookie: *mut c_void) -> &'a T {
+        // SAFETY: The cookie is `Arc::as_ptr` of the registration's `Arc<T>`, live while
+        // registered (caller contract).
+        unsafe { &*cookie.cast::<T>() }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with our cookie (see [`Self::device`]).
+    unsafe extern "C" fn open_device(cookie: *mut c_void) -> c_int {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        from_result(|| device.open_device().map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`.
+    unsafe extern "C" fn close_device(cookie: *mut c_void) {
+        // SAFETY: Caller contract.
+        unsafe { Self::device(cookie) }.close_device();
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`.
+    unsafe extern "C" fn ioctl(cookie: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        match device.ioctl(cmd, arg) {
+            // CAST: ioctl results fit a `long`.
+            Ok(ret) => ret as c_long,
+            // CAST: errnos fit a `long`.
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`; `buf` is a user pointer.
+    unsafe extern "C" fn read(cookie: *mut c_void, buf: *mut u8, len: usize, pos: i64) -> isize {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        let Ok(pos) = u64::try_from(pos) else {
+            return EINVAL.to_errno() as isize;
+        };
+        byte_count(device.read(UserPtr::from_ptr(buf.cast()), len, pos))
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`; `buf` is a user pointer.
+    unsafe extern "C" fn write(cookie: *mut c_void, buf: *const u8, len: usize, pos: i64) -> isize {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        let Ok(pos) = u64::try_from(pos) else {
+            return EINVAL.to_errno() as isize;
+        };
+        byte_count(device.write(UserPtr::from_ptr(buf.cast_mut().cast()), len, pos))
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`; `vma` is the VMA of an `mmap()` of one of the device's fds.
+    unsafe extern "C" fn mmap(cookie: *mut c_void, vma: *mut bindings::vm_area_struct) -> c_int {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        // SAFETY: The VMA of the `mmap()` call this callback serves, live for the call.
+        let request = unsafe { MmapRequest::from_raw(vma) };
+        if let Err(e) = device.mmap(&request.geometry()) {
+            return e.to_errno();
+        }
+        // SAFETY: A VMA keeps its device fd, and so the device's registration and the
+        // cookie, alive until it is unmapped (ABI contract in `device_abi.h`); copies and
+        // splits of the VMA hold the file too.
+        unsafe { request.setup_pfnmap(device) };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`.
+    unsafe extern "C" fn request(cookie: *mut c_void, count: c_uint) {
+        // SAFETY: Caller contract.
+        unsafe { Self::device(cookie) }.request(count);
+    }
+}
+
+/// A read/write result as `ssize_t`.
+fn byte_count(done: Result<usize>) -> isize {
+    match done {
+        // CAST: at most the requested length, which the VFS caps at `MAX_RW_COUNT`.
+        Ok(n) => n as isize,
+        // CAST: errnos fit `isize`.
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// A device registered with vfio.ko; dropping it unregisters the device (waiting until
+/// every device fd is closed).
+///
+/// # Invariants
+///
+/// `handle` is the live registration of `device` (as cookie, with `OpsTable::<T>::OPS`);
+/// it is unregistered exactly once, in [`Drop`], before `device` is released.
+pub(crate) struct CoreRegistration<T: DeviceOps> {
+    handle: NonNull<RawDevice>,
+    device: Arc<T>,
+}
+
+// SAFETY: The handle may be unregistered from any thread; `T` is `Send + Sync`.
+unsafe impl<T: DeviceOps> Send for CoreRegistration<T> {}
+// SAFETY: No `&self` method touches the handle.
+unsafe impl<T: DeviceOps> Sync for CoreRegistration<T> {}
+
+impl<T: DeviceOps> CoreRegistration<T> {
+    /// Registers `dev` with the core, served by `device`.
+    pub(crate) fn new(dev: &Device, device: Arc<T>) -> Result<Self> {
+        let cookie = Arc::as_ptr(&device).cast_mut().cast::<c_void>();
+        // SAFETY: `dev` is live; the table is static; `cookie` stays valid until `Drop` has
+        // unregistered, because `Self` keeps the `Arc` until then.
+        let handle = from_err_ptr(unsafe {
+            rvfio_register_device(device_ptr(dev), &OpsTable::<T>::OPS, cookie)
+        })?;
+        let handle = NonNull::new(handle).ok_or(EINVAL)?;
+        // INVARIANT (of `CoreLink`): set while registered.
+        *device.core_link().handle.lock() = Some(Handle(handle));
+        // INVARIANT: `handle` is a fresh, live registration for `device`.
+        Ok(Self { handle, device })
+    }
+}
+
+impl<T: DeviceOps> Drop for CoreRegistration<T> {
     fn drop(&mut self) {
         // SAFETY: `handle` is live and unregistered only here (type invariant).
         unsafe { rvfio_unregister_device(self.handle.as_ptr()) };
+        // INVARIANT (of `CoreLink`): cleared once unregistered.
+        *self.device.core_link().handle.lock() = None;
     }
 }

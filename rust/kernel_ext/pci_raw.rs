@@ -1,15 +1,571 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Raw PCI device state that 7.3's `pci::Device` does not expose.
+//! The PCI operations vfio-pci needs that 7.3's `pci::Device` does not offer: enable and
+//! reset, saved state, user config access, resources, INTx masking and IRQ vectors.
+//!
+//! [`PciFunction`] is the only holder of a raw `struct pci_dev` pointer in rvfio.
 
 use kernel::{
     bindings,
-    device::DeviceContext,
-    pci, //
+    device::Device,
+    ffi::c_int,
+    pci,
+    prelude::*,
+    sync::aref::ARef, //
 };
 
 /// `PCI_HEADER_TYPE_NORMAL`: a function, not a bridge.
 pub(crate) const HEADER_TYPE_NORMAL: u8 = bindings::PCI_HEADER_TYPE_NORMAL as u8;
+
+/// `PCI_ROM_RESOURCE`: the resource index of the expansion ROM.
+pub(crate) const ROM_RESOURCE: u32 = bindings::PCI_ROM_RESOURCE;
+
+/// PCI power states (`pci_power_t`), as `include/linux/pci.h` numbers them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum PowerState {
+    /// Fully on.
+    D0 = 0,
+    /// Light sleep.
+    D1 = 1,
+    /// Deeper sleep.
+    D2 = 2,
+    /// Off, config space still reachable.
+    D3Hot = 3,
+}
+
+/// One of a function's address resources (`pdev->resource[i]`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Resource {
+    /// Bus address of the first byte; 0 when the resource is not assigned.
+    pub(crate) start: u64,
+    /// Length in bytes.
+    pub(crate) len: u64,
+    /// `IORESOURCE_*` flags.
+    pub(crate) flags: u64,
+}
+
+impl Resource {
+    /// Memory space (as opposed to I/O ports).
+    pub(crate) fn is_mem(&self) -> bool {
+        self.flags & u64::from(bindings::IORESOURCE_MEM) != 0
+    }
+
+    /// I/O port space.
+    pub(crate) fn is_io(&self) -> bool {
+        self.flags & u64::from(bindings::IORESOURCE_IO) != 0
+    }
+
+    /// 64-bit memory BAR.
+    pub(crate) fn is_mem64(&self) -> bool {
+        self.flags & u64::from(bindings::IORESOURCE_MEM_64) != 0
+    }
+
+    /// Prefetchable memory.
+    pub(crate) fn is_prefetch(&self) -> bool {
+        self.flags & u64::from(bindings::IORESOURCE_PREFETCH) != 0
+    }
+}
+
+/// Access widths of config space and BARs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Width {
+    /// One byte.
+    W8 = 1,
+    /// Two bytes.
+    W16 = 2,
+    /// Four bytes.
+    W32 = 4,
+    /// Eight bytes.
+    W64 = 8,
+}
+
+impl Width {
+    /// The width in bytes.
+    pub(crate) fn bytes(self) -> usize {
+        self as usize
+    }
+
+    /// The widest access of at most `max` bytes that `count` bytes at `offset` allow
+    /// (naturally aligned); `None` when `count` is zero.
+    pub(crate) fn fitting(offset: u64, count: usize, max: Width) -> Option<Width> {
+        [Width::W64, Width::W32, Width::W16, Width::W8]
+            .into_iter()
+            .find(|w| {
+                w.bytes() <= max.bytes() && count >= w.bytes() && offset % w.bytes() as u64 == 0
+            })
+    }
+}
+
+/// A PCI function bound to this module's driver.
+///
+/// # Invariants
+///
+/// `pdev` is referenced, and bound to this module's PCI driver from the creation of a
+/// `PciFunction` (in probe) until the driver's remove callback returns; no method is
+/// called after that (vfio-pci drops every user of the device, IRQs and mappings
+/// included, before remove returns, because the core's unregistration waits for them).
+#[derive(Clone)]
+pub(crate) struct PciFunction {
+    pdev: ARef<pci::Device>,
+}
+
+impl PciFunction {
+    /// Wraps a device being probed by this module's driver.
+    pub(crate) fn new(pdev: &pci::Device) -> Self {
+        // INVARIANT: called from probe (the only caller, `driver.rs`).
+        Self { pdev: pdev.into() }
+    }
+
+    /// The generic device.
+    pub(crate) fn dev(&self) -> &Device {
+        self.pdev.as_ref()
+    }
+
+    /// The `struct pci_dev`.
+    fn raw(&self) -> *mut bindings::pci_dev {
+        pci_dev_ptr(&self.pdev)
+    }
+
+    /// `pci_enable_device()`.
+    pub(crate) fn enable(&self) -> Result {
+        // SAFETY: A live, bound device (type invariant).
+        kernel::error::to_result(unsafe { bindings::pci_enable_device(self.raw()) })
+    }
+
+    /// `pci_disable_device()`, pairing a successful [`Self::enable`].
+    pub(crate) fn disable(&self) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_disable_device(self.raw()) }
+    }
+
+    /// Stops the device from mastering the bus (no more DMA or MSI).
+    pub(crate) fn clear_master(&self) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_clear_master(self.raw()) }
+    }
+
+    /// `pci_try_reset_function()`: -EAGAIN when the device lock is contended.
+    pub(crate) fn try_reset(&self) -> Result {
+        // SAFETY: As in `enable`.
+        kernel::error::to_result(unsafe { bindings::pci_try_reset_function(self.raw()) })
+    }
+
+    /// Saves config space into the device's own saved state and returns a copy to restore
+    /// later (`None` if it could not be stored).
+    pub(crate) fn save_state(&self) -> Option<SavedState> {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_save_state(self.raw()) };
+        // SAFETY: As in `enable`; the result is a fresh allocation or NULL.
+        let raw = unsafe { bindings::pci_store_saved_state(self.raw()) };
+        // INVARIANT: owned, from `pci_store_saved_state`.
+        core::ptr::NonNull::new(raw).map(|raw| SavedState { raw })
+    }
+
+    /// Loads `state` as the device's saved state (consuming it); an error when it did not
+    /// apply, leaving the previous saved state.
+    pub(crate) fn load_saved_state(&self, state: SavedState) -> Result {
+        let mut raw = state.raw.as_ptr();
+        core::mem::forget(state);
+        // SAFETY: A live device; `raw` is an owned saved state, which this call frees (and
+        // sets to NULL) in every case.
+        kernel::error::to_result(unsafe {
+            bindings::pci_load_and_free_saved_state(self.raw(), &mut raw)
+        })
+    }
+
+    /// Re-saves the current config space as the device's saved state.
+    pub(crate) fn resave_state(&self) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_save_state(self.raw()) };
+    }
+
+    /// Writes the device's saved state back to config space.
+    pub(crate) fn restore_state(&self) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_restore_state(self.raw()) }
+    }
+
+    /// Resets the function with both it and its upstream bridge locked, when both locks can
+    /// be had without waiting; returns whether a reset happened.
+    pub(crate) fn try_reset_locked(&self) -> bool {
+        // SAFETY: A live device; the bridge, if any, outlives its child.
+        let bridge = unsafe { rvfio_pci_upstream_bridge(self.raw()) };
+        // SAFETY: A live device (bridge or ourselves) in each call below, unlocked only if
+        // the trylock succeeded.
+        unsafe {
+            if !bridge.is_null() && bindings::pci_dev_trylock(bridge) == 0 {
+                return false;
+            }
+            let mut reset = false;
+            if bindings::pci_dev_trylock(self.raw()) != 0 {
+                reset = bindings::__pci_reset_function_locked(self.raw()) == 0;
+                bindings::pci_dev_unlock(self.raw());
+            }
+            if !bridge.is_null() {
+                bindings::pci_dev_unlock(bridge);
+            }
+            reset
+        }
+    }
+
+    /// Changes the power state (`pci_set_power_state()`).
+    pub(crate) fn set_power_state(&self, state: PowerState) -> Result {
+        // CAST: the enum mirrors `pci_power_t`.
+        // SAFETY: As in `enable`.
+        kernel::error::to_result(unsafe {
+            bindings::pci_set_power_state(self.raw(), state as bindings::pci_power_t)
+        })
+    }
+
+    /// Whether the device is in D3hot or deeper (memory unreachable).
+    pub(crate) fn in_d3(&self) -> bool {
+        // SAFETY: A live device; `current_state` is an `int` the PM core updates, read
+        // racily by design (as upstream does).
+        unsafe { (*self.raw()).current_state >= PowerState::D3Hot as c_int }
+    }
+
+    /// Size of config space: 256 or 4096.
+    pub(crate) fn cfg_size(&self) -> usize {
+        // SAFETY: Set at enumeration, then constant.
+        let size = unsafe { (*self.raw()).cfg_size };
+        // CAST: 256 or 4096.
+        size as usize
+    }
+
+    /// The legacy interrupt line's Linux IRQ number (0 if none).
+    pub(crate) fn irq(&self) -> u32 {
+        // SAFETY: Set at enumeration; constant while bound without MSI enabled by us.
+        unsafe { (*self.raw()).irq }
+    }
+
+    /// Offset of capability `id` in config space, 0 if absent.
+    pub(crate) fn find_capability(&self, id: u8) -> u8 {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_find_capability(self.raw(), c_int::from(id)) }
+    }
+
+    /// Reads config space the way user accesses must (blocked while a reset is running).
+    pub(crate) fn config_read(&self, offset: usize, width: Width) -> Result<u32> {
+        let dev = self.raw();
+        // CAST: offsets are below 4096.
+        let at = offset as c_int;
+        // SAFETY: A live device; the out-pointers are valid locals.
+        let ret = unsafe {
+            match width {
+                Width::W8 => {
+                    let mut v = 0u8;
+                    let r = bindings::pci_user_read_config_byte(dev, at, &mut v);
+                    (r, u32::from(v))
+                }
+                Width::W16 => {
+                    let mut v = 0u16;
+                    let r = bindings::pci_user_read_config_word(dev, at, &mut v);
+                    (r, u32::from(v))
+                }
+                Width::W32 | Width::W64 => {
+                    let mut v = 0u32;
+                    let r = bindings::pci_user_read_config_dword(dev, at, &mut v);
+                    (r, v)
+                }
+            }
+        };
+        kernel::error::to_result(ret.0)?;
+        Ok(ret.1)
+    }
+
+    /// Writes config space the way user accesses must.
+    pub(crate) fn config_write(&self, offset: usize, width: Width, value: u32) -> Result {
+        let dev = self.raw();
+        // CAST: offsets are below 4096.
+        let at = offset as c_int;
+        // CAST: each arm keeps the low `width` bytes, the value written.
+        // SAFETY: A live device.
+        let ret = unsafe {
+            match width {
+                Width::W8 => bindings::pci_user_write_config_byte(dev, at, value as u8),
+                Width::W16 => bindings::pci_user_write_config_word(dev, at, value as u16),
+                Width::W32 | Width::W64 => bindings::pci_user_write_config_dword(dev, at, value),
+            }
+        };
+        kernel::error::to_result(ret)
+    }
+
+    /// Resource `index` (0-5: BARs, 6: ROM).
+    pub(crate) fn resource(&self, index: u32) -> Resource {
+        if index > ROM_RESOURCE {
+            return Resource::default();
+        }
+        // CAST: a small index.
+        let bar = index as c_int;
+        // SAFETY: A live device and an index within `resource[]`; resources are assigned
+        // before binding and not moved while a driver is bound.
+        unsafe {
+            Resource {
+                start: bindings::pci_resource_start(self.raw(), bar),
+                len: bindings::pci_resource_len(self.raw(), bar),
+                // CAST: `unsigned long` is 64 bits here.
+                flags: (*self.raw()).resource[index as usize].flags as u64,
+            }
+        }
+    }
+
+    /// Masks INTx if this device is asserting it; whether it was (PCI 2.3 masking).
+    /// Callable in hard-IRQ context.
+    pub(crate) fn check_and_mask_intx(&self) -> bool {
+        // SAFETY: As in `enable`; the function takes the config-access spinlock.
+        unsafe { bindings::pci_check_and_mask_intx(self.raw()) }
+    }
+
+    /// Unmasks INTx unless an interrupt is pending; whether it unmasked.
+    pub(crate) fn check_and_unmask_intx(&self) -> bool {
+        // SAFETY: As in `check_and_mask_intx`.
+        unsafe { bindings::pci_check_and_unmask_intx(self.raw()) }
+    }
+
+    /// Sets COMMAND.INTX_DISABLE to `!enable`.
+    pub(crate) fn intx(&self, enable: bool) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_intx(self.raw(), c_int::from(enable)) }
+    }
+
+    /// Allocates between `min` and `max` MSI (or MSI-X) vectors; the number allocated.
+    pub(crate) fn alloc_irq_vectors(&self, min: u32, max: u32, msix: bool) -> Result<u32> {
+        let kind = if msix {
+            bindings::PCI_IRQ_MSIX
+        } else {
+            bindings::PCI_IRQ_MSI
+        };
+        // SAFETY: As in `enable`.
+        let ret = unsafe { bindings::pci_alloc_irq_vectors(self.raw(), min, max, kind) };
+        kernel::error::to_result(ret)?;
+        // CAST: non-negative.
+        Ok(ret as u32)
+    }
+
+    /// Frees every MSI/MSI-X vector (after all their handlers are freed).
+    pub(crate) fn free_irq_vectors(&self) {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_free_irq_vectors(self.raw()) }
+    }
+
+    /// Linux IRQ number of MSI/MSI-X vector `n`.
+    pub(crate) fn irq_vector(&self, n: u32) -> Result<u32> {
+        // SAFETY: As in `enable`.
+        let ret = unsafe { bindings::pci_irq_vector(self.raw(), n) };
+        kernel::error::to_result(ret)?;
+        // CAST: non-negative.
+        Ok(ret as u32)
+    }
+
+    /// Whether MSI-X vectors can be added while MSI-X is enabled.
+    pub(crate) fn msix_can_alloc_dyn(&self) -> bool {
+        // SAFETY: As in `enable`.
+        unsafe { bindings::pci_msix_can_alloc_dyn(self.raw()) }
+    }
+
+    /// Adds MSI-X vector `index` while MSI-X is enabled; its Linux IRQ number.
+    pub(crate) fn msix_alloc_irq_at(&self, index: u32) -> Result<u32> {
+        // SAFETY: As in `enable`; no affinity descriptor.
+        let map = unsafe { bindings::pci_msix_alloc_irq_at(self.raw(), index, core::ptr::null()) };
+        if map.index < 0 {
+            return Err(Error::from_errno(map.index));
+        }
+        // CAST: non-negative.
+        Ok(map.virq as u32)
+    }
+
+    /// Maps resource `index` for CPU access, claiming it for `vfio-pci`.
+    pub(crate) fn map_bar(&self, index: u32) -> Result<BarMap> {
+        let resource = self.resource(index);
+        if index >= ROM_RESOURCE || resource.start == 0 || resource.len == 0 {
+            return Err(EINVAL);
+        }
+        // CAST: a BAR index below 6.
+        let mask = 1 << index;
+        // SAFETY: As in `enable`; the name is static.
+        kernel::error::to_result(unsafe {
+            bindings::pci_request_selected_regions(self.raw(), mask, c"vfio-pci".as_char_ptr())
+        })?;
+        // CAST: a BAR index below 6.
+        // SAFETY: As in `enable`; the region is ours now.
+        let base = unsafe { bindings::pci_iomap(self.raw(), index as c_int, 0) };
+        let Some(base) = core::ptr::NonNull::new(base) else {
+            // SAFETY: Undoes the request above.
+            unsafe { bindings::pci_release_selected_regions(self.raw(), mask) };
+            return Err(ENOMEM);
+        };
+        // INVARIANT: mapped and claimed just now, `len` bytes.
+        Ok(BarMap {
+            function: self.clone(),
+            index,
+            base,
+            len: resource.len,
+        })
+    }
+
+    /// Maps the expansion ROM (enabling its decode) for reading.
+    pub(crate) fn map_rom(&self) -> Option<RomMap> {
+        let mut size = 0usize;
+        // SAFETY: As in `enable`; `size` is a valid out-pointer.
+        let base = unsafe { bindings::pci_map_rom(self.raw(), &mut size) };
+        // INVARIANT: mapped just now, `size` bytes.
+        core::ptr::NonNull::new(base).map(|base| RomMap {
+            function: self.clone(),
+            base,
+            // CAST: `usize` is 64 bits.
+            len: size as u64,
+        })
+    }
+}
+
+/// A saved copy of a device's config state (`struct pci_saved_state`).
+///
+/// # Invariants
+///
+/// `raw` is owned: allocated by `pci_store_saved_state()`, freed once.
+pub(crate) struct SavedState {
+    raw: core::ptr::NonNull<bindings::pci_saved_state>,
+}
+
+// SAFETY: Plain memory, owned.
+unsafe impl Send for SavedState {}
+// SAFETY: No `&self` methods.
+unsafe impl Sync for SavedState {}
+
+impl Drop for SavedState {
+    fn drop(&mut self) {
+        // SAFETY: Owned (type invariant); `kfree` is how the PCI core frees it too.
+        unsafe { bindings::kfree(self.raw.as_ptr().cast()) };
+    }
+}
+
+/// A BAR mapped for CPU access (`pci_iomap`), with its region claimed.
+///
+/// # Invariants
+///
+/// `base` maps `len` bytes of BAR `index` of `function`, claimed with
+/// `pci_request_selected_regions()`; both are undone once, in [`Drop`].
+pub(crate) struct BarMap {
+    function: PciFunction,
+    index: u32,
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+}
+
+// SAFETY: MMIO/port accesses may be issued from any thread.
+unsafe impl Send for BarMap {}
+// SAFETY: Same; each access is a single bus transaction (or two for 64-bit).
+unsafe impl Sync for BarMap {}
+
+impl BarMap {
+    /// Reads `width` bytes at `offset`; -EINVAL outside the BAR.
+    pub(crate) fn read(&self, offset: u64, width: Width) -> Result<u64> {
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        Ok(io_read(addr, width))
+    }
+
+    /// Writes the low `width` bytes of `value` at `offset`; -EINVAL outside the BAR.
+    pub(crate) fn write(&self, offset: u64, width: Width, value: u64) -> Result {
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        // CAST: each arm writes the low `width` bytes, the value asked for.
+        // SAFETY: `addr` is inside the mapping (checked by `io_addr`) for `width` bytes.
+        unsafe {
+            match width {
+                Width::W8 => bindings::iowrite8(value as u8, addr),
+                Width::W16 => bindings::iowrite16(value as u16, addr),
+                Width::W32 => bindings::iowrite32(value as u32, addr),
+                // As upstream on x86: two 32-bit accesses, low half first.
+                Width::W64 => bindings::__iowrite64_lo_hi(value, addr),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BarMap {
+    fn drop(&mut self) {
+        let raw = self.function.raw();
+        // SAFETY: Mapped and claimed (type invariant), undone once here.
+        unsafe {
+            bindings::pci_iounmap(raw, self.base.as_ptr());
+            bindings::pci_release_selected_regions(raw, 1 << self.index);
+        }
+    }
+}
+
+/// The expansion ROM mapped for reading (`pci_map_rom`).
+///
+/// # Invariants
+///
+/// `base` maps `len` bytes of `function`'s ROM, unmapped once, in [`Drop`].
+pub(crate) struct RomMap {
+    function: PciFunction,
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+}
+
+impl RomMap {
+    /// Bytes of ROM image mapped (may be less than the ROM BAR).
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Reads `width` (at most 4) bytes at `offset`; -EINVAL outside the image.
+    pub(crate) fn read(&self, offset: u64, width: Width) -> Result<u64> {
+        if width == Width::W64 {
+            return Err(EINVAL);
+        }
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        Ok(io_read(addr, width))
+    }
+}
+
+impl Drop for RomMap {
+    fn drop(&mut self) {
+        // SAFETY: Mapped (type invariant), unmapped once here.
+        unsafe { bindings::pci_unmap_rom(self.function.raw(), self.base.as_ptr()) };
+    }
+}
+
+/// The address of `width` bytes at `offset` of an `len`-byte I/O mapping at `base`.
+fn io_addr(
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+    offset: u64,
+    width: Width,
+) -> Result<*mut core::ffi::c_void> {
+    let end = offset.checked_add(width.bytes() as u64).ok_or(EINVAL)?;
+    if end > len {
+        return Err(EINVAL);
+    }
+    // CAST: `offset < len`, the size of a live mapping, so it fits `usize`.
+    Ok(base
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(offset as usize)
+        .cast())
+}
+
+/// One read of `width` bytes at an address `io_addr` checked.
+fn io_read(addr: *mut core::ffi::c_void, width: Width) -> u64 {
+    // SAFETY: `addr` is inside a live I/O mapping for `width` bytes (`io_addr`).
+    unsafe {
+        match width {
+            Width::W8 => u64::from(bindings::ioread8(addr)),
+            Width::W16 => u64::from(bindings::ioread16(addr)),
+            Width::W32 => u64::from(bindings::ioread32(addr)),
+            // As upstream on x86: two 32-bit accesses, low half first.
+            Width::W64 => bindings::__ioread64_lo_hi(addr),
+        }
+    }
+}
+
+// `struct pci_dev` has a zero-sized member that trips the lint; only pointers cross here.
+#[allow(improper_ctypes)]
+extern "C" {
+    /// `pci_upstream_bridge()`, a static inline (`rust/vfio_pci/helpers.c`).
+    fn rvfio_pci_upstream_bridge(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
+}
 
 /// The header type (`pdev->hdr_type`, without the multi-function bit).
 pub(crate) fn header_type(pdev: &pci::Device) -> u8 {
@@ -19,7 +575,9 @@ pub(crate) fn header_type(pdev: &pci::Device) -> u8 {
 }
 
 /// The `struct pci_dev` behind `pdev`; the only such cast in rvfio.
-fn pci_dev_ptr<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindings::pci_dev {
+fn pci_dev_ptr<Ctx: kernel::device::DeviceContext>(
+    pdev: &pci::Device<Ctx>,
+) -> *mut bindings::pci_dev {
     // CAST: `pci::Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>`,
     // itself `#[repr(transparent)]` over the C struct; used only while `pdev` lives.
     core::ptr::from_ref(pdev).cast_mut().cast()

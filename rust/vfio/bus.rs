@@ -27,6 +27,7 @@ use crate::{
             RawDevice,
             RawDeviceOps, //
         },
+        device_inode::DeviceInode,
         iommu::IommuGroup,
     },
     group::{
@@ -42,6 +43,8 @@ pub(crate) struct BusDevice {
     dev: ARef<Device>,
     /// How to call back into the bus driver.
     callbacks: BusCallbacks,
+    /// The address space of every mmap of the device's fds.
+    inode: DeviceInode,
     /// Open device fds, and whether the device is leaving.
     #[pin]
     state: Mutex<DeviceState>,
@@ -69,6 +72,11 @@ impl BusDevice {
     /// Whether the device's name is `name`.
     pub(crate) fn is_named(&self, name: &[u8]) -> bool {
         self.dev.name().to_bytes() == name
+    }
+
+    /// The inode whose address space holds the device's mmaps.
+    pub(crate) fn inode(&self) -> &DeviceInode {
+        &self.inode
     }
 
     /// The bus driver's callbacks.
@@ -138,9 +146,10 @@ fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registrat
     // rvfio does not offer.
     let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
     let device = Arc::pin_init(
-        pin_init!(BusDevice {
+        try_pin_init!(BusDevice {
             dev,
             callbacks,
+            inode: DeviceInode::new()?,
             state <- new_mutex!(DeviceState {
                 open_fds: 0,
                 removing: false,
@@ -206,4 +215,16 @@ unsafe extern "C" fn rvfio_unregister_device(vdev: *mut RawDevice) {
     // takes it back, once (caller contract).
     let registration = unsafe { KBox::from_raw(vdev.cast::<Registration>()) };
     unregister(registration);
+}
+
+/// `rvfio_device_unmap_mmaps()` of `include/rvfio/device_abi.h`.
+///
+/// # Safety
+///
+/// `vdev` must be a handle returned by `rvfio_register_device()` and not unregistered yet.
+#[no_mangle]
+unsafe extern "C" fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64) {
+    // SAFETY: `vdev` is a live registration (caller contract), borrowed for the call.
+    let registration = unsafe { &*vdev.cast::<Registration>() };
+    registration.device.inode().unmap(start, len);
 }

@@ -56,7 +56,11 @@ impl DeviceFile {
         );
         match file {
             // On failure the box comes back through `release`, which undoes the opens.
-            Ok(file) => anon_file::install_fd::<DeviceFileOps>(c"[vfio-device]", file),
+            // Every fd of the device maps through the device's inode, so the bus driver
+            // can revoke all of its mmaps at once.
+            Ok(file) => anon_file::install_fd::<DeviceFileOps>(c"[vfio-device]", file, |f| {
+                device.inode().attach(f)
+            }),
             Err(e) => {
                 group.device_closed();
                 device.close_fd();

@@ -11,6 +11,8 @@ pub(crate) mod bus_callbacks;
 pub(crate) mod chrdev;
 #[path = "../kernel_ext/device_abi.rs"]
 pub(crate) mod device_abi;
+#[path = "../kernel_ext/device_inode.rs"]
+pub(crate) mod device_inode;
 #[path = "../kernel_ext/gup.rs"]
 pub(crate) mod gup;
 #[path = "../kernel_ext/iommu.rs"]

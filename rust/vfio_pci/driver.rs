@@ -5,24 +5,20 @@
 
 use kernel::{
     pci,
-    prelude::*,
-    sync::{
-        aref::ARef,
-        Arc, //
+    prelude::*, //
+};
+
+use crate::{
+    device::VfioPciDevice,
+    ext::{
+        core_abi::CoreRegistration,
+        pci_driver::PciDriver,
+        pci_raw::{
+            self,
+            PciFunction, //
+        },
     },
 };
-
-use crate::ext::{
-    core_abi::CoreRegistration,
-    pci_driver::PciDriver,
-    pci_raw, //
-};
-
-/// A PCI device bound to vfio-pci.
-pub(crate) struct VfioPciDevice {
-    /// The device, referenced for as long as the core may call back.
-    _pdev: ARef<pci::Device>,
-}
 
 /// What vfio-pci keeps per bound device: its registration with the core, whose drop
 /// (at unbind) waits until userspace has let go of the device.
@@ -41,8 +37,8 @@ impl PciDriver for VfioPciDriver {
         if pci_raw::header_type(pdev) != pci_raw::HEADER_TYPE_NORMAL {
             return Err(EINVAL);
         }
-        let state = Arc::new(VfioPciDevice { _pdev: pdev.into() }, GFP_KERNEL)?;
-        let registration = CoreRegistration::new(pdev.as_ref(), state)?;
+        let device = VfioPciDevice::new(PciFunction::new(pdev))?;
+        let registration = CoreRegistration::new(pdev.as_ref(), device)?;
         dev_info!(
             pdev.as_ref(),
             "bound to vfio-pci ({:04x}:{:04x})\n",

@@ -7,11 +7,17 @@
 pub(crate) mod core_abi;
 #[path = "../kernel_ext/device_abi.rs"]
 pub(crate) mod device_abi;
+#[path = "../kernel_ext/eventfd.rs"]
+pub(crate) mod eventfd;
+#[path = "../kernel_ext/irq.rs"]
+pub(crate) mod irq;
 #[path = "../kernel_ext/layout.rs"]
 pub(crate) mod layout;
 #[path = "../kernel_ext/pci_driver.rs"]
 pub(crate) mod pci_driver;
 #[path = "../kernel_ext/pci_raw.rs"]
 pub(crate) mod pci_raw;
+#[path = "../kernel_ext/pfn_mmap.rs"]
+pub(crate) mod pfn_mmap;
 #[path = "../kernel_ext/raw.rs"]
 pub(crate) mod raw;

@@ -20,7 +20,7 @@ extern "C" {
 
 /// Fails module load if bindgen and the C compiler disagree on any layout we use.
 pub(crate) fn check() -> Result {
-    let entries: [LayoutEntry; 9] = [
+    let entries: [LayoutEntry; 17] = [
         layout_entry!(size pci_driver),
         layout_entry!(pci_driver.name),
         layout_entry!(pci_driver.id_table),
@@ -30,6 +30,14 @@ pub(crate) fn check() -> Result {
         layout_entry!(size pci_device_id),
         layout_entry!(pci_device_id.override_only),
         layout_entry!(pci_dev.hdr_type),
+        layout_entry!(pci_dev.current_state),
+        layout_entry!(pci_dev.cfg_size),
+        layout_entry!(pci_dev.irq),
+        layout_entry!(pci_dev.resource),
+        layout_entry!(size resource),
+        layout_entry!(resource.flags),
+        layout_entry!(size vm_operations_struct),
+        layout_entry!(vm_operations_struct.fault),
     ];
     layout::check(rvfio_pci_layout, &entries)
 }

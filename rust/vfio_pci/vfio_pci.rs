@@ -4,9 +4,18 @@
 
 use kernel::prelude::*;
 
+mod config;
+mod device;
 mod driver;
 mod ext;
+#[path = "../uapi/info_caps.rs"]
+mod info_caps;
+mod intrs;
+mod ioctl;
 mod layout_table;
+mod regions;
+#[path = "../uapi/vfio_uapi.rs"]
+mod uapi;
 
 use driver::VfioPciDriver;
 use ext::pci_driver::PciDriverRegistration;

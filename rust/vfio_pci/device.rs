@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A PCI device bound to vfio-pci: its state, and opening and closing it for userspace
+//! (upstream's `vfio_pci_core_enable` / `vfio_pci_core_disable`).
+//!
+//! Locking: `state` (config space, interrupts; upstream's `igate`) is taken before `memory`
+//! (BAR access and mmap faults; upstream's `memory_lock`). Neither is ever held across a
+//! user copy, since the user buffer may itself be a mapping of the device whose fault
+//! takes `memory`.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    uaccess::UserPtr,
+};
+
+use crate::{
+    config::ConfigSpace,
+    ext::{
+        core_abi::{
+            CoreLink,
+            DeviceOps, //
+        },
+        pci_raw::{
+            BarMap,
+            PciFunction,
+            SavedState,
+            Width, //
+        },
+        pfn_mmap::{
+            Fault,
+            FaultResult,
+            MmapGeometry,
+            PfnFault, //
+        },
+    },
+    intrs::{
+        IrqMode,
+        Notifier, //
+    },
+    regions,
+};
+
+/// `PCI_COMMAND` offset and its memory-enable bit.
+const COMMAND: usize = 0x04;
+const COMMAND_MEMORY: u32 = 0x2;
+/// `PCI_COMMAND_INTX_DISABLE`.
+const COMMAND_INTX_DISABLE: u32 = 0x400;
+/// `PCI_CAP_ID_MSIX` and the table register of the capability.
+const CAP_MSIX: u8 = 0x11;
+const MSIX_FLAGS: usize = 2;
+const MSIX_TABLE: usize = 4;
+
+/// Where the MSI-X table lives: userspace cannot reach it through read/write.
+#[derive(Clone, Copy)]
+pub(crate) struct MsixTable {
+    /// The BAR holding it.
+    pub(crate) bar: u32,
+    /// Its offset in the BAR.
+    pub(crate) offset: u64,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+}
+
+/// State of an open device.
+pub(crate) struct OpenDevice {
+    /// The virtual config space.
+    pub(crate) config: ConfigSpace,
+    /// Config state saved at open, restored at close.
+    saved: Option<SavedState>,
+    /// Whether a function reset works (it did at open).
+    pub(crate) reset_works: bool,
+    /// Enabled interrupts.
+    pub(crate) irqs: IrqMode,
+    /// The user disabled INTx in the virtual COMMAND register.
+    pub(crate) virq_disabled: bool,
+    /// Where the MSI-X table is, if the device has one.
+    pub(crate) msix: Option<MsixTable>,
+    /// Whether MSI-X vectors can be added while enabled.
+    pub(crate) msix_dyn: bool,
+}
+
+/// What BAR accesses and mmap faults need, under the memory lock.
+#[derive(Default)]
+pub(crate) struct MemoryGate {
+    /// Memory decode is on in the virtual COMMAND register.
+    pub(crate) enabled: bool,
+    /// The BARs, mapped while the device is open.
+    pub(crate) bars: [Option<BarMap>; 6],
+}
+
+/// The per-device state of vfio-pci.
+#[pin_data]
+pub(crate) struct VfioPciDevice {
+    pub(crate) function: PciFunction,
+    #[pin]
+    link: CoreLink,
+    /// The open device, `None` while no fd is open.
+    #[pin]
+    pub(crate) state: Mutex<Option<OpenDevice>>,
+    #[pin]
+    pub(crate) memory: Mutex<MemoryGate>,
+    /// The ERR and REQ eventfds.
+    #[pin]
+    pub(crate) notifiers: Mutex<[Notifier; 2]>,
+    /// Which BARs may be mmapped.
+    pub(crate) bar_mmap: [bool; 6],
+}
+
+/// Index of the ERR notifier in `notifiers`.
+pub(crate) const NOTIFY_ERR: usize = 0;
+/// Index of the REQ notifier in `notifiers`.
+pub(crate) const NOTIFY_REQ: usize = 1;
+
+impl VfioPciDevice {
+    /// The state of a device just bound.
+    pub(crate) fn new(function: PciFunction) -> Result<Arc<Self>> {
+        let mut bar_mmap = [false; 6];
+        for (i, mmap) in bar_mmap.iter_mut().enumerate() {
+            // CAST: 0..6.
+            let r = function.resource(i as u32);
+            // As upstream, less than a page only if page-aligned; rvfio does not reserve
+            // the rest of such a page, so it refuses sub-page BARs.
+            *mmap = r.is_mem() && r.len >= kernel::page::PAGE_SIZE as u64;
+        }
+        Arc::pin_init(
+            try_pin_init!(Self {
+                function,
+                link <- CoreLink::new(),
+                state <- new_mutex!(None),
+                memory <- new_mutex!(MemoryGate::default()),
+                notifiers <- new_mutex!([Notifier::default(), Notifier::default()]),
+                bar_mmap,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Zaps every BAR mapping of every process (they fault back in while memory is on).
+    pub(crate) fn zap_bars(&self) {
+        self.link
+            .unmap_mmaps(0, regions::index_offset(regions::ROM));
+    }
+
+    /// Runs `f` with memory decode forced on (MSI-X table writes and ROM reads need it),
+    /// holding the memory lock.
+    pub(crate) fn with_memory_enabled<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _memory = self.memory.lock();
+        let cmd = self.function.config_read(COMMAND, Width::W16).unwrap_or(0);
+        if cmd & COMMAND_MEMORY == 0 {
+            let _ = self
+                .function
+                .config_write(COMMAND, Width::W16, cmd | COMMAND_MEMORY);
+        }
+        let result = f();
+        let _ = self.function.config_write(COMMAND, Width::W16, cmd);
+        result
+    }
+
+    /// Finds the MSI-X table.
+    fn msix_table(&self) -> Result<Option<MsixTable>> {
+        let pos = usize::from(self.function.find_capability(CAP_MSIX));
+        if pos == 0 {
+            return Ok(None);
+        }
+        let flags = self.function.config_read(pos + MSIX_FLAGS, Width::W16)?;
+        let table = self.function.config_read(pos + MSIX_TABLE, Width::W32)?;
+        Ok(Some(MsixTable {
+            bar: table & 0x7,
+            offset: u64::from(table & !0x7),
+            size: (u64::from(flags & 0x7ff) + 1) * 16,
+        }))
+    }
+
+    /// First open: enable, reset and save the device, snapshot its config space.
+    fn open(&self) -> Result<OpenDevice> {
+        let function = &self.function;
+        // The saved state must not include bus mastering.
+        function.clear_master();
+        function.enable()?;
+        let reset = function.try_reset();
+        if let Err(e) = reset {
+            if e == EAGAIN {
+                function.disable();
+                return Err(e);
+            }
+        }
+        let saved = function.save_state();
+        // INTx is masked through COMMAND (PCI 2.3); start unmasked.
+        match function.config_read(COMMAND, Width::W16) {
+            Ok(cmd) if cmd & COMMAND_INTX_DISABLE != 0 => {
+                let _ = function.config_write(COMMAND, Width::W16, cmd & !COMMAND_INTX_DISABLE);
+            }
+            _ => {}
+        }
+        let opened = (|| {
+            let config = ConfigSpace::new(function, function.irq() != 0)?;
+            let msix = self.msix_table()?;
+            Ok(OpenDevice {
+                config,
+                saved,
+                reset_works: reset.is_ok(),
+                irqs: IrqMode::None,
+                virq_disabled: false,
+                msix,
+                msix_dyn: msix.is_some() && function.msix_can_alloc_dyn(),
+            })
+        })();
+        match opened {
+            Ok(open) => {
+                let mut memory = self.memory.lock();
+                memory.enabled = u32::from(open.config.command()) & COMMAND_MEMORY != 0;
+                for (i, bar) in memory.bars.iter_mut().enumerate() {
+                    // CAST: 0..6. BARs that cannot be mapped fail their accesses.
+                    *bar = function.map_bar(i as u32).ok();
+                }
+                Ok(open)
+            }
+            Err(e) => {
+                function.disable();
+                Err(e)
+            }
+        }
+    }
+
+    /// Last close: quiesce, restore and reset the device.
+    fn close(&self, mut open: OpenDevice) {
+        let function = &self.function;
+        // No more DMA.
+        function.clear_master();
+        open.irqs.disable(function);
+        {
+            let mut memory = self.memory.lock();
+            memory.enabled = false;
+            memory.bars = Default::default();
+        }
+        let restored = match open.saved.take() {
+            Some(saved) => function.load_saved_state(saved),
+            None => Err(EINVAL),
+        };
+        if restored.is_err() {
+            dev_info!(function.dev(), "couldn't reload saved state\n");
+            if !open.reset_works {
+                function.disable();
+                return;
+            }
+            function.resave_state();
+        }
+        // No interrupts during the reset (as `pci_reset_function()` does).
+        let _ = function.config_write(COMMAND, Width::W16, COMMAND_INTX_DISABLE);
+        if open.reset_works && !function.try_reset_locked() {
+            dev_info!(function.dev(), "reset at close did not happen\n");
+        }
+        function.restore_state();
+        function.disable();
+    }
+}
+
+impl DeviceOps for VfioPciDevice {
+    fn core_link(&self) -> &CoreLink {
+        &self.link
+    }
+
+    fn open_device(&self) -> Result {
+        let mut state = self.state.lock();
+        if state.is_some() {
+            return Err(EBUSY);
+        }
+        *state = Some(self.open()?);
+        Ok(())
+    }
+
+    fn close_device(&self) {
+        let mut state = self.state.lock();
+        if let Some(open) = state.take() {
+            self.close(open);
+        }
+        drop(state);
+        for notifier in self.notifiers.lock().iter_mut() {
+            notifier.clear();
+        }
+    }
+
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        crate::ioctl::dispatch(self, cmd, arg)
+    }
+
+    fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
+        regions::rw(self, buf, len, pos, false)
+    }
+
+    fn write(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {
+        regions::rw(self, buf, len, pos, true)
+    }
+
+    fn mmap(&self, request: &MmapGeometry) -> Result {
+        regions::check_mmap(self, request)
+    }
+
+    fn request(&self, count: u32) {
+        let notifiers = self.notifiers.lock();
+        if notifiers[NOTIFY_REQ].signal() {
+            if count % 10 == 0 {
+                dev_notice!(
+                    self.function.dev(),
+                    "Relaying device request to user (#{})\n",
+                    count
+                );
+            }
+        } else if count == 0 {
+            dev_warn!(
+                self.function.dev(),
+                "No device request channel registered, blocked until released by user\n"
+            );
+        }
+    }
+}
+
+impl PfnFault for VfioPciDevice {
+    fn fault(&self, fault: &mut Fault<'_>) -> FaultResult {
+        regions::fault(self, fault)
+    }
+}

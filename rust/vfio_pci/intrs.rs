@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device interrupts to eventfds: INTx, MSI and MSI-X, one mode at a time
+//! (`VFIO_DEVICE_SET_IRQS`, upstream's `vfio_pci_intrs.c`).
+//!
+//! INTx uses PCI 2.3 masking: the hard-IRQ handler masks the line at the device
+//! (COMMAND.INTX_DISABLE) when it fires and the user unmasks it after servicing, so a
+//! level-triggered, possibly shared line never storms. MSI and MSI-X vectors each get an
+//! eventfd of their own.
+
+use kernel::{
+    new_spinlock_irq,
+    prelude::*,
+    str::CString,
+    sync::{
+        Arc,
+        SpinLockIrq, //
+    },
+};
+
+use crate::ext::{
+    eventfd::EventFd,
+    irq::{
+        IrqHandler,
+        IrqRegistration, //
+    },
+    pci_raw::PciFunction,
+};
+
+/// An INTx line shared between the hard-IRQ handler and the ioctls.
+#[pin_data]
+struct IntxLine {
+    function: PciFunction,
+    #[pin]
+    state: SpinLockIrq<IntxState>,
+}
+
+/// What the INTx handler and the ioctls share.
+struct IntxState {
+    /// The line is masked at the device until the user unmasks it.
+    masked: bool,
+    /// Where interrupts go; none after the user removed it (the line stays set up).
+    trigger: Option<EventFd>,
+}
+
+impl IntxLine {
+    /// Signals the user, if anyone listens.
+    fn notify(state: &IntxState) {
+        if let Some(trigger) = &state.trigger {
+            trigger.signal();
+        }
+    }
+}
+
+/// The hard-IRQ handler of INTx.
+struct IntxHandler(Arc<IntxLine>);
+
+impl IrqHandler for IntxHandler {
+    fn handle(&self) -> bool {
+        let line = &self.0;
+        let mut state = line.state.lock();
+        // Ours only if the device asserts it; masking it until the user unmasks.
+        if state.masked || !line.function.check_and_mask_intx() {
+            return false;
+        }
+        state.masked = true;
+        IntxLine::notify(&state);
+        true
+    }
+}
+
+/// The hard-IRQ handler of one MSI/MSI-X vector.
+struct MsiHandler {
+    trigger: EventFd,
+}
+
+impl IrqHandler for MsiHandler {
+    fn handle(&self) -> bool {
+        self.trigger.signal();
+        true
+    }
+}
+
+/// The enabled INTx line.
+pub(crate) struct Intx {
+    line: Arc<IntxLine>,
+    _registration: IrqRegistration<IntxHandler>,
+}
+
+/// Enabled MSI or MSI-X vectors.
+pub(crate) struct Msi {
+    msix: bool,
+    /// Vectors the user attached an eventfd to, by index.
+    vectors: KVec<Option<IrqRegistration<MsiHandler>>>,
+}
+
+/// The interrupt mode of an open device.
+#[derive(Default)]
+pub(crate) enum IrqMode {
+    /// No interrupts.
+    #[default]
+    None,
+    /// INTx.
+    Intx(Intx),
+    /// MSI or MSI-X.
+    Msi(Msi),
+}
+
+/// `VFIO_PCI_*_IRQ_INDEX`.
+pub(crate) const INTX: u32 = 0;
+/// MSI.
+pub(crate) const MSI: u32 = 1;
+/// MSI-X.
+pub(crate) const MSIX: u32 = 2;
+/// AER errors.
+pub(crate) const ERR: u32 = 3;
+/// Device requests.
+pub(crate) const REQ: u32 = 4;
+/// Number of IRQ indexes.
+pub(crate) const NUM_IRQS: u32 = 5;
+
+/// The data of a `VFIO_DEVICE_SET_IRQS` call.
+pub(crate) enum IrqData<'a> {
+    /// `DATA_NONE`.
+    None,
+    /// `DATA_BOOL`: one byte per vector.
+    Bool(&'a [u8]),
+    /// `DATA_EVENTFD`: one fd per vector (-1: remove).
+    EventFd(&'a [i32]),
+}
+
+impl IrqData<'_> {
+    /// Whether vector `i` (relative to `start`) is to be triggered by a loopback.
+    fn fires(&self, i: usize) -> bool {
+        match self {
+            IrqData::None => true,
+            IrqData::Bool(b) => b.get(i).is_some_and(|&v| v != 0),
+            IrqData::EventFd(_) => false,
+        }
+    }
+}
+
+/// A name for an interrupt line of `function`.
+fn irq_name(kind: &str, vector: Option<u32>, function: &PciFunction) -> Result<CString> {
+    let dev = function.dev().name();
+    Ok(match vector {
+        Some(v) => CString::try_from_fmt(fmt!("vfio-{kind}[{v}]({dev})"))?,
+        None => CString::try_from_fmt(fmt!("vfio-{kind}({dev})"))?,
+    })
+}
+
+impl IrqMode {
+    /// Whether INTx is enabled.
+    pub(crate) fn is_intx(&self) -> bool {
+        matches!(self, IrqMode::Intx(_))
+    }
+
+    /// Whether `index` (MSI or MSI-X) is the enabled mode.
+    fn is_msi(&self, msix: bool) -> bool {
+        matches!(self, IrqMode::Msi(m) if m.msix == msix)
+    }
+
+    /// The index of the enabled mode, if any.
+    pub(crate) fn index(&self) -> Option<u32> {
+        match self {
+            IrqMode::None => None,
+            IrqMode::Intx(_) => Some(INTX),
+            IrqMode::Msi(m) => Some(if m.msix { MSIX } else { MSI }),
+        }
+    }
+
+    /// Enables INTx, masked at first if the user disabled INTx in COMMAND.
+    pub(crate) fn enable_intx(
+        &mut self,
+        function: &PciFunction,
+        trigger: Option<EventFd>,
+        virq_disabled: bool,
+    ) -> Result {
+        if !matches!(self, IrqMode::None) {
+            return Err(EINVAL);
+        }
+        let irq = function.irq();
+        if irq == 0 {
+            return Err(ENODEV);
+        }
+        let line = Arc::pin_init(
+            pin_init!(IntxLine {
+                function: function.clone(),
+                state <- new_spinlock_irq!(IntxState {
+                    masked: virq_disabled,
+                    trigger,
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        function.intx(!virq_disabled);
+        let registration = IrqRegistration::new(
+            irq,
+            true,
+            irq_name("intx", None, function)?,
+            IntxHandler(line.clone()),
+        )?;
+        *self = IrqMode::Intx(Intx {
+            line,
+            _registration: registration,
+        });
+        Ok(())
+    }
+
+    /// Replaces (or removes) the INTx eventfd.
+    pub(crate) fn set_intx_trigger(&mut self, trigger: Option<EventFd>) -> Result {
+        let IrqMode::Intx(intx) = self else {
+            return Err(EINVAL);
+        };
+        let old = core::mem::replace(&mut intx.line.state.lock().trigger, trigger);
+        drop(old);
+        Ok(())
+    }
+
+    /// Loopback: signals the INTx eventfd.
+    pub(crate) fn fire_intx(&self) -> Result {
+        let IrqMode::Intx(intx) = self else {
+            return Err(EINVAL);
+        };
+        IntxLine::notify(&intx.line.state.lock());
+        Ok(())
+    }
+
+    /// Masks INTx at the device (no-op unless INTx is enabled and unmasked).
+    pub(crate) fn mask_intx(&self) {
+        if let IrqMode::Intx(intx) = self {
+            let mut state = intx.line.state.lock();
+            if !state.masked {
+                intx.line.function.intx(false);
+                state.masked = true;
+            }
+        }
+    }
+
+    /// Unmasks INTx unless the user disabled it in COMMAND; an interrupt still pending is
+    /// signalled again instead (the line stays masked).
+    pub(crate) fn unmask_intx(&self, virq_disabled: bool) {
+        if let IrqMode::Intx(intx) = self {
+            let mut state = intx.line.state.lock();
+            if state.masked && !virq_disabled {
+                if intx.line.function.check_and_unmask_intx() {
+                    state.masked = false;
+                } else {
+                    IntxLine::notify(&state);
+                }
+            }
+        }
+    }
+
+    /// Enables MSI or MSI-X with `nvec` vectors allocated; `Ok(Some(n))` when the device
+    /// only has `n` (upstream returns that count to userspace).
+    pub(crate) fn enable_msi(
+        &mut self,
+        function: &PciFunction,
+        nvec: u32,
+        msix: bool,
+    ) -> Result<Option<u32>> {
+        if !matches!(self, IrqMode::None) {
+            return Err(EINVAL);
+        }
+        let got = function.alloc_irq_vectors(1, nvec, msix)?;
+        if got < nvec {
+            function.free_irq_vectors();
+            return Ok(Some(got));
+        }
+        *self = IrqMode::Msi(Msi {
+            msix,
+            vectors: KVec::new(),
+        });
+        Ok(None)
+    }
+
+    /// Attaches eventfds to vectors `start..` (-1 detaches); on failure, every vector of
+    /// the block is detached again, as upstream.
+    pub(crate) fn set_msi_block(
+        &mut self,
+        function: &PciFunction,
+        start: u32,
+        fds: &[i32],
+        can_alloc_dyn: bool,
+    ) -> Result {
+        let IrqMode::Msi(msi) = self else {
+            return Err(EINVAL);
+        };
+        // CAST: vector counts are at most 2048.
+        let end = start as usize + fds.len();
+        if msi.vectors.len() < end {
+            msi.vectors.reserve(end - msi.vectors.len(), GFP_KERNEL)?;
+            while msi.vectors.len() < end {
+                msi.vectors.push(None, GFP_KERNEL)?;
+            }
+        }
+        for (i, &fd) in fds.iter().enumerate() {
+            // CAST: as above.
+            let vector = start + i as u32;
+            if let Err(e) = msi.set_vector(function, vector, fd, can_alloc_dyn) {
+                for v in start..=vector {
+                    // CAST: as above.
+                    msi.vectors[v as usize] = None;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loopback: signals the eventfds of vectors `start..start + count` that `data` fires.
+    pub(crate) fn fire_msi(
+        &self,
+        msix: bool,
+        start: u32,
+        count: u32,
+        data: &IrqData<'_>,
+    ) -> Result {
+        let IrqMode::Msi(msi) = self else {
+            return Err(EINVAL);
+        };
+        if msi.msix != msix {
+            return Err(EINVAL);
+        }
+        for i in 0..count {
+            // CAST: vector counts are at most 2048.
+            let vector = (start + i) as usize;
+            if let Some(Some(registration)) = msi.vectors.get(vector) {
+                if data.fires(i as usize) {
+                    registration.handler().trigger.signal();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Disables whatever is enabled (frees the lines, then the vectors).
+    pub(crate) fn disable(&mut self, function: &PciFunction) {
+        match core::mem::take(self) {
+            IrqMode::None | IrqMode::Intx(_) => {}
+            IrqMode::Msi(msi) => {
+                drop(msi);
+                function.free_irq_vectors();
+            }
+        }
+    }
+
+    /// Whether `index` may be configured now: it is the enabled mode, or nothing is.
+    pub(crate) fn accepts(&self, index: u32) -> bool {
+        match self {
+            IrqMode::None => true,
+            _ => self.index() == Some(index),
+        }
+    }
+
+    /// Whether MSI (`msix` false) or MSI-X is the enabled mode.
+    pub(crate) fn msi_enabled(&self, msix: bool) -> bool {
+        self.is_msi(msix)
+    }
+}
+
+impl Msi {
+    /// Attaches `fd` to `vector` (replacing any eventfd), or detaches it when `fd` < 0.
+    fn set_vector(
+        &mut self,
+        function: &PciFunction,
+        vector: u32,
+        fd: i32,
+        dyn_alloc: bool,
+    ) -> Result {
+        // CAST: vector counts are at most 2048.
+        let slot = &mut self.vectors[vector as usize];
+        // Free the line first; the vector itself stays allocated until disable.
+        *slot = None;
+        if fd < 0 {
+            return Ok(());
+        }
+        let irq = match function.irq_vector(vector) {
+            Ok(irq) => irq,
+            Err(_) if self.msix && dyn_alloc => function.msix_alloc_irq_at(vector)?,
+            Err(e) => return Err(e),
+        };
+        let trigger = EventFd::from_fd(fd)?;
+        let kind = if self.msix { "msix" } else { "msi" };
+        *slot = Some(IrqRegistration::new(
+            irq,
+            false,
+            irq_name(kind, Some(vector), function)?,
+            MsiHandler { trigger },
+        )?);
+        Ok(())
+    }
+}
+
+/// A single-eventfd notifier (ERR or REQ).
+#[derive(Default)]
+pub(crate) struct Notifier {
+    trigger: Option<EventFd>,
+}
+
+impl Notifier {
+    /// Signals the eventfd; whether there was one.
+    pub(crate) fn signal(&self) -> bool {
+        match &self.trigger {
+            Some(t) => {
+                t.signal();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the eventfd.
+    pub(crate) fn clear(&mut self) {
+        self.trigger = None;
+    }
+
+    /// `SET_IRQS` on ERR or REQ (upstream's `vfio_pci_set_ctx_trigger_single`).
+    pub(crate) fn set(&mut self, count: u32, data: &IrqData<'_>) -> Result {
+        match data {
+            IrqData::None => {
+                if self.trigger.is_none() {
+                    return Err(EINVAL);
+                }
+                if count != 0 {
+                    self.signal();
+                } else {
+                    self.trigger = None;
+                }
+                Ok(())
+            }
+            IrqData::Bool(b) => {
+                if count == 0 {
+                    return Err(EINVAL);
+                }
+                if b.first().is_some_and(|&v| v != 0) {
+                    self.signal();
+                }
+                Ok(())
+            }
+            IrqData::EventFd(fds) => {
+                let fd = *fds.first().ok_or(EINVAL)?;
+                match fd {
+                    -1 => self.trigger = None,
+                    fd if fd >= 0 => self.trigger = Some(EventFd::from_fd(fd)?),
+                    _ => return Err(EINVAL),
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device fd ioctls of vfio-pci: device, region and IRQ info, `SET_IRQS` and reset
+//! (upstream's `vfio_pci_core_ioctl` and the core's `vfio_get_region_info`).
+
+use kernel::{
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    device::{
+        VfioPciDevice,
+        NOTIFY_ERR,
+        NOTIFY_REQ, //
+    },
+    ext::pci_raw::{
+        PowerState,
+        Width, //
+    },
+    info_caps::{
+        write_info,
+        InfoCaps,
+        InfoReply, //
+    },
+    intrs::{
+        IrqData,
+        ERR,
+        INTX,
+        MSI,
+        MSIX,
+        NUM_IRQS,
+        REQ, //
+    },
+    regions::{
+        self,
+        CONFIG,
+        NUM_REGIONS,
+        ROM,
+        VGA, //
+    },
+    uapi,
+};
+
+/// `PCI_CAP_ID_MSI` / `PCI_CAP_ID_MSIX` and the flags word of each.
+const CAP_MSI: u8 = 0x05;
+const CAP_MSIX: u8 = 0x11;
+
+/// Routes a device ioctl.
+pub(crate) fn dispatch(device: &VfioPciDevice, cmd: u32, arg: usize) -> Result<isize> {
+    match cmd {
+        uapi::VFIO_DEVICE_GET_INFO => get_info(device, arg),
+        uapi::VFIO_DEVICE_GET_REGION_INFO => get_region_info(device, arg),
+        uapi::VFIO_DEVICE_GET_IRQ_INFO => get_irq_info(device, arg),
+        uapi::VFIO_DEVICE_SET_IRQS => set_irqs(device, arg),
+        uapi::VFIO_DEVICE_RESET => reset(device),
+        _ => Err(ENOTTY),
+    }
+}
+
+/// `VFIO_DEVICE_GET_INFO`.
+fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
+    const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_info, cap_offset);
+    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
+    let argsz: u32 = reader.read()?;
+    if (argsz as usize) < MINSZ {
+        return Err(EINVAL);
+    }
+    let reset_works = device.state.lock().as_ref().ok_or(ENODEV)?.reset_works;
+    let mut info = uapi::vfio_device_info {
+        argsz,
+        flags: uapi::VFIO_DEVICE_FLAGS_PCI,
+        num_regions: NUM_REGIONS,
+        num_irqs: NUM_IRQS,
+        ..Default::default()
+    };
+    if reset_works {
+        info.flags |= uapi::VFIO_DEVICE_FLAGS_RESET;
+    }
+    write_info(arg, argsz, &info)?;
+    Ok(0)
+}
+
+/// `VFIO_DEVICE_GET_REGION_INFO`.
+fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
+    const MINSZ: usize = core::mem::size_of::<uapi::vfio_region_info>();
+    let mut info: uapi::vfio_region_info = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
+        .reader()
+        .read()?;
+    if (info.argsz as usize) < MINSZ {
+        return Err(EINVAL);
+    }
+    let mut caps = InfoCaps::new();
+    let index = info.index;
+    info.offset = regions::index_offset(index);
+    info.flags = 0;
+    info.size = 0;
+    info.cap_offset = 0;
+    let rw = uapi::VFIO_REGION_INFO_FLAG_READ | uapi::VFIO_REGION_INFO_FLAG_WRITE;
+    match index {
+        0..=5 => {
+            let resource = device.function.resource(index);
+            info.size = resource.len;
+            if resource.len != 0 {
+                info.flags = rw;
+                // CAST: below 6.
+                if device.bar_mmap[index as usize] {
+                    info.flags |= uapi::VFIO_REGION_INFO_FLAG_MMAP;
+                    let msix = device.state.lock().as_ref().ok_or(ENODEV)?.msix;
+                    if msix.is_some_and(|m| m.bar == index) {
+                        caps.add(uapi::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE as u16, 1, &[])?;
+                    }
+                }
+            }
+        }
+        ROM => {
+            let resource = device.function.resource(ROM);
+            if resource.start != 0 {
+                // Only if the ROM can actually be mapped; report the BAR size.
+                let readable = device.with_memory_enabled(|| device.function.map_rom().is_some());
+                if readable {
+                    info.flags = uapi::VFIO_REGION_INFO_FLAG_READ;
+                    info.size = resource.len;
+                }
+            }
+        }
+        CONFIG => {
+            let size = device.state.lock().as_ref().ok_or(ENODEV)?.config.size();
+            info.size = size as u64;
+            info.flags = rw;
+        }
+        // No VGA device is ever exposed as such.
+        VGA => return Err(EINVAL),
+        _ => return Err(EINVAL),
+    }
+    if caps.len() != 0 {
+        info.flags |= uapi::VFIO_REGION_INFO_FLAG_CAPS;
+        let mut reply = InfoReply {
+            arg,
+            argsz: info.argsz,
+            info_size: MINSZ,
+            caps: &mut caps,
+        };
+        match reply.place_chain()? {
+            Ok(offset) => info.cap_offset = offset,
+            Err(needed) => info.argsz = needed,
+        }
+    }
+    write_info(arg, MINSZ as u32, &info)?;
+    Ok(0)
+}
+
+/// Number of interrupts of index `index` (upstream's `vfio_pci_get_irq_count`).
+fn irq_count(device: &VfioPciDevice, index: u32) -> Result<u32> {
+    let function = &device.function;
+    Ok(match index {
+        INTX => {
+            let state = device.state.lock();
+            u32::from(state.as_ref().ok_or(ENODEV)?.config.interrupt_pin() != 0)
+        }
+        MSI => match usize::from(function.find_capability(CAP_MSI)) {
+            0 => 0,
+            pos => 1 << ((function.config_read(pos + 2, Width::W16)? & 0xe) >> 1),
+        },
+        MSIX => match usize::from(function.find_capability(CAP_MSIX)) {
+            0 => 0,
+            pos => (function.config_read(pos + 2, Width::W16)? & 0x7ff) + 1,
+        },
+        ERR | REQ => 1,
+        _ => 0,
+    })
+}
+
+/// `VFIO_DEVICE_GET_IRQ_INFO`.
+fn get_irq_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
+    const MINSZ: usize = core::mem::size_of::<uapi::vfio_irq_info>();
+    let mut info: uapi::vfio_irq_info = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
+        .reader()
+        .read()?;
+    if (info.argsz as usize) < MINSZ || info.index >= NUM_IRQS {
+        return Err(EINVAL);
+    }
+    info.flags = uapi::VFIO_IRQ_INFO_EVENTFD;
+    info.count = irq_count(device, info.index)?;
+    let msix_dyn = device.state.lock().as_ref().ok_or(ENODEV)?.msix_dyn;
+    if info.index == INTX {
+        info.flags |= uapi::VFIO_IRQ_INFO_MASKABLE | uapi::VFIO_IRQ_INFO_AUTOMASKED;
+    } else if info.index != MSIX || !msix_dyn {
+        info.flags |= uapi::VFIO_IRQ_INFO_NORESIZE;
+    }
+    write_info(arg, MINSZ as u32, &info)?;
+    Ok(0)
+}
+
+/// The data type and action bits of `SET_IRQS` flags.
+const DATA_MASK: u32 = uapi::VFIO_IRQ_SET_DATA_TYPE_MASK;
+const ACTION_MASK: u32 = uapi::VFIO_IRQ_SET_ACTION_TYPE_MASK;
+
+/// `VFIO_DEVICE_SET_IRQS`, validated as upstream's `vfio_set_irqs_validate_and_prepare`.
+fn set_irqs(device: &VfioPciDevice, arg: usize) -> Result<isize> {
+    const MINSZ: usize = core::mem::size_of::<uapi::vfio_irq_set>();
+    let hdr: uapi::vfio_irq_set = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
+        .reader()
+        .read()?;
+    let max = irq_count(device, hdr.index)?;
+    if (hdr.argsz as usize) < MINSZ
+        || hdr.index >= NUM_IRQS
+        || hdr.count >= u32::MAX - hdr.start
+        || hdr.flags & !(DATA_MASK | ACTION_MASK) != 0
+    {
+        return Err(EINVAL);
+    }
+    if hdr.start >= max || hdr.start + hdr.count > max {
+        return Err(EINVAL);
+    }
+    let elem = match hdr.flags & DATA_MASK {
+        uapi::VFIO_IRQ_SET_DATA_NONE => 0,
+        uapi::VFIO_IRQ_SET_DATA_BOOL => 1,
+        uapi::VFIO_IRQ_SET_DATA_EVENTFD => 4,
+        _ => return Err(EINVAL),
+    };
+    // CAST: `count` is below the vector count, at most 2048.
+    let data_size = hdr.count as usize * elem;
+    if (hdr.argsz as usize - MINSZ) < data_size {
+        return Err(EINVAL);
+    }
+    let mut bytes = KVec::from_elem(0u8, data_size, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(arg + MINSZ), data_size)
+        .reader()
+        .read_slice(&mut bytes)?;
+    let mut fds = KVec::new();
+    let data = match hdr.flags & DATA_MASK {
+        uapi::VFIO_IRQ_SET_DATA_NONE => IrqData::None,
+        uapi::VFIO_IRQ_SET_DATA_BOOL => IrqData::Bool(&bytes),
+        _ => {
+            for fd in bytes.chunks_exact(4) {
+                fds.push(i32::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]]), GFP_KERNEL)?;
+            }
+            IrqData::EventFd(&fds)
+        }
+    };
+    let action = hdr.flags & ACTION_MASK;
+    match (hdr.index, action) {
+        (ERR | REQ, uapi::VFIO_IRQ_SET_ACTION_TRIGGER) => {
+            if hdr.start != 0 || hdr.count > 1 {
+                return Err(EINVAL);
+            }
+            let which = if hdr.index == ERR {
+                NOTIFY_ERR
+            } else {
+                NOTIFY_REQ
+            };
+            device.notifiers.lock()[which].set(hdr.count, &data)?;
+            Ok(0)
+        }
+        (INTX, _) => set_intx(device, action, hdr.start, hdr.count, &data),
+        (MSI | MSIX, uapi::VFIO_IRQ_SET_ACTION_TRIGGER) => {
+            set_msi(device, hdr.index == MSIX, hdr.start, hdr.count, &data)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
+/// `SET_IRQS` on the INTx index.
+fn set_intx(
+    device: &VfioPciDevice,
+    action: u32,
+    start: u32,
+    count: u32,
+    data: &IrqData<'_>,
+) -> Result<isize> {
+    let function = &device.function;
+    let mut state = device.state.lock();
+    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let intx = open.irqs.is_intx();
+    match action {
+        uapi::VFIO_IRQ_SET_ACTION_MASK | uapi::VFIO_IRQ_SET_ACTION_UNMASK => {
+            if !intx || start != 0 || count != 1 {
+                return Err(EINVAL);
+            }
+            let act = match data {
+                IrqData::None => true,
+                IrqData::Bool(b) => b.first().is_some_and(|&v| v != 0),
+                // An unmask eventfd (KVM's resamplefd) is not supported by rvfio yet; a
+                // mask eventfd is not supported upstream either.
+                IrqData::EventFd(_) => return Err(ENOTTY),
+            };
+            if act {
+                if action == uapi::VFIO_IRQ_SET_ACTION_MASK {
+                    open.irqs.mask_intx();
+                } else {
+                    open.irqs.unmask_intx(open.virq_disabled);
+                }
+            }
+            Ok(0)
+        }
+        uapi::VFIO_IRQ_SET_ACTION_TRIGGER => {
+            if intx && count == 0 && matches!(data, IrqData::None) {
+                open.irqs.disable(function);
+                return Ok(0);
+            }
+            if !open.irqs.accepts(INTX) || start != 0 || count != 1 {
+                return Err(EINVAL);
+            }
+            match data {
+                IrqData::EventFd(fds) => {
+                    let fd = fds.first().copied().ok_or(EINVAL)?;
+                    let trigger = if fd >= 0 {
+                        Some(crate::ext::eventfd::EventFd::from_fd(fd)?)
+                    } else {
+                        None
+                    };
+                    if intx {
+                        open.irqs.set_intx_trigger(trigger)?;
+                    } else {
+                        open.irqs
+                            .enable_intx(function, trigger, open.virq_disabled)?;
+                    }
+                }
+                _ if !intx => return Err(EINVAL),
+                IrqData::None => open.irqs.fire_intx()?,
+                IrqData::Bool(b) => {
+                    if b.first().is_some_and(|&v| v != 0) {
+                        open.irqs.fire_intx()?;
+                    }
+                }
+            }
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
+    }
+}
+
+/// `SET_IRQS` TRIGGER on the MSI or MSI-X index.
+fn set_msi(
+    device: &VfioPciDevice,
+    msix: bool,
+    start: u32,
+    count: u32,
+    data: &IrqData<'_>,
+) -> Result<isize> {
+    let function = &device.function;
+    let index = if msix { MSIX } else { MSI };
+    let mut state = device.state.lock();
+    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let enabled = open.irqs.msi_enabled(msix);
+    if enabled && count == 0 && matches!(data, IrqData::None) {
+        device.with_memory_enabled(|| open.irqs.disable(function));
+        if !msix {
+            open.config.set_msi(false, 0);
+        }
+        return Ok(0);
+    }
+    if !open.irqs.accepts(index) {
+        return Err(EINVAL);
+    }
+    match data {
+        IrqData::EventFd(fds) => {
+            let msix_dyn = open.msix_dyn;
+            if enabled {
+                return device
+                    .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn))
+                    .map(|()| 0);
+            }
+            let nvec = start + count;
+            let short =
+                device.with_memory_enabled(|| open.irqs.enable_msi(function, nvec, msix))?;
+            if let Some(available) = short {
+                // As upstream: the number of vectors the device could give.
+                return Ok(available as isize);
+            }
+            if !msix {
+                open.config.set_msi(true, nvec);
+            }
+            let set = device
+                .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn));
+            if let Err(e) = set {
+                device.with_memory_enabled(|| open.irqs.disable(function));
+                if !msix {
+                    open.config.set_msi(false, 0);
+                }
+                return Err(e);
+            }
+            Ok(0)
+        }
+        _ => {
+            open.irqs.fire_msi(msix, start, count, data)?;
+            Ok(0)
+        }
+    }
+}
+
+/// `VFIO_DEVICE_RESET`: mmaps are zapped and BAR access blocked across the reset.
+fn reset(device: &VfioPciDevice) -> Result<isize> {
+    let state = device.state.lock();
+    if !state.as_ref().ok_or(ENODEV)?.reset_works {
+        return Err(EINVAL);
+    }
+    device.zap_bars();
+    let _memory = device.memory.lock();
+    let _ = device.function.set_power_state(PowerState::D0);
+    device.function.try_reset()?;
+    Ok(0)
+}

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device regions: `pread`/`pwrite` of config space, BARs and the ROM at
+//! `index << 40 | offset`, and BAR mmaps (upstream's `vfio_pci_rdwr.c` and
+//! `vfio_pci_core_mmap`).
+//!
+//! BAR and ROM accesses are split into naturally aligned 1/2/4/8-byte device accesses
+//! (4 at most for the ROM). The MSI-X table reads as 0xff and ignores writes. Memory BARs
+//! answer -EIO while memory decode is off or the device is in D3; their mmaps fault in page
+//! by page under the same check and are zapped whenever it stops holding.
+
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    config::ConfigEffect,
+    device::{
+        MemoryGate,
+        VfioPciDevice, //
+    },
+    ext::{
+        pci_raw::{
+            PowerState,
+            Width, //
+        },
+        pfn_mmap::{
+            Fault,
+            FaultResult,
+            MmapGeometry, //
+        },
+    },
+};
+
+/// Region indexes (`VFIO_PCI_*_REGION_INDEX`).
+pub(crate) const BAR5: u32 = 5;
+/// The expansion ROM.
+pub(crate) const ROM: u32 = 6;
+/// Config space.
+pub(crate) const CONFIG: u32 = 7;
+/// Legacy VGA ranges.
+pub(crate) const VGA: u32 = 8;
+/// Number of regions.
+pub(crate) const NUM_REGIONS: u32 = 9;
+
+/// `VFIO_PCI_OFFSET_SHIFT`: regions are this far apart in the device fd.
+const OFFSET_SHIFT: u32 = 40;
+/// Offsets within a region.
+const OFFSET_MASK: u64 = (1 << OFFSET_SHIFT) - 1;
+/// Bytes moved per round of a BAR access (bounded so the bounce buffer stays small).
+const CHUNK: usize = 4096;
+
+/// The device fd offset of region `index`.
+pub(crate) fn index_offset(index: u32) -> u64 {
+    u64::from(index) << OFFSET_SHIFT
+}
+
+/// `pread` (`write` false) or `pwrite` of `len` bytes at `pos`.
+pub(crate) fn rw(
+    device: &VfioPciDevice,
+    buf: UserPtr,
+    len: usize,
+    pos: u64,
+    write: bool,
+) -> Result<usize> {
+    let index = pos >> OFFSET_SHIFT;
+    if index >= u64::from(NUM_REGIONS) {
+        return Err(EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    // CAST: below `NUM_REGIONS`.
+    let index = index as u32;
+    let offset = pos & OFFSET_MASK;
+    match index {
+        CONFIG => config_rw(device, buf, len, offset, write),
+        ROM if write => Err(EINVAL),
+        0..=ROM => bar_rw(device, index, buf, len, offset, write),
+        // rvfio exposes no VGA region (no VGA device is bound).
+        _ => Err(EINVAL),
+    }
+}
+
+/// Config space access: the whole access is checked, then done in one go.
+fn config_rw(
+    device: &VfioPciDevice,
+    buf: UserPtr,
+    len: usize,
+    offset: u64,
+    write: bool,
+) -> Result<usize> {
+    let mut data = KVec::from_elem(0u8, len.min(4096), GFP_KERNEL)?;
+    let pos = {
+        let state = device.state.lock();
+        let open = state.as_ref().ok_or(ENODEV)?;
+        open.config.check_range(offset, len)?
+    };
+    if write {
+        UserSlice::new(buf, len).reader().read_slice(&mut data)?;
+        config_write(device, pos, &data)?;
+    } else {
+        {
+            let mut state = device.state.lock();
+            let open = (*state).as_mut().ok_or(ENODEV)?;
+            open.config.read(&device.function, pos, &mut data)?;
+        }
+        UserSlice::new(buf, len).writer().write_slice(&data)?;
+    }
+    Ok(len)
+}
+
+/// Writes config space and carries out the side effects.
+fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
+    let function = &device.function;
+    let mut state = device.state.lock();
+    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let mut effect = ConfigEffect::default();
+    let touches_command = pos <= 5 && pos + data.len() > 4;
+    if touches_command {
+        // Memory decode may go off: revoke the mmaps first, and hold off BAR accesses
+        // and faults until the new state is recorded.
+        device.zap_bars();
+        let mut memory = device.memory.lock();
+        let written = open.config.write(function, pos, data, &mut effect);
+        if let Some(cmd) = effect.command {
+            memory.enabled = cmd & 0x2 != 0;
+        }
+        written?;
+    } else {
+        open.config.write(function, pos, data, &mut effect)?;
+    }
+    if let Some(disabled) = effect.intx_disabled {
+        if disabled && !open.virq_disabled {
+            open.virq_disabled = true;
+            open.irqs.mask_intx();
+        } else if !disabled && open.virq_disabled {
+            open.virq_disabled = false;
+            open.irqs.unmask_intx(false);
+        }
+    }
+    if let Some(state) = effect.power_state {
+        let target = match state {
+            0 => PowerState::D0,
+            1 => PowerState::D1,
+            2 => PowerState::D2,
+            _ => PowerState::D3Hot,
+        };
+        if target >= PowerState::D3Hot {
+            device.zap_bars();
+        }
+        let _memory = device.memory.lock();
+        let _ = function.set_power_state(target);
+    }
+    if effect.flr {
+        device.zap_bars();
+        let _memory = device.memory.lock();
+        let _ = function.try_reset();
+    }
+    Ok(())
+}
+
+/// The span `[start, end)` of a BAR access that must not reach the device.
+fn excluded(device: &VfioPciDevice, index: u32) -> Option<(u64, u64)> {
+    let state = device.state.lock();
+    let msix = state.as_ref()?.msix?;
+    (msix.bar == index).then_some((msix.offset, msix.offset + msix.size))
+}
+
+/// BAR or ROM access.
+fn bar_rw(
+    device: &VfioPciDevice,
+    index: u32,
+    buf: UserPtr,
+    len: usize,
+    offset: u64,
+    write: bool,
+) -> Result<usize> {
+    let resource = device.function.resource(index);
+    if resource.start == 0 {
+        return Err(EINVAL);
+    }
+    if offset >= resource.len {
+        return Err(EINVAL);
+    }
+    // CAST: bounded by `len`.
+    let count = (resource.len - offset).min(len as u64) as usize;
+    let hole = if index == ROM {
+        None
+    } else {
+        excluded(device, index)
+    };
+    let test_memory = resource.is_mem();
+    let mut bounce = KVec::from_elem(0u8, count.min(CHUNK), GFP_KERNEL)?;
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(CHUNK);
+        let chunk = &mut bounce[..n];
+        let at = offset + done as u64;
+        let user = buf.wrapping_byte_add(done);
+        if write {
+            UserSlice::new(user, n).reader().read_slice(chunk)?;
+        }
+        if index == ROM {
+            rom_access(device, at, resource.len, chunk)?;
+        } else {
+            let memory = device.memory.lock();
+            if test_memory && (!memory.enabled || device.function.in_d3()) {
+                return Err(EIO);
+            }
+            bar_access(&memory, index, at, chunk, hole, write)?;
+        }
+        if !write {
+            UserSlice::new(user, n).writer().write_slice(chunk)?;
+        }
+        done += n;
+    }
+    Ok(count)
+}
+
+/// Moves `chunk` to or from BAR `index` at `offset`, skipping the `hole`.
+fn bar_access(
+    memory: &MemoryGate,
+    index: u32,
+    offset: u64,
+    chunk: &mut [u8],
+    hole: Option<(u64, u64)>,
+    write: bool,
+) -> Result {
+    // CAST: below 6.
+    let bar = memory.bars[index as usize].as_ref().ok_or(EIO)?;
+    let mut i = 0;
+    while i < chunk.len() {
+        let at = offset + i as u64;
+        let left = chunk.len() - i;
+        // How much may go to the device before the hole, or how much of the hole is left.
+        let (fillable, in_hole) = match hole {
+            Some((start, end)) if at >= start && at < end => {
+                // CAST: bounded by `left`.
+                ((end - at).min(left as u64) as usize, true)
+            }
+            // CAST: bounded by `left`.
+            Some((start, _)) if at < start => ((start - at).min(left as u64) as usize, false),
+            _ => (left, false),
+        };
+        if in_hole {
+            if !write {
+                chunk[i..i + fillable].fill(0xff);
+            }
+            i += fillable;
+            continue;
+        }
+        let width = Width::fitting(at, fillable, Width::W64).ok_or(EINVAL)?;
+        let n = width.bytes();
+        if write {
+            let mut v = [0u8; 8];
+            v[..n].copy_from_slice(&chunk[i..i + n]);
+            bar.write(at, width, u64::from_le_bytes(v))?;
+        } else {
+            let v = bar.read(at, width)?.to_le_bytes();
+            chunk[i..i + n].copy_from_slice(&v[..n]);
+        }
+        i += n;
+    }
+    Ok(())
+}
+
+/// Reads the ROM into `chunk` at `offset` (of a `bar_len`-byte ROM BAR): beyond the image
+/// it reads 0xff, as upstream.
+fn rom_access(device: &VfioPciDevice, offset: u64, bar_len: u64, chunk: &mut [u8]) -> Result {
+    device.with_memory_enabled(|| {
+        let rom = device.function.map_rom().ok_or(ENOMEM)?;
+        let image = rom.len().min(bar_len);
+        let mut i = 0;
+        while i < chunk.len() {
+            let at = offset + i as u64;
+            if at >= image {
+                chunk[i..].fill(0xff);
+                break;
+            }
+            // CAST: bounded by the chunk.
+            let fillable = (image - at).min((chunk.len() - i) as u64) as usize;
+            let width = Width::fitting(at, fillable, Width::W32).ok_or(EINVAL)?;
+            let n = width.bytes();
+            let v = rom.read(at, width)?.to_le_bytes();
+            chunk[i..i + n].copy_from_slice(&v[..n]);
+            i += n;
+        }
+        Ok(())
+    })
+}
+
+/// Vets a BAR mmap (upstream's checks and errnos).
+pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Result {
+    let page_shift = PAGE_SIZE.trailing_zeros();
+    let index = request.pgoff >> (OFFSET_SHIFT - page_shift);
+    if index >= u64::from(NUM_REGIONS) || request.end < request.start || !request.shared {
+        return Err(EINVAL);
+    }
+    if index >= u64::from(ROM) {
+        return Err(EINVAL);
+    }
+    // CAST: below 6.
+    let index = index as u32;
+    if !device.bar_mmap[index as usize] {
+        return Err(EINVAL);
+    }
+    let resource = device.function.resource(index);
+    let phys_len = resource.len.next_multiple_of(PAGE_SIZE as u64);
+    let start = (request.pgoff & (OFFSET_MASK >> page_shift)) << page_shift;
+    let len = request.end - request.start;
+    if start.checked_add(len).is_none_or(|end| end > phys_len) {
+        return Err(EINVAL);
+    }
+    // The BAR must be claimed by us (it is, from open to close).
+    let memory = device.memory.lock();
+    // CAST: below 6.
+    memory.bars[index as usize].as_ref().ok_or(EIO)?;
+    Ok(())
+}
+
+/// Maps the faulting page of a BAR mmap, if memory decode is on.
+pub(crate) fn fault(device: &VfioPciDevice, fault: &mut Fault<'_>) -> FaultResult {
+    let page_shift = PAGE_SIZE.trailing_zeros();
+    let pgoff = fault.pgoff();
+    let index_shift = OFFSET_SHIFT - page_shift;
+    let index = pgoff >> index_shift;
+    let page = pgoff & ((1 << index_shift) - 1);
+    if index > u64::from(BAR5) {
+        return FaultResult::SIGBUS;
+    }
+    // CAST: below 6.
+    let resource = device.function.resource(index as u32);
+    let pfn = (resource.start >> page_shift) + page;
+    let memory = device.memory.lock();
+    if !memory.enabled || device.function.in_d3() {
+        return FaultResult::SIGBUS;
+    }
+    fault.insert_pfn(pfn)
+}
