@@ -59,10 +59,12 @@ load_$stack
 
 # 2 MiB pages for the hugetlb_2mb variants; a 1 GiB page only if the guest can still
 # allocate one at run time (usually not: the variants that need it then skip, visibly).
+gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 if [ -n "$hugepages" ]; then
-	echo 2 >/proc/sys/vm/nr_hugepages
+	prev_2m=$(cat /proc/sys/vm/nr_hugepages)
+	prev_1g=$(cat $gig 2>/dev/null)
+	[ "$prev_2m" -ge 2 ] || echo 2 >/proc/sys/vm/nr_hugepages
 	say "hugepages: 2 MiB pages available: $(cat /proc/sys/vm/nr_hugepages)"
-	gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 	if [ -w $gig ]; then
 		# Boot-reserved pages (hugepagesz=1G hugepages=N on the kernel command line) count too.
 		[ "$(cat $gig)" != 0 ] || echo 1 >$gig 2>/dev/null
@@ -85,7 +87,7 @@ bash $KS/scripts/setup.sh $devs || rc=1
 # The harness's "-v" takes exact variant names: list them (-l) and keep the type1 ones.
 vargs= skipped=
 if [ $rc = 0 ] && [ -n "$filter_modes" ]; then
-	list=$(bash $KS/scripts/run.sh $bin -l 2>&1 | awk '
+	list=$(bash $KS/scripts/run.sh $bin -l 2>&1 >/dev/null | awk '
 		/^# FIXTURE/ { on = 1; next }
 		!on || /^-----/ { next }
 		{
@@ -148,7 +150,10 @@ for d in $devs; do
 		rc=1
 	fi
 done
-[ -n "$hugepages" ] && echo 0 >/proc/sys/vm/nr_hugepages && { [ -w "$gig" ] && echo 0 >$gig; }
+if [ -n "$hugepages" ]; then
+	echo "$prev_2m" >/proc/sys/vm/nr_hugepages
+	[ -w $gig ] && echo "$prev_1g" >$gig
+fi
 unload_$stack
 say "$test on $stack: exit $rc"
 exit $rc
