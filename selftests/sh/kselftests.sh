@@ -87,14 +87,17 @@ bash $KS/scripts/setup.sh $devs || rc=1
 # The harness's "-v" takes exact variant names: list them (-l) and keep the type1 ones.
 vargs= skipped=
 if [ $rc = 0 ] && [ -n "$filter_modes" ]; then
-	list=$(bash $KS/scripts/run.sh $bin -l 2>&1 >/dev/null | awk '
+	# main() of some tests opens the device (driver) or creates a VF (sriov_uapi) before the
+	# harness sees -l: a failure there is the test's own failure, shown as is.
+	bash $KS/scripts/run.sh $bin -l >/tmp/kselftests/list.out 2>/tmp/kselftests/list.err
+	list=$(awk '
 		/^# FIXTURE/ { on = 1; next }
 		!on || /^-----/ { next }
 		{
 			f = ($0 ~ /^[^ ]/) ? $1 : ""
 			rest = substr($0, (length(f) > 20 ? length(f) : 20) + 2)
 			if (rest ~ /^[^ ]/) { split(rest, w, " "); print w[1] }
-		}' | sort -u)
+		}' /tmp/kselftests/list.err | sort -u)
 	for v in $list; do
 		case $v in
 		vfio_type1_iommu | vfio_type1_iommu_* | vfio_type1v2_iommu | vfio_type1v2_iommu_*)
@@ -104,7 +107,11 @@ if [ $rc = 0 ] && [ -n "$filter_modes" ]; then
 	done
 	say "running variants:${vargs:- NONE}"
 	say "SKIPPED variants (rvfio does not implement iommufd, the guest kernel has no /dev/iommu):${skipped:- none}"
-	[ -n "$vargs" ] || { say "no type1 variant found in '$bin -l'"; rc=1; }
+	if [ -z "$vargs" ]; then
+		say "FAIL: no type1 variant listed by '$bin -l'; its output:"
+		cat /tmp/kselftests/list.out /tmp/kselftests/list.err
+		rc=1
+	fi
 fi
 
 if [ $rc = 0 ]; then
@@ -154,6 +161,7 @@ if [ -n "$hugepages" ]; then
 	echo "$prev_2m" >/proc/sys/vm/nr_hugepages
 	[ -w $gig ] && echo "$prev_1g" >$gig
 fi
+rm -rf /tmp/kselftests
 unload_$stack
 say "$test on $stack: exit $rc"
 exit $rc
