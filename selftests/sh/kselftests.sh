@@ -57,8 +57,9 @@ export RVFIO_PCI_PARAMS
 say "loading $stack${RVFIO_PCI_PARAMS:+ (vfio-pci $RVFIO_PCI_PARAMS)}"
 load_$stack
 
-# 2 MiB pages for the hugetlb_2mb variants; a 1 GiB page only if the guest can still
-# allocate one at run time (usually not: the variants that need it then skip, visibly).
+# 2 MiB pages for the hugetlb_2mb variants; for the hugetlb_1gb ones, the 1 GiB page that
+# run-guest.sh reserves at boot (this kernel cannot allocate one at run time). Without it
+# those variants skip, and say so.
 gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 if [ -n "$hugepages" ]; then
 	prev_2m=$(cat /proc/sys/vm/nr_hugepages)
@@ -116,7 +117,7 @@ fi
 
 if [ $rc = 0 ]; then
 	if [ -n "$per_device" ]; then
-		passed= skipped_all=1
+		skipped_all=1
 		for d in $devs; do
 			say "+ $bin $d"
 			$bin $d
