@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest initramfs: busybox, the guest scripts, our modules, upstream's VFIO
-# modules (kept apart, for comparison only) and the static test programs.
+# modules (kept apart, for comparison only), the static test programs and a static bash.
 #
 #   mkinitramfs.sh KERNEL_BUILD_DIR OUTPUT.cpio
 set -euo pipefail
@@ -14,6 +14,9 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,guest,tests,lib/modules/rvfio,lib/modules/upstream}
 cp /bin/busybox "$root/bin/busybox"
 file -L "$root/bin/busybox" | grep -q 'statically linked' || die "/bin/busybox is not static (install busybox-static)"
+# bash, for the kernel's VFIO kselftest scripts (setup.sh, run.sh, cleanup.sh are bash).
+[ -x /bin/bash-static ] || die "no /bin/bash-static (install bash-static)"
+cp /bin/bash-static "$root/bin/bash"
 cp "$RVFIO_ROOT/qemu-test/guest/init" "$root/init"
 chmod +x "$root/init"
 cp "$RVFIO_ROOT"/qemu-test/guest/*.sh "$root/guest/"

@@ -33,8 +33,11 @@ LIST
 }
 
 # Packages from bookworm itself; the base system already has rustup's toolchain and gcc.
+# bash-static runs the kernel's VFIO kselftest scripts (bash) in the guest; uuid-dev is the
+# static libuuid those kselftests link.
 DEB_PACKAGES=(bc bison flex libelf-dev libssl-dev cpio xz-utils kmod make gcc
-	busybox-static "libclang-$LLVM_VERSION-dev" "clang-$LLVM_VERSION" python3 file rsync)
+	busybox-static bash-static uuid-dev "libclang-$LLVM_VERSION-dev" "clang-$LLVM_VERSION"
+	python3 file rsync)
 
 install_packages() {
 	local missing=() p

@@ -12,12 +12,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Loaded-module queries that do not depend on lsmod's formatting.
 module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2>/dev/null)" = live ]; }
 
-# RVFIO_DMA_ENTRY_LIMIT, when set, becomes the type1 dma_entry_limit of either stack.
+# RVFIO_DMA_ENTRY_LIMIT, when set, becomes the type1 dma_entry_limit of either stack;
+# RVFIO_PCI_PARAMS (e.g. "enable_sriov=1") are vfio-pci's module parameters on either stack.
 load_rvfio() {
 	module_loaded vfio && fail "a vfio module is already loaded"
 	insmod $RVFIO_MODDIR/vfio.ko ${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT} ||
 		fail "insmod vfio.ko"
-	insmod $RVFIO_MODDIR/vfio-pci.ko || fail "insmod vfio-pci.ko"
+	insmod $RVFIO_MODDIR/vfio-pci.ko $RVFIO_PCI_PARAMS || fail "insmod vfio-pci.ko $RVFIO_PCI_PARAMS"
 }
 
 unload_rvfio() {
@@ -28,8 +29,11 @@ unload_rvfio() {
 # Upstream's modules, in the dependency order the host computed; never with ours.
 load_upstream() {
 	module_loaded vfio && fail "a vfio module is already loaded"
+	local m params
 	for m in $(cat $UPSTREAM_MODDIR/load-order); do
-		insmod "$UPSTREAM_MODDIR/$m" || fail "insmod upstream $m"
+		params=
+		[ "$m" = vfio-pci.ko ] && params=$RVFIO_PCI_PARAMS
+		insmod "$UPSTREAM_MODDIR/$m" $params || fail "insmod upstream $m $params"
 	done
 	if [ -n "$RVFIO_DMA_ENTRY_LIMIT" ]; then
 		echo "$RVFIO_DMA_ENTRY_LIMIT" >/sys/module/vfio_iommu_type1/parameters/dma_entry_limit ||
