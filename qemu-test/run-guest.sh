@@ -36,7 +36,8 @@ mkdir -p "$outdir"
 initrd=$outdir/initramfs.cpio
 "$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd"
 
-nvme_img=$RVFIO_CACHE/nvme.img
+# Per output directory, so that guests of side-by-side runs do not share (and lock) it.
+nvme_img=$outdir/nvme.img
 [ -f "$nvme_img" ] || truncate -s 16M "$nvme_img"
 
 : > "$outdir/results.log"
