@@ -27,6 +27,13 @@ extern "C" {
     fn rvfio_page_to_pfn(page: *mut bindings::page) -> kernel::ffi::c_ulong;
     /// `pfn_to_page()`, from `rust/vfio/mm_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
+    fn rvfio_follow_pfnmap(
+        mm: *mut bindings::mm_struct,
+        vaddr: kernel::ffi::c_ulong,
+        npages: kernel::ffi::c_ulong,
+        write: bool,
+        pfn: *mut kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_long;
 
 }
 
@@ -140,6 +147,41 @@ pub(crate) struct PfnRun {
     pub(crate) pfn: u64,
     /// Number of frames.
     pub(crate) npages: u64,
+    /// Pinned `struct page`s (RAM), as opposed to device memory of a PFN mapping.
+    pub(crate) pinned: bool,
+}
+
+/// Looks up the frames behind `vaddr` of `mm` when it lies in a `VM_PFNMAP` mapping of
+/// device memory (another device's BAR mmap), faulting them in if needed. Such frames are
+/// not pinned: they have no `struct page` to pin. Returns the run of at most `npages`
+/// contiguous frames found; -EFAULT if `vaddr` is not in such a mapping.
+pub(crate) fn follow_pfnmap(
+    mm: &MmWithUser,
+    vaddr: usize,
+    npages: usize,
+    write: bool,
+) -> Result<PfnRun> {
+    let _lock = mm.mmap_read_lock();
+    loop {
+        let mut pfn = 0;
+        // SAFETY: `mm` has users and its mmap lock is held for reading, as the helper
+        // requires; `pfn` is a valid out-pointer.
+        let ret = unsafe { rvfio_follow_pfnmap(mm.as_raw(), vaddr, npages, write, &mut pfn) };
+        if ret == -(bindings::EAGAIN as kernel::ffi::c_long) {
+            // The fault dropped and retook the lock: look the VMA up again.
+            continue;
+        }
+        if ret < 0 {
+            // CAST: a negative errno fits in `i32`.
+            return Err(Error::from_errno(ret as i32));
+        }
+        // CAST: `0 < ret <= npages`, and frame numbers fit in 64 bits.
+        return Ok(PfnRun {
+            pfn: pfn as u64,
+            npages: ret as u64,
+            pinned: false,
+        });
+    }
 }
 
 impl PfnRun {
@@ -154,12 +196,13 @@ impl PfnRun {
     }
 }
 
-/// Pinned pages of one DMA mapping, as runs in IOVA order.
+/// The memory of one DMA mapping, as runs in IOVA order: pinned pages, and device memory
+/// of PFN mappings.
 ///
 /// # Invariants
 ///
-/// Every page frame of every run in `runs` is a `struct page` holding one `FOLL_PIN`
-/// reference owned by this object.
+/// Every page frame of every run in `runs` with `pinned` set is a `struct page` holding
+/// one `FOLL_PIN` reference owned by this object.
 pub(crate) struct PinnedRuns {
     runs: KVVec<PfnRun>,
     /// Mark the pages dirty when unpinning (the device could write them).
@@ -195,9 +238,15 @@ impl PinnedRuns {
             // CAST: page frame numbers fit in 64 bits.
             let pfn = unsafe { rvfio_page_to_pfn(page) } as u64;
             match self.runs.last_mut() {
-                Some(last) if merge && last.pfn + last.npages == pfn => last.npages += 1,
+                Some(last) if merge && last.pinned && last.pfn + last.npages == pfn => {
+                    last.npages += 1
+                }
                 _ => {
-                    let run = PfnRun { pfn, npages: 1 };
+                    let run = PfnRun {
+                        pfn,
+                        npages: 1,
+                        pinned: true,
+                    };
                     // Room was reserved above, so this cannot fail.
                     self.runs.push(run, GFP_KERNEL)?;
                 }
@@ -209,9 +258,30 @@ impl PinnedRuns {
     }
 }
 
+impl PinnedRuns {
+    /// Appends a run of device memory (not pinned), merged with the previous one when it
+    /// continues it and `merge` is set.
+    pub(crate) fn append_unpinned(&mut self, run: PfnRun, merge: bool) -> Result {
+        match self.runs.last_mut() {
+            Some(last) if merge && !last.pinned && last.pfn + last.npages == run.pfn => {
+                last.npages += run.npages;
+                Ok(())
+            }
+            // INVARIANT: not pinned, so nothing to own.
+            _ => Ok(self.runs.push(
+                PfnRun {
+                    pinned: false,
+                    ..run
+                },
+                GFP_KERNEL,
+            )?),
+        }
+    }
+}
+
 impl Drop for PinnedRuns {
     fn drop(&mut self) {
-        for run in self.runs.iter() {
+        for run in self.runs.iter().filter(|run| run.pinned) {
             // CAST: frame numbers and counts of pinned memory fit in `unsigned long`.
             // SAFETY: Each run is a range of pinned `struct page`s we own (type invariant),
             // released once, here; `pfn_to_page` is valid for those frames.

@@ -18,3 +18,56 @@ struct page *rvfio_pfn_to_page(unsigned long pfn)
 	return pfn_to_page(pfn);
 }
 
+
+long rvfio_follow_pfnmap(struct mm_struct *mm, unsigned long vaddr,
+			 unsigned long npages, bool write, unsigned long *pfn);
+
+/*
+ * The frames behind @vaddr of @mm when it lies in a VM_PFNMAP VMA (another device's BAR
+ * mmap), as upstream type1's follow_fault_pfn(): faulting the page in if needed. Called
+ * with the mmap lock held for reading. Returns how many of the @npages frames from *@pfn
+ * are contiguous within the same leaf entry; -EFAULT if @vaddr is not in a PFN mapping of
+ * non-RAM frames or not writable for @write; -EAGAIN if the fault dropped (and retook) the
+ * mmap lock, so the VMA must be looked up again.
+ */
+long rvfio_follow_pfnmap(struct mm_struct *mm, unsigned long vaddr,
+			 unsigned long npages, bool write, unsigned long *pfn)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, vaddr);
+	struct follow_pfnmap_args args = { .vma = vma, .address = vaddr };
+	unsigned long addr_mask, end_pfn;
+	int ret;
+
+	if (!vma || !(vma->vm_flags & VM_PFNMAP))
+		return -EFAULT;
+
+	ret = follow_pfnmap_start(&args);
+	if (ret) {
+		bool unlocked = false;
+
+		ret = fixup_user_fault(mm, vaddr,
+				       FAULT_FLAG_REMOTE | (write ? FAULT_FLAG_WRITE : 0),
+				       &unlocked);
+		if (unlocked)
+			return -EAGAIN;
+		if (ret)
+			return ret;
+		ret = follow_pfnmap_start(&args);
+		if (ret)
+			return ret;
+	}
+	if (write && !args.writable) {
+		follow_pfnmap_end(&args);
+		return -EFAULT;
+	}
+	*pfn = args.pfn;
+	addr_mask = args.addr_mask;
+	follow_pfnmap_end(&args);
+
+	/* Only device memory: RAM must go through pinning. */
+	if (pfn_valid(*pfn) && !PageReserved(pfn_to_page(*pfn)))
+		return -EFAULT;
+
+	end_pfn = (*pfn | (~addr_mask >> PAGE_SHIFT)) + 1;
+	return min(npages, end_pfn - *pfn);
+}

@@ -17,6 +17,7 @@ use kernel::{
 
 use crate::ext::{
     gup::{
+        follow_pfnmap,
         LockedVm,
         PinBatch,
         PinnedRuns,
@@ -104,10 +105,24 @@ impl Mapping {
             // CAST: the remaining count is bounded by the batch size inside `pin`.
             let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
             // CAST: user addresses fit in `usize`.
-            let got = batch.pin(mm, vaddr as usize, want, self.prot.writable())?;
-            // CAST: as above.
-            self._locked.charge(got as u64)?;
-            self.pinned.append(&mut batch, merge_runs)?;
+            let got = match batch.pin(mm, vaddr as usize, want, self.prot.writable()) {
+                Ok(got) => {
+                    // CAST: as above.
+                    self._locked.charge(got as u64)?;
+                    self.pinned.append(&mut batch, merge_runs)?;
+                    got
+                }
+                // Not pinnable: device memory of a PFN mapping (a BAR mmap) is mapped
+                // as it is, neither pinned nor charged, as upstream.
+                Err(e) if e == EFAULT => {
+                    // CAST: as above.
+                    let run = follow_pfnmap(mm, vaddr as usize, want, self.prot.writable())?;
+                    self.pinned.append_unpinned(run, merge_runs)?;
+                    // CAST: at most `want`.
+                    run.npages as usize
+                }
+                Err(e) => return Err(e),
+            };
             pinned_pages += got as u64;
             let complete = self.pinned.runs().len().saturating_sub(1);
             self.map_runs(domains.clone(), mapped_runs, complete)?;
