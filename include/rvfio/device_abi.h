@@ -20,7 +20,7 @@ struct vm_area_struct;
 struct module;
 
 /* Bump on any incompatible change: rvfio_register_device() refuses other versions. */
-#define RVFIO_DEVICE_ABI_VERSION 2
+#define RVFIO_DEVICE_ABI_VERSION 3
 
 /**
  * struct rvfio_device_ops - callbacks of a bus driver, all called in process context.
@@ -33,6 +33,10 @@ struct module;
  * @mmap:         mmap() of a device fd region.
  * @request:      the core wants the device back (unbind while open); @count counts asks.
  * @owner:        the bus driver's module, held by the core while a device fd is open.
+ * @match_token:  GET_DEVICE_FD's " vf_token=<uuid>" suffix: @uuid is the 16-byte token or
+ *                NULL when none was given; 0 allows the open, else an errno as upstream's
+ *                match_token_uuid (-EACCES for a missing or wrong token, -EINVAL for a
+ *                token where none is taken).
  *
  * A callback left NULL makes the matching operation fail with the errno upstream returns
  * for a driver without it.
@@ -47,6 +51,7 @@ struct rvfio_device_ops {
 	int (*mmap)(void *cookie, struct vm_area_struct *vma);
 	void (*request)(void *cookie, unsigned int count);
 	struct module *owner;
+	int (*match_token)(void *cookie, const u8 *uuid);
 };
 
 /* Opaque handle for a device registered with the core. */

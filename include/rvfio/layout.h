@@ -45,6 +45,7 @@
 	X(offsetof(struct pci_driver, id_table))                        \
 	X(offsetof(struct pci_driver, probe))                           \
 	X(offsetof(struct pci_driver, remove))                          \
+	X(offsetof(struct pci_driver, sriov_configure))                 \
 	X(offsetof(struct pci_driver, driver_managed_dma))              \
 	X(sizeof(struct pci_device_id))                                 \
 	X(offsetof(struct pci_device_id, override_only))                \

@@ -130,6 +130,19 @@ impl BusCallbacks {
         kernel::error::to_result(unsafe { mmap(self.cookie, vma.as_ptr()) })
     }
 
+    /// Checks a `GET_DEVICE_FD` VF token (`None`: none given). Without the callback, any
+    /// token is -EINVAL (the device is not part of SR-IOV), as upstream.
+    pub(crate) fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result {
+        match self.ops().match_token {
+            // SAFETY: As in `open_device`; `uuid` is NULL or 16 readable bytes for the call.
+            Some(check) => kernel::error::to_result(unsafe {
+                check(self.cookie, uuid.map_or(core::ptr::null(), |u| u.as_ptr()))
+            }),
+            None if uuid.is_some() => Err(EINVAL),
+            None => Ok(()),
+        }
+    }
+
     /// Asks the bus driver to get userspace to release the device (`count`-th time).
     pub(crate) fn request(&self, count: u32) {
         if let Some(request) = self.ops().request {

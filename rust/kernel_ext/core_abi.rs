@@ -81,6 +81,8 @@ pub(crate) trait DeviceOps: PfnFault + Send + Sync + 'static {
     fn mmap(&self, request: &MmapGeometry) -> Result;
     /// The core wants the device back; `count` counts the requests so far.
     fn request(&self, count: u32);
+    /// Checks the VF token given to `GET_DEVICE_FD` (`None`: none given).
+    fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result;
 }
 
 /// A registration handle the core gave out.
@@ -137,6 +139,7 @@ impl<T: DeviceOps> OpsTable<T> {
         mmap: Some(Self::mmap),
         request: Some(Self::request),
         owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
+        match_token: Some(Self::match_token),
     };
 
     /// The device behind a cookie.
@@ -222,6 +225,17 @@ impl<T: DeviceOps> OpsTable<T> {
         // splits of the VMA hold the file too.
         unsafe { request.setup_pfnmap(device) };
         0
+    }
+
+    /// # Safety
+    ///
+    /// As for `open_device`; `uuid` is NULL or points to 16 readable bytes.
+    unsafe extern "C" fn match_token(cookie: *mut c_void, uuid: *const u8) -> c_int {
+        // SAFETY: Caller contract.
+        let device = unsafe { Self::device(cookie) };
+        // SAFETY: Caller contract: NULL or 16 bytes, borrowed for the call.
+        let uuid = unsafe { uuid.cast::<[u8; 16]>().as_ref() };
+        from_result(|| device.match_token(uuid).map(|()| 0))
     }
 
     /// # Safety

@@ -18,7 +18,7 @@ use kernel::{
 };
 
 /// `RVFIO_DEVICE_ABI_VERSION`.
-pub(crate) const ABI_VERSION: u32 = 2;
+pub(crate) const ABI_VERSION: u32 = 3;
 
 /// `struct rvfio_device_ops`: the callbacks of a bus driver.
 #[repr(C)]
@@ -48,6 +48,9 @@ pub(crate) struct RawDeviceOps {
     pub(crate) request: Option<unsafe extern "C" fn(cookie: *mut c_void, count: c_uint)>,
     /// The bus driver's module, held while a device fd is open.
     pub(crate) owner: *mut bindings::module,
+    /// Checks the VF token of `GET_DEVICE_FD` (NULL: none given).
+    pub(crate) match_token:
+        Option<unsafe extern "C" fn(cookie: *mut c_void, uuid: *const u8) -> c_int>,
 }
 
 // SAFETY: A table of function pointers and a module pointer, shared read-only.
@@ -63,7 +66,8 @@ const _: () = {
     assert!(offset_of!(RawDeviceOps, mmap) == 48);
     assert!(offset_of!(RawDeviceOps, request) == 56);
     assert!(offset_of!(RawDeviceOps, owner) == 64);
-    assert!(core::mem::size_of::<RawDeviceOps>() == 72);
+    assert!(offset_of!(RawDeviceOps, match_token) == 72);
+    assert!(core::mem::size_of::<RawDeviceOps>() == 80);
 };
 
 /// `struct rvfio_device`: opaque to bus drivers; the core's handle for a registration.

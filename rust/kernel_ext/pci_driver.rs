@@ -34,6 +34,13 @@ pub(crate) trait PciDriver: 'static {
 
     /// Unbinds `pdev`, consuming what `probe` returned.
     fn remove(pdev: &pci::Device, data: Self::Data);
+
+    /// `sriov_numvfs` was written: enable `count` VFs (0: disable); the count enabled.
+    fn sriov_configure(
+        pdev: &pci::Device,
+        data: <Self::Data as ForeignOwnable>::Borrowed<'_>,
+        count: u32,
+    ) -> Result<u32>;
 }
 
 /// A registered `struct pci_driver` for `T`.
@@ -87,6 +94,7 @@ impl<T: PciDriver> PciDriverRegistration<T> {
                 drv.id_table = OVERRIDE_ONLY_ID_TABLE.as_ptr();
                 drv.probe = Some(Self::probe_callback);
                 drv.remove = Some(Self::remove_callback);
+                drv.sriov_configure = Some(Self::sriov_configure_callback);
                 // The whole point of this adapter: DMA ownership stays with userspace.
                 drv.driver_managed_dma = true;
                 // SAFETY: `slot` is valid for writes (`try_ffi_init`).
@@ -117,6 +125,21 @@ impl<T: PciDriver> PciDriverRegistration<T> {
             // INVARIANT: the drvdata is a `T::Data` from `into_foreign`.
             unsafe { bindings::dev_set_drvdata(dev, data.into_foreign().cast()) };
             Ok(0)
+        })
+    }
+
+    extern "C" fn sriov_configure_callback(pdev: *mut bindings::pci_dev, count: c_int) -> c_int {
+        // SAFETY: The PCI core calls this with a live device bound to us (device lock
+        // held), so probe succeeded and its drvdata is set.
+        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        let dev = device_ptr(pdev.as_ref());
+        // SAFETY: `dev` is live and bound; its drvdata is our `T::Data` (type invariant),
+        // borrowed while the device lock keeps remove away.
+        let data = unsafe { T::Data::borrow(bindings::dev_get_drvdata(dev).cast()) };
+        from_result(|| {
+            let count = u32::try_from(count).map_err(|_| EINVAL)?;
+            // CAST: bounded by TotalVFs, a 16-bit field.
+            Ok(T::sriov_configure(pdev, data, count)? as c_int)
         })
     }
 

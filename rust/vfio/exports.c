@@ -21,4 +21,5 @@ static_assert(offsetof(struct rvfio_device_ops, write) == 40);
 static_assert(offsetof(struct rvfio_device_ops, mmap) == 48);
 static_assert(offsetof(struct rvfio_device_ops, request) == 56);
 static_assert(offsetof(struct rvfio_device_ops, owner) == 64);
-static_assert(sizeof(struct rvfio_device_ops) == 72);
+static_assert(offsetof(struct rvfio_device_ops, match_token) == 72);
+static_assert(sizeof(struct rvfio_device_ops) == 80);

@@ -161,24 +161,21 @@ impl Group {
         let (name, vf_token) = parse_device_request(request)?;
         let device = {
             let inner = this.inner.lock();
-            let device = inner
+            inner
                 .devices
                 .iter()
                 .find(|d| d.is_named(name))
                 .cloned()
-                .ok_or(ENODEV)?;
-            // Only SR-IOV devices take a VF token, and rvfio does not enable SR-IOV yet:
-            // upstream refuses a token for a device that is not part of SR-IOV.
-            if vf_token.is_some() {
-                return Err(EINVAL);
-            }
-            // Device access needs a container with an IOMMU set.
-            match &inner.attachment {
-                Some(attachment) if attachment.container.has_iommu() => {}
-                _ => return Err(EINVAL),
-            }
-            device
+                .ok_or(ENODEV)?
         };
+        // As upstream, the bus driver checks the VF token as part of matching the name,
+        // before device access is checked.
+        device.callbacks().match_token(vf_token.as_ref())?;
+        // Device access needs a container with an IOMMU set.
+        match &this.inner.lock().attachment {
+            Some(attachment) if attachment.container.has_iommu() => {}
+            _ => return Err(EINVAL),
+        }
         let fd = DeviceFile::open(device, this.into(), file)?;
         // CAST: fds are small non-negative integers.
         Ok(fd as isize)

@@ -43,6 +43,7 @@ use crate::{
         Notifier, //
     },
     regions,
+    sriov::SriovRole,
 };
 
 /// `PCI_COMMAND` offset and its memory-enable bit.
@@ -109,6 +110,8 @@ pub(crate) struct VfioPciDevice {
     pub(crate) notifiers: Mutex<[Notifier; 2]>,
     /// Which BARs may be mmapped.
     pub(crate) bar_mmap: [bool; 6],
+    /// The device's part in SR-IOV.
+    pub(crate) sriov: SriovRole,
 }
 
 /// Index of the ERR notifier in `notifiers`.
@@ -127,6 +130,7 @@ impl VfioPciDevice {
             // the rest of such a page, so it refuses sub-page BARs.
             *mmap = r.is_mem() && r.len >= kernel::page::PAGE_SIZE as u64;
         }
+        let sriov = SriovRole::of(&function)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 function,
@@ -135,6 +139,7 @@ impl VfioPciDevice {
                 memory <- new_mutex!(MemoryGate::default()),
                 notifiers <- new_mutex!([Notifier::default(), Notifier::default()]),
                 bar_mmap,
+                sriov,
             }),
             GFP_KERNEL,
         )
@@ -271,12 +276,14 @@ impl DeviceOps for VfioPciDevice {
             return Err(EBUSY);
         }
         *state = Some(self.open()?);
+        self.sriov.vf_opened(true);
         Ok(())
     }
 
     fn close_device(&self) {
         let mut state = self.state.lock();
         if let Some(open) = state.take() {
+            self.sriov.vf_opened(false);
             self.close(open);
         }
         drop(state);
@@ -301,6 +308,10 @@ impl DeviceOps for VfioPciDevice {
         regions::check_mmap(self, request)
     }
 
+    fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result {
+        self.check_token(uuid)
+    }
+
     fn request(&self, count: u32) {
         let notifiers = self.notifiers.lock();
         if notifiers[NOTIFY_REQ].signal() {
@@ -317,6 +328,13 @@ impl DeviceOps for VfioPciDevice {
                 "No device request channel registered, blocked until released by user\n"
             );
         }
+    }
+}
+
+impl VfioPciDevice {
+    /// Checks a VF token (SR-IOV).
+    fn check_token(&self, uuid: Option<&[u8; 16]>) -> Result {
+        self.sriov.match_token(&self.function, uuid)
     }
 }
 

@@ -5,7 +5,8 @@
 
 use kernel::{
     pci,
-    prelude::*, //
+    prelude::*,
+    sync::Arc, //
 };
 
 use crate::{
@@ -18,12 +19,14 @@ use crate::{
             PciFunction, //
         },
     },
+    sriov,
 };
 
 /// What vfio-pci keeps per bound device: its registration with the core, whose drop
 /// (at unbind) waits until userspace has let go of the device.
 pub(crate) struct Binding {
-    _registration: CoreRegistration<VfioPciDevice>,
+    device: Arc<VfioPciDevice>,
+    registration: Option<CoreRegistration<VfioPciDevice>>,
 }
 
 /// The vfio-pci driver.
@@ -37,8 +40,14 @@ impl PciDriver for VfioPciDriver {
         if pci_raw::header_type(pdev) != pci_raw::HEADER_TYPE_NORMAL {
             return Err(EINVAL);
         }
-        let device = VfioPciDevice::new(PciFunction::new(pdev))?;
-        let registration = CoreRegistration::new(pdev.as_ref(), device)?;
+        let function = PciFunction::new(pdev);
+        // As upstream: VFs created by another driver stay with it.
+        if function.is_physfn() && function.num_vf() > 0 {
+            dev_warn!(pdev.as_ref(), "Cannot bind to PF with SR-IOV enabled\n");
+            return Err(EBUSY);
+        }
+        let device = VfioPciDevice::new(function)?;
+        let registration = CoreRegistration::new(pdev.as_ref(), device.clone())?;
         dev_info!(
             pdev.as_ref(),
             "bound to vfio-pci ({:04x}:{:04x})\n",
@@ -47,15 +56,22 @@ impl PciDriver for VfioPciDriver {
         );
         Ok(KBox::new(
             Binding {
-                _registration: registration,
+                device,
+                registration: Some(registration),
             },
             GFP_KERNEL,
         )?)
     }
 
-    fn remove(pdev: &pci::Device, binding: KBox<Binding>) {
-        // Unregistering from the core waits until every device fd is closed.
-        drop(binding);
+    fn remove(pdev: &pci::Device, mut binding: KBox<Binding>) {
+        // VFs go first (they may hold the PF's state), then unregistering from the core
+        // waits until every device fd is closed.
+        sriov::disable(&binding.device);
+        drop(binding.registration.take());
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
+    }
+
+    fn sriov_configure(_pdev: &pci::Device, binding: &Binding, count: u32) -> Result<u32> {
+        sriov::configure(&binding.device, count)
     }
 }

@@ -6,6 +6,7 @@
  */
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 
 struct pci_dev *rvfio_pci_upstream_bridge(struct pci_dev *pdev);
 void rvfio_vma_describe(const struct vm_area_struct *vma, unsigned long *start,
@@ -60,4 +61,73 @@ unsigned long rvfio_vmf_pgoff(const struct vm_fault *vmf)
 vm_fault_t rvfio_vmf_insert_pfn(struct vm_fault *vmf, unsigned long pfn)
 {
 	return vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+}
+
+/* SR-IOV: the bitfields and inlines of struct pci_dev that vfio-pci needs. */
+bool rvfio_pci_is_virtfn(struct pci_dev *pdev);
+bool rvfio_pci_is_physfn(struct pci_dev *pdev);
+struct pci_dev *rvfio_pci_physfn(struct pci_dev *pdev);
+
+bool rvfio_pci_is_virtfn(struct pci_dev *pdev)
+{
+	return pdev->is_virtfn;
+}
+
+bool rvfio_pci_is_physfn(struct pci_dev *pdev)
+{
+	return pdev->is_physfn;
+}
+
+struct pci_dev *rvfio_pci_physfn(struct pci_dev *pdev)
+{
+	return pci_physfn(pdev);
+}
+
+/*
+ * While a PF is bound to vfio-pci, its new VFs get driver_override "vfio-pci", so they bind
+ * to vfio-pci rather than to their native driver (upstream's vfio_pci_bus_notifier).
+ */
+struct rvfio_vf_capture {
+	struct notifier_block nb;
+	struct pci_dev *pf;
+};
+
+struct rvfio_vf_capture *rvfio_vf_capture_start(struct pci_dev *pf);
+void rvfio_vf_capture_stop(struct rvfio_vf_capture *capture);
+
+static int rvfio_vf_capture_notify(struct notifier_block *nb, unsigned long action,
+				   void *data)
+{
+	struct rvfio_vf_capture *capture = container_of(nb, struct rvfio_vf_capture, nb);
+	struct pci_dev *pdev = to_pci_dev(data);
+
+	if (action == BUS_NOTIFY_ADD_DEVICE && pdev->is_virtfn &&
+	    pci_physfn(pdev) == capture->pf) {
+		pci_info(capture->pf, "Captured SR-IOV VF %s driver_override\n", pci_name(pdev));
+		WARN_ON(device_set_driver_override(&pdev->dev, "vfio-pci"));
+	}
+	return NOTIFY_OK;
+}
+
+struct rvfio_vf_capture *rvfio_vf_capture_start(struct pci_dev *pf)
+{
+	struct rvfio_vf_capture *capture = kzalloc(sizeof(*capture), GFP_KERNEL);
+	int ret;
+
+	if (!capture)
+		return ERR_PTR(-ENOMEM);
+	capture->pf = pf;
+	capture->nb.notifier_call = rvfio_vf_capture_notify;
+	ret = bus_register_notifier(&pci_bus_type, &capture->nb);
+	if (ret) {
+		kfree(capture);
+		return ERR_PTR(ret);
+	}
+	return capture;
+}
+
+void rvfio_vf_capture_stop(struct rvfio_vf_capture *capture)
+{
+	bus_unregister_notifier(&pci_bus_type, &capture->nb);
+	kfree(capture);
 }

@@ -57,6 +57,7 @@ pub(crate) fn dispatch(device: &VfioPciDevice, cmd: u32, arg: usize) -> Result<i
         uapi::VFIO_DEVICE_GET_IRQ_INFO => get_irq_info(device, arg),
         uapi::VFIO_DEVICE_SET_IRQS => set_irqs(device, arg),
         uapi::VFIO_DEVICE_RESET => reset(device),
+        uapi::VFIO_DEVICE_FEATURE => feature(device, arg),
         _ => Err(ENOTTY),
     }
 }
@@ -390,6 +391,51 @@ fn set_msi(
             open.irqs.fire_msi(msix, start, count, data)?;
             Ok(0)
         }
+    }
+}
+
+/// `VFIO_DEVICE_FEATURE`, validated as upstream's core (`vfio_ioctl_device_feature`);
+/// vfio-pci serves `PCI_VF_TOKEN` (SET) only.
+fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
+    const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_feature, data);
+    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
+    let argsz: u32 = reader.read()?;
+    let flags: u32 = reader.read()?;
+    if (argsz as usize) < MINSZ {
+        return Err(EINVAL);
+    }
+    let get = uapi::VFIO_DEVICE_FEATURE_GET;
+    let set = uapi::VFIO_DEVICE_FEATURE_SET;
+    let probe = uapi::VFIO_DEVICE_FEATURE_PROBE;
+    if flags & !(uapi::VFIO_DEVICE_FEATURE_MASK | get | set | probe) != 0 {
+        return Err(EINVAL);
+    }
+    if flags & probe == 0 && flags & set != 0 && flags & get != 0 {
+        return Err(EINVAL);
+    }
+    match flags & uapi::VFIO_DEVICE_FEATURE_MASK {
+        uapi::VFIO_DEVICE_FEATURE_PCI_VF_TOKEN => {
+            if !device.sriov.has_token() {
+                return Err(ENOTTY);
+            }
+            // `vfio_check_feature(flags, argsz, SET, sizeof(uuid))`.
+            if flags & (get | set) & !set != 0 {
+                return Err(EINVAL);
+            }
+            if flags & probe != 0 {
+                return Ok(0);
+            }
+            if flags & (get | set) == 0 || (argsz as usize) - MINSZ < 16 {
+                return Err(EINVAL);
+            }
+            let mut uuid = [0u8; 16];
+            UserSlice::new(UserPtr::from_addr(arg + MINSZ), 16)
+                .reader()
+                .read_slice(&mut uuid)?;
+            device.sriov.set_token(uuid)?;
+            Ok(0)
+        }
+        _ => Err(ENOTTY),
     }
 }
 

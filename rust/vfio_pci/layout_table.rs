@@ -20,12 +20,13 @@ extern "C" {
 
 /// Fails module load if bindgen and the C compiler disagree on any layout we use.
 pub(crate) fn check() -> Result {
-    let entries: [LayoutEntry; 17] = [
+    let entries: [LayoutEntry; 18] = [
         layout_entry!(size pci_driver),
         layout_entry!(pci_driver.name),
         layout_entry!(pci_driver.id_table),
         layout_entry!(pci_driver.probe),
         layout_entry!(pci_driver.remove),
+        layout_entry!(pci_driver.sriov_configure),
         layout_entry!(pci_driver.driver_managed_dma),
         layout_entry!(size pci_device_id),
         layout_entry!(pci_device_id.override_only),

@@ -14,6 +14,7 @@ mod intrs;
 mod ioctl;
 mod layout_table;
 mod regions;
+mod sriov;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
 
@@ -27,6 +28,12 @@ module! {
     description: "VFIO PCI bus driver (rvfio)",
     license: "GPL",
     imports_ns: ["RVFIO"],
+    params: {
+        enable_sriov: bool {
+            default: false,
+            description: "Enable support for SR-IOV configuration. Enabling SR-IOV on a PF typically requires support of the userspace PF driver, enabling VFs without such support may result in non-functional VFs or PF.",
+        },
+    },
 }
 
 /// The module's registrations.
@@ -40,6 +47,7 @@ struct VfioPciModule {
 impl kernel::InPlaceModule for VfioPciModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let layout = layout_table::check();
+        sriov::init_registry();
         try_pin_init!(Self {
             driver <- {
                 layout?;
