@@ -49,3 +49,72 @@ impl Drop for EventFd {
         unsafe { bindings::eventfd_ctx_put(self.ctx.as_ptr()) };
     }
 }
+
+/// What runs when a [`Virqfd`]'s eventfd is signalled.
+pub(crate) trait VirqfdHandler: Send + Sync + 'static {
+    /// The eventfd was signalled (process context; several signals may coalesce).
+    fn fire(&self);
+}
+
+/// `struct rvfio_virqfd` of `rust/vfio_pci/helpers.c`.
+#[repr(C)]
+struct RawVirqfd {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn rvfio_virqfd_new(
+        fd: kernel::ffi::c_int,
+        fire: unsafe extern "C" fn(data: *mut kernel::ffi::c_void),
+        data: *mut kernel::ffi::c_void,
+    ) -> *mut RawVirqfd;
+    fn rvfio_virqfd_free(virqfd: *mut RawVirqfd);
+}
+
+/// An eventfd that userspace (or KVM) signals to make the kernel act: `handler` runs in a
+/// work item on each signal (upstream's virqfd, used for the INTx unmask eventfd).
+///
+/// # Invariants
+///
+/// `raw` listens on the eventfd with `Arc::as_ptr(&handler)` as data until [`Drop`] frees
+/// it, which waits for a running callback; `handler` is released only after that.
+pub(crate) struct Virqfd<T: VirqfdHandler> {
+    raw: NonNull<RawVirqfd>,
+    handler: kernel::sync::Arc<T>,
+}
+
+// SAFETY: Freeing may happen on any thread; the handler is `Send + Sync`.
+unsafe impl<T: VirqfdHandler> Send for Virqfd<T> {}
+// SAFETY: No `&self` methods.
+unsafe impl<T: VirqfdHandler> Sync for Virqfd<T> {}
+
+impl<T: VirqfdHandler> Virqfd<T> {
+    /// Runs `handler` whenever the caller's eventfd `fd` is signalled (at once if it already
+    /// is): -EBADF for a bad fd, -EINVAL if it is not an eventfd.
+    pub(crate) fn new(fd: i32, handler: kernel::sync::Arc<T>) -> Result<Self> {
+        let data = kernel::sync::Arc::as_ptr(&handler).cast_mut().cast();
+        // SAFETY: `data` stays valid until `Drop` has freed the virqfd (type invariant).
+        let raw = from_err_ptr(unsafe { rvfio_virqfd_new(fd, Self::fire, data) })?;
+        // INVARIANT: listening with `handler`'s address.
+        Ok(Self {
+            raw: NonNull::new(raw).ok_or(ENOMEM)?,
+            handler,
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the work item with the `data` given in [`Self::new`].
+    unsafe extern "C" fn fire(data: *mut kernel::ffi::c_void) {
+        // SAFETY: `data` is the handler, alive until the virqfd is freed (type invariant).
+        unsafe { &*data.cast::<T>() }.fire();
+    }
+}
+
+impl<T: VirqfdHandler> Drop for Virqfd<T> {
+    fn drop(&mut self) {
+        // SAFETY: Live (type invariant); freed once, here, before `handler` is released.
+        unsafe { rvfio_virqfd_free(self.raw.as_ptr()) };
+        let _ = &self.handler;
+    }
+}

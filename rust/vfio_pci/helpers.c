@@ -4,7 +4,11 @@
  * (rust/kernel_ext/pci_raw.rs, pfn_mmap.rs). Field accesses of VMAs and faults stay in C so
  * that no Rust code depends on bindgen's view of these structures.
  */
+#include <linux/eventfd.h>
+#include <linux/file.h>
 #include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/workqueue.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 
@@ -130,4 +134,90 @@ void rvfio_vf_capture_stop(struct rvfio_vf_capture *capture)
 {
 	bus_unregister_notifier(&pci_bus_type, &capture->nb);
 	kfree(capture);
+}
+
+/*
+ * An eventfd whose signals run a callback in process context: the INTx unmask eventfd
+ * (KVM's resamplefd), upstream's virqfd. Wait-queue entries and poll tables are static
+ * inlines and macros, hence C; rust/kernel_ext/eventfd.rs wraps it. The eventfd context
+ * is referenced until the free, so an eventfd closing (EPOLLHUP) needs no handling.
+ */
+struct rvfio_virqfd {
+	struct eventfd_ctx *eventfd;
+	wait_queue_entry_t wait;
+	poll_table pt;
+	struct work_struct work;
+	void (*fire)(void *data);
+	void *data;
+};
+
+struct rvfio_virqfd *rvfio_virqfd_new(int fd, void (*fire)(void *data), void *data);
+void rvfio_virqfd_free(struct rvfio_virqfd *virqfd);
+
+static void rvfio_virqfd_work(struct work_struct *work)
+{
+	struct rvfio_virqfd *virqfd = container_of(work, struct rvfio_virqfd, work);
+
+	virqfd->fire(virqfd->data);
+}
+
+static int rvfio_virqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync,
+			       void *key)
+{
+	struct rvfio_virqfd *virqfd = container_of(wait, struct rvfio_virqfd, wait);
+
+	if (key_to_poll(key) & EPOLLIN) {
+		u64 count;
+
+		eventfd_ctx_do_read(virqfd->eventfd, &count);
+		schedule_work(&virqfd->work);
+	}
+	return 0;
+}
+
+static void rvfio_virqfd_queue(struct file *file, wait_queue_head_t *wqh, poll_table *pt)
+{
+	struct rvfio_virqfd *virqfd = container_of(pt, struct rvfio_virqfd, pt);
+
+	add_wait_queue(wqh, &virqfd->wait);
+}
+
+struct rvfio_virqfd *rvfio_virqfd_new(int fd, void (*fire)(void *data), void *data)
+{
+	struct rvfio_virqfd *virqfd;
+	struct eventfd_ctx *ctx;
+	__poll_t events;
+	CLASS(fd, file)(fd);
+
+	if (fd_empty(file))
+		return ERR_PTR(-EBADF);
+	ctx = eventfd_ctx_fileget(fd_file(file));
+	if (IS_ERR(ctx))
+		return ERR_CAST(ctx);
+	virqfd = kzalloc(sizeof(*virqfd), GFP_KERNEL);
+	if (!virqfd) {
+		eventfd_ctx_put(ctx);
+		return ERR_PTR(-ENOMEM);
+	}
+	virqfd->eventfd = ctx;
+	virqfd->fire = fire;
+	virqfd->data = data;
+	INIT_WORK(&virqfd->work, rvfio_virqfd_work);
+	init_waitqueue_func_entry(&virqfd->wait, rvfio_virqfd_wakeup);
+	init_poll_funcptr(&virqfd->pt, rvfio_virqfd_queue);
+	events = vfs_poll(fd_file(file), &virqfd->pt);
+	/* Signalled before we were listening: act on it now. */
+	if (events & EPOLLIN)
+		schedule_work(&virqfd->work);
+	return virqfd;
+}
+
+void rvfio_virqfd_free(struct rvfio_virqfd *virqfd)
+{
+	u64 count;
+
+	eventfd_ctx_remove_wait_queue(virqfd->eventfd, &virqfd->wait, &count);
+	cancel_work_sync(&virqfd->work);
+	eventfd_ctx_put(virqfd->eventfd);
+	kfree(virqfd);
 }

@@ -19,7 +19,11 @@ use kernel::{
 };
 
 use crate::ext::{
-    eventfd::EventFd,
+    eventfd::{
+        EventFd,
+        Virqfd,
+        VirqfdHandler, //
+    },
     irq::{
         IrqHandler,
         IrqRegistration, //
@@ -41,6 +45,8 @@ struct IntxState {
     masked: bool,
     /// Where interrupts go; none after the user removed it (the line stays set up).
     trigger: Option<EventFd>,
+    /// The user disabled INTx in the virtual COMMAND register: no unmasking.
+    user_disabled: bool,
 }
 
 impl IntxLine {
@@ -49,6 +55,28 @@ impl IntxLine {
         if let Some(trigger) = &state.trigger {
             trigger.signal();
         }
+    }
+
+    /// Unmasks the line unless the user disabled INTx; an interrupt still pending is
+    /// signalled again instead (the line stays masked).
+    fn unmask(&self) {
+        let mut state = self.state.lock();
+        if state.masked && !state.user_disabled {
+            if self.function.check_and_unmask_intx() {
+                state.masked = false;
+            } else {
+                IntxLine::notify(&state);
+            }
+        }
+    }
+}
+
+/// The unmask eventfd's action (KVM's resamplefd: the guest acknowledged the interrupt).
+struct IntxUnmask(Arc<IntxLine>);
+
+impl VirqfdHandler for IntxUnmask {
+    fn fire(&self) {
+        self.0.unmask();
     }
 }
 
@@ -84,6 +112,8 @@ impl IrqHandler for MsiHandler {
 /// The enabled INTx line.
 pub(crate) struct Intx {
     line: Arc<IntxLine>,
+    /// The unmask eventfd, if the user set one.
+    unmask_fd: Option<Virqfd<IntxUnmask>>,
     _registration: IrqRegistration<IntxHandler>,
 }
 
@@ -189,6 +219,7 @@ impl IrqMode {
                 state <- new_spinlock_irq!(IntxState {
                     masked: virq_disabled,
                     trigger,
+                    user_disabled: virq_disabled,
                 }),
             }),
             GFP_KERNEL,
@@ -202,6 +233,7 @@ impl IrqMode {
         )?;
         *self = IrqMode::Intx(Intx {
             line,
+            unmask_fd: None,
             _registration: registration,
         });
         Ok(())
@@ -239,17 +271,30 @@ impl IrqMode {
 
     /// Unmasks INTx unless the user disabled it in COMMAND; an interrupt still pending is
     /// signalled again instead (the line stays masked).
-    pub(crate) fn unmask_intx(&self, virq_disabled: bool) {
+    pub(crate) fn unmask_intx(&self) {
         if let IrqMode::Intx(intx) = self {
-            let mut state = intx.line.state.lock();
-            if state.masked && !virq_disabled {
-                if intx.line.function.check_and_unmask_intx() {
-                    state.masked = false;
-                } else {
-                    IntxLine::notify(&state);
-                }
-            }
+            intx.line.unmask();
         }
+    }
+
+    /// Records whether the user disabled INTx in the virtual COMMAND register.
+    pub(crate) fn set_intx_user_disabled(&self, disabled: bool) {
+        if let IrqMode::Intx(intx) = self {
+            intx.line.state.lock().user_disabled = disabled;
+        }
+    }
+
+    /// Sets (`fd` >= 0) or removes the INTx unmask eventfd.
+    pub(crate) fn set_intx_unmask_fd(&mut self, fd: i32) -> Result {
+        let IrqMode::Intx(intx) = self else {
+            return Err(EINVAL);
+        };
+        intx.unmask_fd = None;
+        if fd >= 0 {
+            let handler = Arc::new(IntxUnmask(intx.line.clone()), GFP_KERNEL)?;
+            intx.unmask_fd = Some(Virqfd::new(fd, handler)?);
+        }
+        Ok(())
     }
 
     /// Enables MSI or MSI-X with `nvec` vectors allocated; `Ok(Some(n))` when the device

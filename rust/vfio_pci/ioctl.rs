@@ -285,15 +285,22 @@ fn set_intx(
             let act = match data {
                 IrqData::None => true,
                 IrqData::Bool(b) => b.first().is_some_and(|&v| v != 0),
-                // An unmask eventfd (KVM's resamplefd) is not supported by rvfio yet; a
-                // mask eventfd is not supported upstream either.
-                IrqData::EventFd(_) => return Err(ENOTTY),
+                // The unmask eventfd (KVM's resamplefd); a mask eventfd does not exist
+                // upstream either.
+                IrqData::EventFd(fds) => {
+                    if action == uapi::VFIO_IRQ_SET_ACTION_MASK {
+                        return Err(ENOTTY);
+                    }
+                    open.irqs
+                        .set_intx_unmask_fd(fds.first().copied().ok_or(EINVAL)?)?;
+                    false
+                }
             };
             if act {
                 if action == uapi::VFIO_IRQ_SET_ACTION_MASK {
                     open.irqs.mask_intx();
                 } else {
-                    open.irqs.unmask_intx(open.virq_disabled);
+                    open.irqs.unmask_intx();
                 }
             }
             Ok(0)

@@ -68,12 +68,13 @@ pub(crate) fn rw(
     pos: u64,
     write: bool,
 ) -> Result<usize> {
+    // As upstream, an empty access succeeds before anything is checked.
+    if len == 0 {
+        return Ok(0);
+    }
     let index = pos >> OFFSET_SHIFT;
     if index >= u64::from(NUM_REGIONS) {
         return Err(EINVAL);
-    }
-    if len == 0 {
-        return Ok(0);
     }
     // CAST: below `NUM_REGIONS`.
     let index = index as u32;
@@ -138,10 +139,12 @@ fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
     if let Some(disabled) = effect.intx_disabled {
         if disabled && !open.virq_disabled {
             open.virq_disabled = true;
+            open.irqs.set_intx_user_disabled(true);
             open.irqs.mask_intx();
         } else if !disabled && open.virq_disabled {
             open.virq_disabled = false;
-            open.irqs.unmask_intx(false);
+            open.irqs.set_intx_user_disabled(false);
+            open.irqs.unmask_intx();
         }
     }
     if let Some(state) = effect.power_state {
