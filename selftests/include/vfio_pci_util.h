@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for tests of the vfio-pci device fd: opening a device through a container,
+ * region/IRQ ioctls returning -errno, config and BAR access at index << 40, sysfs views of
+ * the same device, eventfds, and the registers of QEMU's edu device
+ * (docs/specs/edu.rst, hw/misc/edu.c).
+ */
+#ifndef RVFIO_VFIO_PCI_UTIL_H
+#define RVFIO_VFIO_PCI_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "vfio_test_util.h"
+
+#ifndef offsetofend
+#define offsetofend(TYPE, MEMBER) (offsetof(TYPE, MEMBER) + sizeof(((TYPE *)0)->MEMBER))
+#endif
+
+#define REGION_OFFSET(index) ((off_t)(index) << 40)
+
+/* A device fd with the group and container it came from. */
+struct vfio_pci_dev {
+	int container;
+	int group;
+	int fd;
+};
+
+/*
+ * Opens @bdf's group, puts it in a new container with @iommu_type and gets the device fd.
+ * Returns 0 or -errno; on failure everything opened is closed again.
+ */
+static inline int vfio_pci_open(struct vfio_pci_dev *dev, const char *bdf, int iommu_type)
+{
+	int err;
+
+	dev->container = dev->group = dev->fd = -1;
+	if (!bdf)
+		return -ENODEV;
+	dev->group = open_group(bdf);
+	if (dev->group < 0)
+		goto fail;
+	dev->container = open("/dev/vfio/vfio", O_RDWR);
+	if (dev->container < 0)
+		goto fail;
+	if (ioctl(dev->group, VFIO_GROUP_SET_CONTAINER, &dev->container))
+		goto fail;
+	if (ioctl(dev->container, VFIO_SET_IOMMU, iommu_type))
+		goto fail;
+	dev->fd = ioctl(dev->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (dev->fd < 0)
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	if (dev->container >= 0)
+		close(dev->container);
+	if (dev->group >= 0)
+		close(dev->group);
+	dev->container = dev->group = dev->fd = -1;
+	return err;
+}
+
+static inline void vfio_pci_close(struct vfio_pci_dev *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	if (dev->group >= 0)
+		close(dev->group);
+	if (dev->container >= 0)
+		close(dev->container);
+	dev->container = dev->group = dev->fd = -1;
+}
+
+/* ioctl() as 0 or -errno. */
+static inline int xioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg) ? -errno : 0;
+}
+
+/* pread()/pwrite() as the byte count or -errno. */
+static inline ssize_t xpread(int fd, void *buf, size_t count, off_t offset)
+{
+	ssize_t n = pread(fd, buf, count, offset);
+
+	return n < 0 ? -errno : n;
+}
+
+static inline ssize_t xpwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+	ssize_t n = pwrite(fd, buf, count, offset);
+
+	return n < 0 ? -errno : n;
+}
+
+/* REGION_INFO for @index into @info (no capability space); 0 or -errno. */
+static inline int region_info(int fd, __u32 index, struct vfio_region_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->index = index;
+	return xioctl(fd, VFIO_DEVICE_GET_REGION_INFO, info);
+}
+
+static inline int irq_info(int fd, __u32 index, struct vfio_irq_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->index = index;
+	return xioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, info);
+}
+
+/* Config space through the device fd, little-endian values of 1, 2 or 4 bytes; -1 on error. */
+static inline long long cfg_read(int fd, unsigned int offset, unsigned int size)
+{
+	__u32 val = 0;
+
+	if (pread(fd, &val, size, REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + offset) != size)
+		return -1;
+	return val;
+}
+
+static inline int cfg_write(int fd, unsigned int offset, unsigned int size, __u32 val)
+{
+	return pwrite(fd, &val, size, REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + offset) ==
+		       size ? 0 : -1;
+}
+
+/* Sets or clears PCI_COMMAND bits through the device fd; 0 or -1. */
+static inline int cfg_command(int fd, __u16 set, __u16 clear)
+{
+	long long cmd = cfg_read(fd, PCI_COMMAND, 2);
+
+	if (cmd < 0)
+		return -1;
+	return cfg_write(fd, PCI_COMMAND, 2, (cmd & ~clear) | set);
+}
+
+/* BAR (or any region) access at @index, @offset; the value, or ~0 on a failed access. */
+static inline __u32 bar_read32(int fd, int index, off_t offset)
+{
+	__u32 val;
+
+	if (pread(fd, &val, 4, REGION_OFFSET(index) + offset) != 4)
+		return ~0U;
+	return val;
+}
+
+static inline int bar_write32(int fd, int index, off_t offset, __u32 val)
+{
+	return pwrite(fd, &val, 4, REGION_OFFSET(index) + offset) == 4 ? 0 : -1;
+}
+
+static inline int bar_write64(int fd, int index, off_t offset, __u64 val)
+{
+	return pwrite(fd, &val, 8, REGION_OFFSET(index) + offset) == 8 ? 0 : -1;
+}
+
+/* The sysfs config space of @bdf (root reads all of it) into @buf; bytes read or -1. */
+static inline ssize_t sysfs_config(const char *bdf, void *buf, size_t size)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, size, 0);
+	close(fd);
+	return n;
+}
+
+/* Size of @bdf's sysfs config file: the kernel's cfg_size. */
+static inline long long sysfs_config_size(const char *bdf)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+/* Line @index of @bdf's sysfs "resource" file: start, end, flags; 0 or -1. */
+static inline int sysfs_resource(const char *bdf, int index, __u64 *start, __u64 *end,
+				 __u64 *flags)
+{
+	char path[128], line[256];
+	int i = 0, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (i++ != index)
+			continue;
+		unsigned long long s, e, fl;
+
+		if (sscanf(line, "%llx %llx %llx", &s, &e, &fl) == 3) {
+			*start = s;
+			*end = e;
+			*flags = fl;
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Length of resource @index of @bdf as the PCI core sees it (0 if absent). */
+static inline __u64 sysfs_resource_len(const char *bdf, int index)
+{
+	__u64 start, end, flags;
+
+	if (sysfs_resource(bdf, index, &start, &end, &flags) || !end)
+		return 0;
+	return end - start + 1;
+}
+
+/* sysfs IORESOURCE_* bits */
+#define SYSFS_IORESOURCE_IO 0x100
+#define SYSFS_IORESOURCE_MEM 0x200
+#define SYSFS_IORESOURCE_PREFETCH 0x2000
+#define SYSFS_IORESOURCE_MEM_64 0x100000
+
+/*
+ * The content of @bdf's sysfs reset_method into @buf (newline stripped); "" when the file
+ * is absent (the PCI core knows no reset for the device).
+ */
+static inline void sysfs_reset_method(const char *bdf, char *buf, size_t size)
+{
+	char path[128];
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, size, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A non-blocking eventfd. */
+static inline int new_eventfd(void)
+{
+	return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+/*
+ * Waits up to @timeout_ms for @efd to be signalled and reads (resets) its counter: the
+ * count, or 0 if nothing came.
+ */
+static inline __u64 eventfd_wait(int efd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+	__u64 count = 0;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return 0;
+	if (read(efd, &count, sizeof(count)) != sizeof(count))
+		return 0;
+	return count;
+}
+
+/* SET_IRQS with up to 64 eventfds/bools of data; 0 or -errno. */
+static inline int set_irqs(int fd, __u32 flags, __u32 index, __u32 start, __u32 count,
+			   const void *data, size_t data_size)
+{
+	struct {
+		struct vfio_irq_set set;
+		__u8 data[1024];
+	} buf;
+
+	if (data_size > sizeof(buf.data))
+		return -E2BIG;
+	memset(&buf, 0, sizeof(buf));
+	buf.set.argsz = sizeof(buf.set) + data_size;
+	buf.set.flags = flags;
+	buf.set.index = index;
+	buf.set.start = start;
+	buf.set.count = count;
+	if (data_size)
+		memcpy(buf.data, data, data_size);
+	return xioctl(fd, VFIO_DEVICE_SET_IRQS, &buf);
+}
+
+/* Trigger eventfds for @count vectors from @start. */
+static inline int set_irq_eventfds(int fd, __u32 index, __u32 start, __u32 count,
+				   const __s32 *fds)
+{
+	return set_irqs(fd, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index,
+			start, count, fds, count * sizeof(__s32));
+}
+
+/* Loopback: fire the eventfds of @count vectors from @start (DATA_NONE). */
+static inline int trigger_irqs(int fd, __u32 index, __u32 start, __u32 count)
+{
+	return set_irqs(fd, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, start,
+			count, NULL, 0);
+}
+
+/* Disable an interrupt index (DATA_NONE, count 0). */
+static inline int disable_irqs(int fd, __u32 index)
+{
+	return set_irqs(fd, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0,
+			NULL, 0);
+}
+
+/* The capability @id in the chain of a REGION_INFO result @info, or NULL. */
+static inline struct vfio_info_cap_header *region_cap(struct vfio_region_info *info, __u16 id)
+{
+	__u32 offset = info->cap_offset;
+	int hops = 0;
+
+	while (offset && offset + sizeof(struct vfio_info_cap_header) <= info->argsz &&
+	       hops++ < 16) {
+		struct vfio_info_cap_header *cap = (void *)((char *)info + offset);
+
+		if (cap->id == id)
+			return cap;
+		offset = cap->next;
+	}
+	return NULL;
+}
+
+static inline __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* QEMU's edu device: BAR0 registers. */
+#define EDU_BAR 0
+#define EDU_REG_ID 0x00		/* 0xRRrr00ed: major, minor version */
+#define EDU_REG_LIVENESS 0x04	/* reads back the inverse of what was written */
+#define EDU_REG_FACTORIAL 0x08
+#define EDU_REG_STATUS 0x20	/* bit 0: computing; bit 7: raise FACT_IRQ when done */
+#define EDU_REG_IRQ_STATUS 0x24
+#define EDU_REG_IRQ_RAISE 0x60
+#define EDU_REG_IRQ_ACK 0x64
+#define EDU_REG_DMA_SRC 0x80
+#define EDU_REG_DMA_DST 0x88
+#define EDU_REG_DMA_COUNT 0x90
+#define EDU_REG_DMA_CMD 0x98
+#define EDU_STATUS_COMPUTING 0x01
+#define EDU_DMA_START 0x1
+#define EDU_DMA_TO_RAM 0x2	/* direction: 0 = RAM -> edu, 1 = edu -> RAM */
+#define EDU_DMA_IRQ 0x4
+#define EDU_FACT_IRQ 0x001
+#define EDU_DMA_DONE_IRQ 0x100
+#define EDU_DMA_BUF 0x40000	/* the device's 4 KiB buffer, in its own address space */
+#define EDU_DMA_BUF_SIZE 4096
+#define EDU_DMA_MASK ((1ULL << 28) - 1)	/* edu's default dma_mask */
+
+/* Polls the edu DMA command register until the engine is idle; 0, or -1 after @timeout_ms. */
+static inline int edu_dma_wait(int fd, int timeout_ms)
+{
+	__u64 end = now_ms() + timeout_ms;
+
+	do {
+		__u32 cmd = bar_read32(fd, EDU_BAR, EDU_REG_DMA_CMD);
+
+		if (cmd != ~0U && !(cmd & EDU_DMA_START))
+			return 0;
+		usleep(1000);
+	} while (now_ms() < end);
+	return -1;
+}
+
+/* Starts one edu DMA transfer and waits for it; 0 or -1. */
+static inline int edu_dma(int fd, __u64 src, __u64 dst, __u64 count, __u32 cmd, int wait)
+{
+	if (bar_write64(fd, EDU_BAR, EDU_REG_DMA_SRC, src) ||
+	    bar_write64(fd, EDU_BAR, EDU_REG_DMA_DST, dst) ||
+	    bar_write64(fd, EDU_BAR, EDU_REG_DMA_COUNT, count) ||
+	    bar_write64(fd, EDU_BAR, EDU_REG_DMA_CMD, cmd | EDU_DMA_START))
+		return -1;
+	return wait ? edu_dma_wait(fd, 5000) : 0;
+}
+
+#endif
