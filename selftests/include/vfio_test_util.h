@@ -79,11 +79,19 @@ static inline long long proc_value(const char *file, const char *key)
 	return value;
 }
 
-/* Pages currently pinned with FOLL_PIN, system wide. */
+/*
+ * Pages currently pinned with FOLL_PIN, system wide. The two counters are read one after
+ * the other, released first: every release counted then has its acquire counted by the
+ * second read, so a pin and unpin by another task in between cannot make this negative.
+ */
 static inline long long pinned_pages(void)
 {
-	return proc_value("/proc/vmstat", "nr_foll_pin_acquired") -
-	       proc_value("/proc/vmstat", "nr_foll_pin_released");
+	long long released = proc_value("/proc/vmstat", "nr_foll_pin_released");
+	long long acquired = proc_value("/proc/vmstat", "nr_foll_pin_acquired");
+
+	if (released < 0 || acquired < 0)
+		return -1;
+	return acquired - released;
 }
 
 /*
