@@ -76,11 +76,11 @@ extern "C" {
 ///
 /// # Invariants
 ///
-/// `raw` listens on the eventfd with `Arc::as_ptr(&handler)` as data until [`Drop`] frees
-/// it, which waits for a running callback; `handler` is released only after that.
+/// `raw` listens on the eventfd with `Arc::as_ptr(&_handler)` as data until [`Drop`] frees
+/// it, which waits for a running callback; `_handler`, a field, is released only after that.
 pub(crate) struct Virqfd<T: VirqfdHandler> {
     raw: NonNull<RawVirqfd>,
-    handler: kernel::sync::Arc<T>,
+    _handler: kernel::sync::Arc<T>,
 }
 
 // SAFETY: Freeing may happen on any thread; the handler is `Send + Sync`.
@@ -98,7 +98,7 @@ impl<T: VirqfdHandler> Virqfd<T> {
         // INVARIANT: listening with `handler`'s address.
         Ok(Self {
             raw: NonNull::new(raw).ok_or(ENOMEM)?,
-            handler,
+            _handler: handler,
         })
     }
 
@@ -115,6 +115,5 @@ impl<T: VirqfdHandler> Drop for Virqfd<T> {
     fn drop(&mut self) {
         // SAFETY: Live (type invariant); freed once, here, before `handler` is released.
         unsafe { rvfio_virqfd_free(self.raw.as_ptr()) };
-        let _ = &self.handler;
     }
 }

@@ -11,6 +11,7 @@ use kernel::{
     bindings,
     ffi::{
         c_int,
+        c_ulong,
         c_void, //
     },
     prelude::*,
@@ -40,7 +41,8 @@ impl<T: IrqHandler> IrqRegistration<T> {
     /// Requests `irq` (shared with other devices when `shared`) for `handler`.
     pub(crate) fn new(irq: u32, shared: bool, name: CString, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
-        let flags = if shared { bindings::IRQF_SHARED } else { 0 };
+        // CAST: widening, `unsigned long` is 64 bits here.
+        let flags = (if shared { bindings::IRQF_SHARED } else { 0 }) as c_ulong;
         let dev_id = core::ptr::from_ref::<T>(&handler)
             .cast_mut()
             .cast::<c_void>();
@@ -50,7 +52,7 @@ impl<T: IrqHandler> IrqRegistration<T> {
             bindings::request_irq(
                 irq,
                 Some(Self::trampoline),
-                c_ulong_from(flags),
+                flags,
                 name.as_char_ptr(),
                 dev_id,
             )
@@ -91,10 +93,4 @@ impl<T: IrqHandler> Drop for IrqRegistration<T> {
         // SAFETY: Requested with this `dev_id` (type invariant); freed once, here.
         unsafe { bindings::free_irq(self.irq, dev_id) };
     }
-}
-
-/// IRQ flags as the `unsigned long` `request_irq()` takes.
-fn c_ulong_from(flags: u32) -> kernel::ffi::c_ulong {
-    // CAST: widening, `unsigned long` is 64 bits here.
-    flags as kernel::ffi::c_ulong
 }

@@ -79,10 +79,6 @@ pub(crate) struct OpenDevice {
     pub(crate) irqs: IrqMode,
     /// The user disabled INTx in the virtual COMMAND register.
     pub(crate) virq_disabled: bool,
-    /// Where the MSI-X table is, if the device has one.
-    pub(crate) msix: Option<MsixTable>,
-    /// Whether MSI-X vectors can be added while enabled.
-    pub(crate) msix_dyn: bool,
 }
 
 /// What BAR accesses and mmap faults need, under the memory lock.
@@ -110,6 +106,10 @@ pub(crate) struct VfioPciDevice {
     pub(crate) notifiers: Mutex<[Notifier; 2]>,
     /// Which BARs may be mmapped.
     pub(crate) bar_mmap: [bool; 6],
+    /// Where the MSI-X table is, if the device has one.
+    pub(crate) msix: Option<MsixTable>,
+    /// Whether MSI-X vectors can be added while enabled.
+    pub(crate) msix_dyn: bool,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
 }
@@ -130,6 +130,8 @@ impl VfioPciDevice {
             // the rest of such a page, so it refuses sub-page BARs.
             *mmap = r.is_mem() && r.len >= kernel::page::PAGE_SIZE as u64;
         }
+        let msix = msix_table(&function)?;
+        let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
         let sriov = SriovRole::of(&function)?;
         Arc::pin_init(
             try_pin_init!(Self {
@@ -139,6 +141,8 @@ impl VfioPciDevice {
                 memory <- new_mutex!(MemoryGate::default()),
                 notifiers <- new_mutex!([Notifier::default(), Notifier::default()]),
                 bar_mmap,
+                msix,
+                msix_dyn,
                 sriov,
             }),
             GFP_KERNEL,
@@ -166,21 +170,6 @@ impl VfioPciDevice {
         result
     }
 
-    /// Finds the MSI-X table.
-    fn msix_table(&self) -> Result<Option<MsixTable>> {
-        let pos = usize::from(self.function.find_capability(CAP_MSIX));
-        if pos == 0 {
-            return Ok(None);
-        }
-        let flags = self.function.config_read(pos + MSIX_FLAGS, Width::W16)?;
-        let table = self.function.config_read(pos + MSIX_TABLE, Width::W32)?;
-        Ok(Some(MsixTable {
-            bar: table & 0x7,
-            offset: u64::from(table & !0x7),
-            size: (u64::from(flags & 0x7ff) + 1) * 16,
-        }))
-    }
-
     /// First open: enable, reset and save the device, snapshot its config space.
     fn open(&self) -> Result<OpenDevice> {
         let function = &self.function;
@@ -204,15 +193,12 @@ impl VfioPciDevice {
         }
         let opened = (|| {
             let config = ConfigSpace::new(function, function.irq() != 0)?;
-            let msix = self.msix_table()?;
             Ok(OpenDevice {
                 config,
                 saved,
                 reset_works: reset.is_ok(),
                 irqs: IrqMode::None,
                 virq_disabled: false,
-                msix,
-                msix_dyn: msix.is_some() && function.msix_can_alloc_dyn(),
             })
         })();
         match opened {
@@ -309,7 +295,7 @@ impl DeviceOps for VfioPciDevice {
     }
 
     fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result {
-        self.check_token(uuid)
+        self.sriov.match_token(&self.function, uuid)
     }
 
     fn request(&self, count: u32) {
@@ -331,15 +317,23 @@ impl DeviceOps for VfioPciDevice {
     }
 }
 
-impl VfioPciDevice {
-    /// Checks a VF token (SR-IOV).
-    fn check_token(&self, uuid: Option<&[u8; 16]>) -> Result {
-        self.sriov.match_token(&self.function, uuid)
-    }
-}
-
 impl PfnFault for VfioPciDevice {
     fn fault(&self, fault: &mut Fault<'_>) -> FaultResult {
         regions::fault(self, fault)
     }
+}
+
+/// Finds the MSI-X table of `function` (fixed by the hardware).
+fn msix_table(function: &PciFunction) -> Result<Option<MsixTable>> {
+    let pos = usize::from(function.find_capability(CAP_MSIX));
+    if pos == 0 {
+        return Ok(None);
+    }
+    let flags = function.config_read(pos + MSIX_FLAGS, Width::W16)?;
+    let table = function.config_read(pos + MSIX_TABLE, Width::W32)?;
+    Ok(Some(MsixTable {
+        bar: table & 0x7,
+        offset: u64::from(table & !0x7),
+        size: (u64::from(flags & 0x7ff) + 1) * 16,
+    }))
 }

@@ -185,11 +185,6 @@ impl IrqMode {
         matches!(self, IrqMode::Intx(_))
     }
 
-    /// Whether `index` (MSI or MSI-X) is the enabled mode.
-    fn is_msi(&self, msix: bool) -> bool {
-        matches!(self, IrqMode::Msi(m) if m.msix == msix)
-    }
-
     /// The index of the enabled mode, if any.
     pub(crate) fn index(&self) -> Option<u32> {
         match self {
@@ -401,7 +396,7 @@ impl IrqMode {
 
     /// Whether MSI (`msix` false) or MSI-X is the enabled mode.
     pub(crate) fn msi_enabled(&self, msix: bool) -> bool {
-        self.is_msi(msix)
+        matches!(self, IrqMode::Msi(m) if m.msix == msix)
     }
 }
 

@@ -13,6 +13,7 @@ use kernel::{
 
 use crate::{
     device::{
+        OpenDevice,
         VfioPciDevice,
         NOTIFY_ERR,
         NOTIFY_REQ, //
@@ -110,8 +111,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
                 // CAST: below 6.
                 if device.bar_mmap[index as usize] {
                     info.flags |= uapi::VFIO_REGION_INFO_FLAG_MMAP;
-                    let msix = device.state.lock().as_ref().ok_or(ENODEV)?.msix;
-                    if msix.is_some_and(|m| m.bar == index) {
+                    if device.msix.is_some_and(|m| m.bar == index) {
                         caps.add(uapi::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE as u16, 1, &[])?;
                     }
                 }
@@ -186,10 +186,9 @@ fn get_irq_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     }
     info.flags = uapi::VFIO_IRQ_INFO_EVENTFD;
     info.count = irq_count(device, info.index)?;
-    let msix_dyn = device.state.lock().as_ref().ok_or(ENODEV)?.msix_dyn;
     if info.index == INTX {
         info.flags |= uapi::VFIO_IRQ_INFO_MASKABLE | uapi::VFIO_IRQ_INFO_AUTOMASKED;
-    } else if info.index != MSIX || !msix_dyn {
+    } else if info.index != MSIX || !device.msix_dyn {
         info.flags |= uapi::VFIO_IRQ_INFO_NORESIZE;
     }
     write_info(arg, MINSZ as u32, &info)?;
@@ -355,11 +354,13 @@ fn set_msi(
     let mut state = device.state.lock();
     let open = (*state).as_mut().ok_or(ENODEV)?;
     let enabled = open.irqs.msi_enabled(msix);
-    if enabled && count == 0 && matches!(data, IrqData::None) {
+    // Disabling forgets the virtual MSI vector count too.
+    let disable = |open: &mut OpenDevice| {
         device.with_memory_enabled(|| open.irqs.disable(function));
-        if !msix {
-            open.config.set_msi(false, 0);
-        }
+        open.config.set_msi(false, 0);
+    };
+    if enabled && count == 0 && matches!(data, IrqData::None) {
+        disable(open);
         return Ok(0);
     }
     if !open.irqs.accepts(index) {
@@ -367,7 +368,7 @@ fn set_msi(
     }
     match data {
         IrqData::EventFd(fds) => {
-            let msix_dyn = open.msix_dyn;
+            let msix_dyn = device.msix_dyn;
             if enabled {
                 return device
                     .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn))
@@ -386,10 +387,7 @@ fn set_msi(
             let set = device
                 .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn));
             if let Err(e) = set {
-                device.with_memory_enabled(|| open.irqs.disable(function));
-                if !msix {
-                    open.config.set_msi(false, 0);
-                }
+                disable(open);
                 return Err(e);
             }
             Ok(0)

@@ -97,18 +97,23 @@ fn config_rw(
     write: bool,
 ) -> Result<usize> {
     let mut data = KVec::from_elem(0u8, len.min(4096), GFP_KERNEL)?;
-    let pos = {
-        let state = device.state.lock();
-        let open = state.as_ref().ok_or(ENODEV)?;
-        open.config.check_range(offset, len)?
-    };
     if write {
+        let pos = {
+            let state = device.state.lock();
+            state
+                .as_ref()
+                .ok_or(ENODEV)?
+                .config
+                .check_range(offset, len)?
+        };
+        // The user copy comes between the range check and the write: no lock across it.
         UserSlice::new(buf, len).reader().read_slice(&mut data)?;
         config_write(device, pos, &data)?;
     } else {
         {
             let mut state = device.state.lock();
             let open = (*state).as_mut().ok_or(ENODEV)?;
+            let pos = open.config.check_range(offset, len)?;
             open.config.read(&device.function, pos, &mut data)?;
         }
         UserSlice::new(buf, len).writer().write_slice(&data)?;
@@ -168,10 +173,9 @@ fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
     Ok(())
 }
 
-/// The span `[start, end)` of a BAR access that must not reach the device.
+/// The span `[start, end)` of BAR `index` that accesses must not reach (the MSI-X table).
 fn excluded(device: &VfioPciDevice, index: u32) -> Option<(u64, u64)> {
-    let state = device.state.lock();
-    let msix = state.as_ref()?.msix?;
+    let msix = device.msix?;
     (msix.bar == index).then_some((msix.offset, msix.offset + msix.size))
 }
 
