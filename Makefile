@@ -6,6 +6,8 @@
 #   make rustfmtcheck    fail if formatting is off
 #   make check           the whole test suite in the QEMU guest (README's test command)
 #   make demo            set everything up and run the main job (README's first command)
+#   make bench           rvfio against upstream VFIO in one guest boot: table, CSV, SVG
+#   make bench-quick     the same, short (what CI's bench_smoke test runs in the suite)
 #
 # KDIR defaults to the cached test kernel built by qemu-test/build-kernel.sh; any
 # Rust-enabled 7.3 build tree works.
@@ -20,7 +22,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 
 RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
 
-.PHONY: modules clean rustfmt rustfmtcheck check demo setup kernel selftests
+.PHONY: modules clean rustfmt rustfmtcheck check demo setup kernel selftests bench bench-quick
 
 modules:
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
@@ -51,3 +53,9 @@ check:
 
 demo:
 	qemu-test/demo.sh
+
+bench:
+	qemu-test/bench.sh
+
+bench-quick:
+	qemu-test/bench.sh --quick
