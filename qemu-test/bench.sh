@@ -9,7 +9,8 @@
 #
 # RVFIO_BENCH_RUNS (runs per stack, default 3), RVFIO_BENCH_SMALL_MAX (largest number of
 # small mappings, default 1000000), RVFIO_BENCH_ARGS (more vfio_bench options, e.g.
-# "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log)
+# "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log;
+# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION)
 # and RVFIO_OUTDIR (default $RVFIO_CACHE/bench) tune it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +43,7 @@ export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
 "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$outdir" bench \
 	rvfio_bench_runs="$runs" rvfio_bench_small_max="$small_max" \
 	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
+	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS} \
 	>"$outdir/bench-console.log" || {
 	tail -40 "$outdir/bench-console.log" >&2
 	die "benchmark guest failed (console: $outdir/bench-console.log)"

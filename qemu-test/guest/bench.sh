@@ -7,7 +7,8 @@
 #
 # Kernel command line: rvfio_bench_runs=N (runs per stack, default 3),
 # rvfio_bench_args="..." (passed to vfio_bench, e.g. --quick), rvfio_bench_small_max=N,
-# rvfio_bench_profile=1 (profile the kernel side of every run, printed on the console).
+# rvfio_bench_hugepages=N (2 MiB pages to reserve, default 600), rvfio_bench_profile=1 (profile the kernel side of every run, printed on the console),
+# rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION).
 . /guest/lib.sh
 
 runs=${rvfio_bench_runs:-3}
@@ -16,13 +17,21 @@ args="${rvfio_bench_args:-} --small-max $small_max"
 # Room for the small-mapping runs; the same limit on both stacks.
 export RVFIO_DMA_ENTRY_LIMIT=$((small_max + 1000))
 
+# Where the RESULT lines go: the results port, or a file (the suite's bench_smoke test).
+results=${RVFIO_BENCH_RESULTS:-/dev/fd/3}
+
 # 2 MiB hugetlb pages for 1 GiB of hugetlb2m mapping and the 32 MiB small2m pool, reserved
-# while memory is unfragmented.
-echo 600 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-echo "bench: $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) 2M pages," \
+# while memory is unfragmented (rvfio_bench_hugepages: fewer for --quick). Both settings are
+# restored at the end.
+hugepages=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+saved_hugepages=$(cat $hugepages)
+saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
+echo "${rvfio_bench_hugepages:-600}" > $hugepages
+echo always > $thp
+echo "bench: $(cat $hugepages) 2M pages," \
 	"$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0) 1G pages;" \
-	"THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
-echo always > /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+	"THP: $(cat $thp)"
 
 edu=$(bdf_of $EDU_ID) || fail "no edu device"
 export RVFIO_EDU_BDF=$edu
@@ -34,13 +43,13 @@ bench_run() {
 	load_$stack
 	bind_driver "$edu" vfio-pci
 	# rvfio_bench_profile=1: kernel profile of each run on the console (bench/kprof.c).
-	${rvfio_bench_profile:+/tests/bench/kprof -n 50 --} /tests/bench/vfio_bench $args >/tmp/bench.out
+	${rvfio_bench_profile:+/tests/bench/kprof -n 40 ${rvfio_bench_callers:+-c $rvfio_bench_callers} --} /tests/bench/vfio_bench $args >/tmp/bench.out
 	rc=$?
 	unbind_driver "$edu"
 	unload_$stack
 	cat /tmp/bench.out
 	[ $rc -eq 0 ] || { echo "bench: vfio_bench failed on $stack (exit $rc)"; return 1; }
-	sed -n "s/^BENCH /RESULT $stack $run /p" /tmp/bench.out >&3
+	sed -n "s/^BENCH /RESULT $stack $run /p" /tmp/bench.out >>"$results"
 }
 
 dmesg -c >/dev/null
@@ -52,6 +61,8 @@ for run in $(seq 1 "$runs"); do
 		bench_run $stack $run || status=1
 	done
 done
+echo "$saved_hugepages" > $hugepages
+echo "$saved_thp" > $thp
 if dmesg | grep -E "$SPLAT_PATTERN" >/dev/null; then
 	dmesg | grep -E -B2 -A30 "$SPLAT_PATTERN" | head -80
 	echo "bench: kernel splat during the benchmarks"

@@ -71,31 +71,32 @@ pub(crate) const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 ///
 /// # Invariants
 ///
-/// `pages[..len]` are pages each holding one `FOLL_PIN` reference owned by this batch.
+/// Every element of `pages` (its length, not its capacity) is a page holding one
+/// `FOLL_PIN` reference owned by this batch; the capacity is the batch size.
 pub(crate) struct PinBatch {
     pages: KVec<*mut bindings::page>,
-    len: usize,
 }
 
 // SAFETY: Page pins are not tied to a thread.
 unsafe impl Send for PinBatch {}
 
 impl PinBatch {
-    /// A batch able to pin up to `capacity` pages at a time.
+    /// A batch able to pin up to `capacity` pages at a time (the array is not initialised:
+    /// GUP fills it).
     pub(crate) fn new(capacity: usize) -> Result<Self> {
         Ok(Self {
-            pages: KVec::from_elem(core::ptr::null_mut(), capacity, GFP_KERNEL)?,
-            len: 0,
+            pages: KVec::with_capacity(capacity, GFP_KERNEL)?,
         })
     }
 
     /// Pins up to the batch capacity (and at most `npages`) pages of the calling task's
     /// address space from user address `vaddr`, for device writes too when `write`.
+    /// Returns how many were pinned (at least one); -EFAULT when `vaddr` is not backed by
+    /// pinnable memory.
     ///
     /// This goes through GUP's lockless fast path (`pin_user_pages_fast`), which walks the
-    /// page tables once per batch instead of looking every page up under the mmap lock, and
-    /// falls back to the slow path by itself where it must. Returns how many were pinned (at least one);
-    /// -EFAULT when `vaddr` is not backed by pinnable memory.
+    /// page tables once per batch instead of looking every page up under the mmap lock,
+    /// and falls back to the slow path by itself where it must.
     pub(crate) fn pin_current(
         &mut self,
         vaddr: usize,
@@ -104,13 +105,14 @@ impl PinBatch {
     ) -> Result<usize> {
         self.release();
         // CAST: the batch capacity is small (`PinBatch::new` callers), far below `i32::MAX`.
-        let count = npages.min(self.pages.len()).min(i32::MAX as usize) as c_int;
+        let count = npages.min(self.pages.capacity()).min(i32::MAX as usize) as c_int;
         let mut flags = bindings::FOLL_LONGTERM;
         if write {
             flags |= bindings::FOLL_WRITE;
         }
-        // SAFETY: `pages` has room for `count` entries; the function pins pages of the
-        // current task's address space and takes whatever locks it needs itself.
+        // SAFETY: `pages` is empty with room for `count` entries from its start; the
+        // function pins pages of the current task's address space and takes whatever locks
+        // it needs itself.
         let pinned =
             unsafe { bindings::pin_user_pages_fast(vaddr, count, flags, self.pages.as_mut_ptr()) };
         if pinned < 0 {
@@ -119,19 +121,29 @@ impl PinBatch {
         if pinned == 0 {
             return Err(EFAULT);
         }
-        // INVARIANT: GUP pinned exactly `pinned` pages into the first entries.
         // CAST: `0 < pinned <= count`.
-        self.len = pinned as usize;
-        Ok(self.len)
+        let pinned = pinned as usize;
+        // SAFETY: GUP wrote exactly `pinned <= capacity` page pointers from the start.
+        // INVARIANT: they are the pages it pinned for us.
+        unsafe { self.pages.inc_len(pinned) };
+        Ok(pinned)
+    }
+
+    /// Gives up the pins of the first `taken` pages, which their new owner now holds.
+    fn forget_first(&mut self, taken: usize) {
+        let len = self.pages.len();
+        self.pages.copy_within(taken..len, 0);
+        // INVARIANT: what is left are the pins not taken.
+        self.pages.truncate(len - taken);
     }
 
     /// Unpins whatever the batch still owns.
     fn release(&mut self) {
-        if self.len > 0 {
-            // SAFETY: The first `len` entries are pinned pages we own (type invariant).
-            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.len) };
+        if !self.pages.is_empty() {
+            // SAFETY: All elements are pinned pages we own (type invariant).
+            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len()) };
             // INVARIANT: the pins are gone.
-            self.len = 0;
+            self.pages.clear();
         }
     }
 }
@@ -217,25 +229,21 @@ impl PinnedRuns {
         let mut taken = 0;
         let result = self.take_runs(batch, merge, &mut taken);
         // INVARIANT: the first `taken` pins moved into `runs`; the rest stay in the batch.
-        batch.pages.copy_within(taken..batch.len, 0);
-        batch.len -= taken;
+        batch.forget_first(taken);
         result
     }
 
     /// The loop of [`PinnedRuns::append`]: one step per physically contiguous run, counting
     /// in `taken` the pages whose pins `runs` owns.
     fn take_runs(&mut self, batch: &mut PinBatch, merge: bool, taken: &mut usize) -> Result {
-        while *taken < batch.len {
+        let pages = &mut batch.pages[..];
+        while *taken < pages.len() {
+            let rest = &mut pages[*taken..];
             let mut pfn = 0;
-            // SAFETY: `pages[taken..len]` is a non-empty array of pinned, hence live, pages
-            // (`PinBatch` invariant); `pfn` is a valid out-pointer.
-            let contiguous = unsafe {
-                rvfio_contiguous_pages(
-                    batch.pages.as_mut_ptr().add(*taken),
-                    batch.len - *taken,
-                    &mut pfn,
-                )
-            };
+            // SAFETY: `rest` is a non-empty array of pinned, hence live, pages (`PinBatch`
+            // invariant); `pfn` is a valid out-pointer.
+            let contiguous =
+                unsafe { rvfio_contiguous_pages(rest.as_mut_ptr(), rest.len(), &mut pfn) };
             // Without merging, one run per page: the IOMMU then maps only 4 KiB pages.
             // CAST: at most the batch length, far below `u32::MAX`.
             let npages = if merge { contiguous as u32 } else { 1 };

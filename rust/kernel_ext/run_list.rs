@@ -3,9 +3,11 @@
 //! The page-frame runs of a DMA mapping, stored compactly.
 //!
 //! A mapping of scattered 4 KiB pages has one run per page, hundreds of thousands for a
-//! large one; a mapping of huge pages has a handful. [`RunList`] keeps them in fixed-size
-//! chunks, so that appending never moves what is stored (a single growing vector would be
-//! copied at every doubling) and a finished list wastes at most the tail of its last chunk.
+//! large one; a mapping of huge pages, or a small one, has a handful. [`RunList`] keeps the
+//! first run inline and the others in fixed-size chunks, so that a one-run mapping needs no
+//! allocation at all, appending never moves what is stored (a single growing vector would
+//! be copied at every doubling) and a finished list wastes at most the tail of its last
+//! chunk.
 //! No `unsafe` here: this is plain bookkeeping for [`super::gup::PinnedRuns`].
 
 use kernel::{
@@ -48,63 +50,77 @@ impl PfnRun {
 /// Runs per chunk: one 4 KiB allocation.
 const CHUNK_RUNS: usize = 256;
 
-/// Runs in order, in chunks of [`CHUNK_RUNS`]; every chunk but the last is full.
+/// Runs in order: the first inline (most mappings are one run: a small buffer or a huge
+/// page), the others in chunks of [`CHUNK_RUNS`], every chunk but the last full.
 pub(crate) struct RunList {
-    chunks: KVVec<KVVec<PfnRun>>,
+    first: Option<PfnRun>,
+    rest: KVVec<KVVec<PfnRun>>,
 }
 
 impl RunList {
     /// An empty list (allocates nothing).
     pub(crate) const fn new() -> Self {
         Self {
-            chunks: KVVec::new(),
+            first: None,
+            rest: KVVec::new(),
         }
     }
 
     /// The number of runs.
     pub(crate) fn len(&self) -> usize {
-        match self.chunks.last() {
-            Some(last) => (self.chunks.len() - 1) * CHUNK_RUNS + last.len(),
+        let rest = match self.rest.last() {
+            Some(last) => (self.rest.len() - 1) * CHUNK_RUNS + last.len(),
             None => 0,
-        }
+        };
+        usize::from(self.first.is_some()) + rest
     }
 
     /// Run `index`, if there is one.
     pub(crate) fn get(&self, index: usize) -> Option<&PfnRun> {
-        self.chunks.get(index / CHUNK_RUNS)?.get(index % CHUNK_RUNS)
+        match index.checked_sub(1) {
+            None => self.first.as_ref(),
+            Some(i) => self.rest.get(i / CHUNK_RUNS)?.get(i % CHUNK_RUNS),
+        }
     }
 
     /// The runs in order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &PfnRun> {
-        self.chunks.iter().flat_map(|chunk| chunk.iter())
+        let rest = self.rest.iter().flat_map(|chunk| chunk.iter());
+        Iterator::chain(self.first.iter(), rest)
+    }
+
+    /// The last run.
+    fn last_mut(&mut self) -> Option<&mut PfnRun> {
+        match self.rest.last_mut() {
+            Some(chunk) => chunk.last_mut(),
+            None => self.first.as_mut(),
+        }
     }
 
     /// Appends `run`, or extends the last run with it when `merge` is set and it continues
     /// the last run physically.
     pub(crate) fn push(&mut self, run: PfnRun, merge: bool) -> Result {
-        if let Some(last) = self.chunks.last_mut().and_then(|chunk| chunk.last_mut()) {
+        if let Some(last) = self.last_mut() {
             if merge && last.continued_by(&run) {
                 last.npages += run.npages;
                 return Ok(());
             }
         }
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK_RUNS => {
-                // A chunk grows by doubling up to its fixed size: small mappings stay small.
-                Ok(chunk.push(run, GFP_KERNEL)?)
-            }
+        if self.first.is_none() {
+            self.first = Some(run);
+            return Ok(());
+        }
+        match self.rest.last_mut() {
+            // A chunk grows by doubling up to its fixed size: small lists stay small.
+            Some(chunk) if chunk.len() < CHUNK_RUNS => Ok(chunk.push(run, GFP_KERNEL)?),
             _ => {
                 // Grow the chunk table before allocating the chunk, so that a failure leaves
                 // nothing half-added.
-                self.chunks.reserve(1, GFP_KERNEL)?;
-                let capacity = if self.chunks.is_empty() {
-                    1
-                } else {
-                    CHUNK_RUNS
-                };
+                self.rest.reserve(1, GFP_KERNEL)?;
+                let capacity = if self.rest.is_empty() { 1 } else { CHUNK_RUNS };
                 let mut chunk = KVVec::with_capacity(capacity, GFP_KERNEL)?;
                 chunk.push(run, GFP_KERNEL)?;
-                Ok(self.chunks.push(chunk, GFP_KERNEL)?)
+                Ok(self.rest.push(chunk, GFP_KERNEL)?)
             }
         }
     }
@@ -112,9 +128,9 @@ impl RunList {
     /// Gives back unused capacity once the list is complete.
     pub(crate) fn compact(&mut self) {
         // Shrinking is only an optimisation; keeping the larger buffers is correct.
-        if let Some(last) = self.chunks.last_mut() {
+        if let Some(last) = self.rest.last_mut() {
             let _ = last.shrink_to(0, GFP_KERNEL);
         }
-        let _ = self.chunks.shrink_to(0, GFP_KERNEL);
+        let _ = self.rest.shrink_to(0, GFP_KERNEL);
     }
 }

@@ -2,8 +2,10 @@
 /*
  * kprof: where a command spends its time in the kernel, for a guest kernel without ftrace.
  *
- *   kprof [-p PERIOD_US] [-n TOP] -- COMMAND [ARGS...]
+ *   kprof [-p PERIOD_US] [-n TOP] [-c FUNCTION] -- COMMAND [ARGS...]
  *
+ * -c FUNCTION also prints who called FUNCTION in its samples (the four callers below it in
+ * the kernel stack), to tell apart the callers of a hot shared function.
  * Samples the kernel instruction pointer of COMMAND (one process; its threads and children
  * are not followed) with the cpu-clock software event, then prints the functions with the
  * most samples, symbolised through /proc/kallsyms (modules included). A tool for working
@@ -33,6 +35,15 @@ struct symbol {
 
 static struct symbol *symbols;
 static size_t nsymbols;
+
+/* -c: caller chains of one function, as "caller <- caller's caller <- ..." strings. */
+static const char *chain_of;
+struct chain {
+	char text[400];
+	uint64_t hits;
+};
+static struct chain chains[256];
+static size_t nchains;
 
 static int by_addr(const void *a, const void *b)
 {
@@ -97,6 +108,55 @@ static struct symbol *lookup(uint64_t ip)
 	return nsymbols && symbols[lo].addr <= ip ? &symbols[lo] : NULL;
 }
 
+static uint64_t read_u64(const char *data, uint64_t size, uint64_t at)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(v); i++)
+		((char *)&v)[i] = data[(at + i) % size];
+	return v;
+}
+
+/* Records the callers of a sample in @self from its callchain at @at (nr, ips[nr]). */
+static void record_chain(const char *data, uint64_t size, uint64_t at, struct symbol *self)
+{
+	uint64_t nr = read_u64(data, size, at), i;
+	char text[400] = "";
+	int depth = 0;
+	size_t c;
+
+	for (i = 0; i < nr && depth < 4; i++) {
+		uint64_t ip = read_u64(data, size, at + 8 + 8 * i);
+		struct symbol *s;
+
+		if (ip >= (uint64_t)PERF_CONTEXT_MAX)
+			continue;
+		s = lookup(ip);
+		if (!s || s == self)
+			continue;
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%.60s",
+			 depth ? " <- " : "", s->name);
+		depth++;
+	}
+	for (c = 0; c < nchains; c++)
+		if (!strcmp(chains[c].text, text))
+			break;
+	if (c == nchains) {
+		if (nchains == sizeof(chains) / sizeof(*chains))
+			return;
+		snprintf(chains[nchains++].text, sizeof(chains[0].text), "%s", text);
+	}
+	chains[c].hits++;
+}
+
+static int by_chain_hits(const void *a, const void *b)
+{
+	const struct chain *x = a, *y = b;
+
+	return x->hits > y->hits ? -1 : x->hits < y->hits;
+}
+
 /* Consumes the samples in the ring buffer. */
 static uint64_t drain(struct perf_event_mmap_page *meta, uint64_t *unknown)
 {
@@ -112,8 +172,9 @@ static uint64_t drain(struct perf_event_mmap_page *meta, uint64_t *unknown)
 		for (i = 0; i < sizeof(hdr); i++)
 			((char *)&hdr)[i] = data[(tail + i) % size];
 		if (hdr.type == PERF_RECORD_SAMPLE) {
-			for (i = 0; i < sizeof(ip); i++)
-				((char *)&ip)[i] = data[(tail + sizeof(hdr) + i) % size];
+			uint64_t at = tail + sizeof(hdr);
+
+			ip = read_u64(data, size, at);
 			struct symbol *s = lookup(ip);
 
 			if (s)
@@ -121,6 +182,8 @@ static uint64_t drain(struct perf_event_mmap_page *meta, uint64_t *unknown)
 			else
 				(*unknown)++;
 			n++;
+			if (s && chain_of && !strcmp(s->name, chain_of))
+				record_chain(data, size, at + 8, s);
 		}
 		tail += hdr.size;
 	}
@@ -148,8 +211,10 @@ int main(int argc, char **argv)
 	pid_t child;
 	size_t i;
 
-	while ((opt = getopt(argc, argv, "p:n:")) != -1) {
-		if (opt == 'p')
+	while ((opt = getopt(argc, argv, "p:n:c:")) != -1) {
+		if (opt == 'c')
+			chain_of = optarg;
+		else if (opt == 'p')
 			period_us = strtoull(optarg, NULL, 0);
 		else if (opt == 'n')
 			top = atoi(optarg);
@@ -157,10 +222,14 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: kprof [-p PERIOD_US] [-n TOP] -- COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: kprof [-p PERIOD_US] [-n TOP] [-c FUNCTION] -- COMMAND [ARGS...]\n");
 		return 2;
 	}
 	attr.sample_period = period_us * 1000;
+	if (chain_of) {
+		attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
+		attr.exclude_callchain_user = 1;
+	}
 	load_kallsyms();
 	if (pipe(go))
 		return 1;
@@ -207,5 +276,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < nsymbols && (int)i < top && symbols[i].hits; i++)
 		fprintf(stderr, "kprof: %6.2f%% %7llu  %s\n", 100.0 * symbols[i].hits / total,
 			(unsigned long long)symbols[i].hits, symbols[i].name);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (chain_of) {
+		qsort(chains, nchains, sizeof(*chains), by_chain_hits);
+		for (i = 0; i < nchains && i < 20; i++)
+			fprintf(stderr, "kprof: callers of %s: %6llu  %s\n", chain_of,
+				(unsigned long long)chains[i].hits, chains[i].text);
+	}
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
