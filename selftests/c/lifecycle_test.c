@@ -19,12 +19,17 @@
  *   the parent's mapping still works (device DMA, UNMAP size) and the child's mapping stays
  *   until unmapped, with pins and locked_vm accounted to the right process.
  * - scm_rights: container and device fds sent to another process, which uses them after
- *   the sender closed its copies; the group stays busy until the receiver closes them.
+ *   the sender closed its copies (and unmaps the sender's mapping, uncharging the sender's
+ *   locked_vm); the group stays busy until the receiver closes them.
  * - close_orders: container, group and device fds closed in all six orders with a mapping
  *   and an MSI in place; the IRQ goes with the device fd, the mappings exactly when both
  *   the group and the device fd are closed, and the group is busy until then.
  * - close_with_bar_mmap: a BAR mmap outlives every fd and keeps the device, the group and
  *   the mappings until munmap().
+ * - unbind_while_device_open: unbinding blocks on the open device fd and signals the
+ *   request interrupt; closing completes it (mappings, group node gone); rebinding works.
+ * - unbind_while_mapped: unbinding with only the group fd open completes at once and
+ *   revokes the group (-ENODEV), its container's mappings and IOMMU context.
  * - concurrent_map_unmap_v1/v2: threads mapping and unmapping overlapping ranges of one
  *   container (and now and then unmapping all) get only the documented results; UNMAP_ALL
  *   then reports exactly what is left, DMA_AVAIL and the pins are back.
@@ -35,6 +40,7 @@
  * unchanged on upstream's modules, whose behaviour the expectations are.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -682,6 +688,9 @@ static void __attribute__((noreturn)) fd_receiver(int sock, const char *bdf)
 		_exit(14);
 	if (map(container, buf, SZ_1M, SZ_1M))
 		_exit(15);
+	/* The sender's mapping, unmapped here. */
+	if (unmap(container, 8 * SZ_1M, SZ_2M, 0) != (long long)SZ_2M)
+		_exit(19);
 	/* Tell the sender we hold everything; wait for it to look. */
 	if (write(sock, "U", 1) != 1 || read(sock, &c, 1) != 1)
 		_exit(16);
@@ -697,11 +706,13 @@ static void __attribute__((noreturn)) fd_receiver(int sock, const char *bdf)
 
 TEST_F_TIMEOUT(lifecycle, scm_rights, 120)
 {
+	__u8 *buf = buffer(SZ_2M);
 	struct vfio_pci_dev dev;
 	int sock[2], fds[2], status, group;
 	char c;
 	pid_t pid;
 
+	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock));
 	/* The receiver exists before anything is open: it can only get the fds by message. */
 	pid = fork();
@@ -713,6 +724,9 @@ TEST_F_TIMEOUT(lifecycle, scm_rights, 120)
 	close(sock[1]);
 
 	ASSERT_EQ(0, vfio_pci_open(&dev, self->edu, VFIO_TYPE1v2_IOMMU));
+	/* A mapping of ours, which the receiver will unmap. */
+	ASSERT_EQ(0, map(dev.container, buf, 8 * SZ_1M, SZ_2M));
+	EXPECT_EQ(self->locked + (long long)(SZ_2M / 1024), locked_vm_kib());
 	fds[0] = dev.container;
 	fds[1] = dev.fd;
 	ASSERT_EQ(0, send_fds(sock[0], fds, 2));
@@ -727,6 +741,8 @@ TEST_F_TIMEOUT(lifecycle, scm_rights, 120)
 	if (group >= 0)
 		close(group);
 	EXPECT_LE(self->pinned + SZ_1M / SZ_4K, pinned_pages());
+	/* Our mapping, unmapped by the receiver, was uncharged from our address space. */
+	EXPECT_EQ(self->locked, locked_vm_kib());
 	ASSERT_EQ(1, write(sock[0], "G", 1));
 
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -741,6 +757,7 @@ TEST_F_TIMEOUT(lifecycle, scm_rights, 120)
 	if (group >= 0)
 		close(group);
 	EXPECT_EQ(0, fresh_container_works(self->edu));
+	munmap(buf, SZ_2M);
 }
 
 /*
@@ -849,6 +866,147 @@ TEST_F_TIMEOUT(lifecycle, close_with_bar_mmap, 120)
 	EXPECT_LE(0, group) TH_LOG("group re-open: %s", strerror(errno));
 	if (group >= 0)
 		close(group);
+	munmap(buf, SZ_1M);
+}
+
+/* The driver @bdf is bound to ("none" without one) into @buf. */
+static const char *driver_of(const char *bdf, char *buf, size_t size)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", bdf);
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len < 0) {
+		snprintf(buf, size, "none");
+		return buf;
+	}
+	target[len] = '\0';
+	snprintf(buf, size, "%.63s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	return buf;
+}
+
+/*
+ * Unbinds @bdf from its driver in a child (the write blocks while the device is in use);
+ * returns the child's pid.
+ */
+static pid_t unbind_async(const char *bdf)
+{
+	char path[PATH_MAX];
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	/* Not one of the device's users: none of the parent's VFIO fds come along. */
+	close_range(3, ~0U, 0);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	_exit(sysfs_write(path, bdf) ? 1 : 0);
+}
+
+/* Waits up to @ms for @pid; its status, or -1 if it is still running. */
+static int wait_for(pid_t pid, int ms)
+{
+	int status;
+
+	while (ms-- > 0) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * Unbinding a device whose fd is open blocks, and asks the user to let go through the
+ * request interrupt (what DPDK's and QEMU's request notifiers act on); closing the fds
+ * completes the unbind, and the device's mappings, group node and group go with it. The
+ * device is bound back to vfio-pci (driver_override) and works again.
+ */
+TEST_F_TIMEOUT(lifecycle, unbind_while_device_open, 120)
+{
+	struct vfio_pci_dev dev;
+	__u8 *buf = buffer(SZ_1M);
+	char drv[64];
+	int req = new_eventfd(), status, group;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, req);
+	ASSERT_EQ(0, vfio_pci_open(&dev, self->igb, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, set_irq_eventfds(dev.fd, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req));
+	ASSERT_EQ(0, map(dev.container, buf, SZ_1M, SZ_1M));
+
+	pid = unbind_async(self->igb);
+	ASSERT_LE(0, pid);
+	/* The request comes at once; the unbind waits for us. */
+	EXPECT_LE(1, eventfd_wait(req, 5000)) TH_LOG("no device request");
+	EXPECT_EQ(-1, wait_for(pid, 300)) TH_LOG("unbind did not wait for the open device");
+	/* The device still works meanwhile. */
+	EXPECT_EQ(0x8086, cfg_read(dev.fd, PCI_VENDOR_ID, 2));
+	EXPECT_EQ(-EEXIST, map(dev.container, buf, SZ_1M, SZ_4K));
+
+	vfio_pci_close(&dev);
+	status = wait_for(pid, 10000);
+	if (status == -1)
+		kill(pid, SIGKILL);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("unbind status %#x", status);
+	EXPECT_STREQ("none", driver_of(self->igb, drv, sizeof(drv)));
+	EXPECT_EQ(self->pinned, pinned_pages_settle(self->pinned));
+	EXPECT_EQ(-1, open_group(self->igb));
+	EXPECT_EQ(ENOENT, errno);
+
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", self->igb));
+	ASSERT_STREQ("vfio-pci", driver_of(self->igb, drv, sizeof(drv)));
+	group = open_group(self->igb);
+	EXPECT_LE(0, group) TH_LOG("group re-open: %s", strerror(errno));
+	if (group >= 0)
+		close(group);
+	EXPECT_EQ(0, fresh_container_works(self->igb));
+	close(req);
+	munmap(buf, SZ_1M);
+}
+
+/*
+ * Unbinding the only device of a group whose fd is open (no device fd) completes at once
+ * and revokes the group: it leaves its container, whose mappings are unpinned and whose
+ * IOMMU context is gone; the group fd answers -ENODEV until closed.
+ */
+TEST_F_TIMEOUT(lifecycle, unbind_while_mapped, 120)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	__u8 *buf = buffer(SZ_1M);
+	int group, container, status;
+	char drv[64];
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, open_container(self->igb, VFIO_TYPE1v2_IOMMU, &group, &container));
+	ASSERT_EQ(0, map(container, buf, SZ_1M, SZ_1M));
+	EXPECT_LE(self->pinned + SZ_1M / SZ_4K, pinned_pages());
+
+	pid = unbind_async(self->igb);
+	ASSERT_LE(0, pid);
+	status = wait_for(pid, 10000);
+	if (status == -1)
+		kill(pid, SIGKILL);
+	ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("unbind status %#x", status);
+	EXPECT_STREQ("none", driver_of(self->igb, drv, sizeof(drv)));
+	EXPECT_EQ(self->pinned, pinned_pages_settle(self->pinned));
+	EXPECT_EQ(self->locked, locked_vm_kib());
+	EXPECT_EQ(-1, ioctl(group, VFIO_GROUP_GET_STATUS, &st));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, ioctl(container, VFIO_IOMMU_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, map(container, buf, SZ_1M, SZ_1M));
+	close(group);
+	close(container);
+
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", self->igb));
+	ASSERT_STREQ("vfio-pci", driver_of(self->igb, drv, sizeof(drv)));
+	EXPECT_EQ(0, fresh_container_works(self->igb));
 	munmap(buf, SZ_1M);
 }
 
