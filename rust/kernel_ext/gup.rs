@@ -35,6 +35,8 @@ extern "C" {
         npages: kernel::ffi::c_ulong,
         pfn: *mut kernel::ffi::c_ulong,
     ) -> kernel::ffi::c_ulong;
+    /// `cond_resched()` then `fatal_signal_pending(current)`, from `rust/vfio/mm_helpers.c`.
+    fn rvfio_pin_checkpoint() -> bool;
     /// `pfn_to_page()`, from `rust/vfio/mm_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
     fn rvfio_follow_pfnmap(
@@ -60,6 +62,17 @@ pub(crate) fn current_mm() -> Option<ARef<MmWithUser>> {
     // SAFETY: `mm` is a live address space with a user reference we own; `MmWithUser` is a
     // transparent wrapper of `struct mm_struct` whose reference drop is `mmput`.
     Some(unsafe { ARef::from_raw(mm.cast()) })
+}
+
+/// Between two pinning batches of a long pin: yields the CPU if asked and fails with
+/// -EINTR when the calling task has been killed, as GUP's slow path does by itself (its fast
+/// path, used for prefaulted memory, never checks).
+pub(crate) fn pin_checkpoint() -> Result {
+    // SAFETY: Called from task context (an ioctl), where sleeping is allowed.
+    if unsafe { rvfio_pin_checkpoint() } {
+        return Err(EINTR);
+    }
+    Ok(())
 }
 
 /// log2 of the CPU page size.

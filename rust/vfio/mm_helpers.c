@@ -5,9 +5,22 @@
  */
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
+#include <linux/sched/signal.h>
 
 unsigned long rvfio_contiguous_pages(struct page **pages, unsigned long npages,
 				     unsigned long *pfn);
+bool rvfio_pin_checkpoint(void);
+
+/*
+ * Between two pinning batches: give the CPU up if asked, and tell whether the task has been
+ * killed. GUP's slow path stops on a fatal signal by itself; its fast path, which finds
+ * prefaulted pages without faulting, never looks, so a long MAP_DMA checks here.
+ */
+bool rvfio_pin_checkpoint(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current);
+}
 struct page *rvfio_pfn_to_page(unsigned long pfn);
 
 /*

@@ -267,6 +267,7 @@ impl Type1 {
         let mut caps = InfoCaps::new();
         {
             let inner = self.inner.lock();
+            inner.check_attached()?;
             info.flags = uapi::VFIO_IOMMU_INFO_PGSIZES;
             info.iova_pgsizes = inner.pgsize_bitmap;
 
@@ -352,6 +353,7 @@ impl Type1 {
         }
 
         let mut inner = self.inner.lock();
+        inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
         if (size | map.iova | map.vaddr) & (pgsize - 1) != 0 {
             return Err(EINVAL);
@@ -412,6 +414,7 @@ impl Type1 {
     /// them; returns the bytes unmapped.
     fn unmap_range(&self, iova: u64, size: u64, all: bool) -> Result<u64> {
         let mut inner = self.inner.lock();
+        inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
         if iova & (pgsize - 1) != 0 {
             return Err(EINVAL);
@@ -501,6 +504,17 @@ fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
 }
 
 impl Type1Inner {
+    /// -EINVAL once the last group has left: the container is releasing this backend, and a
+    /// call that took it just before must fail as upstream's (which holds the container's
+    /// group lock across backend calls) rather than act on a detached backend. The backend
+    /// is published only after its first group attached, so no domain means released.
+    fn check_attached(&self) -> Result {
+        if self.domains.is_empty() {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     /// The IOVA span `(first, last)` of the mapping containing `iova`, if any: one tree
     /// search (two when `iova` is above every mapping).
     fn containing(&self, iova: u64) -> Option<(u64, u64)> {

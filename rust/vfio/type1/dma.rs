@@ -18,6 +18,7 @@ use kernel::{
 use crate::ext::{
     gup::{
         follow_pfnmap,
+        pin_checkpoint,
         LockedVm,
         PinBatch,
         PinnedRuns,
@@ -102,6 +103,10 @@ impl Mapping {
         // only when the next one starts or pinning is over.
         let mut mapped_runs = 0;
         while pinned_pages < total_pages {
+            // A killed task's MAP_DMA stops here and unwinds, as upstream's does inside GUP.
+            if pinned_pages > 0 {
+                pin_checkpoint()?;
+            }
             let vaddr = self.vaddr + (pinned_pages << PAGE_SHIFT);
             // CAST: the remaining count is bounded by the batch size inside `pin`.
             let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
