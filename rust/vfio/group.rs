@@ -92,6 +92,9 @@ impl Group {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
         let argsz: u32 = reader.read()?;
+        // As upstream, argsz and flags must both be readable (-EFAULT) before `argsz` is
+        // looked at.
+        let _flags: u32 = reader.read()?;
         if (argsz as usize) < MINSZ {
             return Err(EINVAL);
         }

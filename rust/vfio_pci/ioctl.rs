@@ -68,6 +68,9 @@ fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_info, cap_offset);
     let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
     let argsz: u32 = reader.read()?;
+    // As upstream, all of the first `MINSZ` bytes must be readable (-EFAULT) before
+    // `argsz` is looked at.
+    reader.read_slice(&mut [0u8; MINSZ - 4])?;
     if (argsz as usize) < MINSZ {
         return Err(EINVAL);
     }
