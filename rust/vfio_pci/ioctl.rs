@@ -103,7 +103,8 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     info.offset = regions::index_offset(index);
     info.flags = 0;
     info.size = 0;
-    info.cap_offset = 0;
+    // Without a capability chain `cap_offset` goes back as the caller gave it, as upstream's
+    // `vfio_get_region_info()` does.
     let rw = uapi::VFIO_REGION_INFO_FLAG_READ | uapi::VFIO_REGION_INFO_FLAG_WRITE;
     match index {
         0..=5 => {
@@ -150,7 +151,10 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
         };
         match reply.place_chain()? {
             Ok(offset) => info.cap_offset = offset,
-            Err(needed) => info.argsz = needed,
+            Err(needed) => {
+                info.argsz = needed;
+                info.cap_offset = 0;
+            }
         }
     }
     write_info(arg, MINSZ as u32, &info)?;
