@@ -447,6 +447,10 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             device.sriov.set_token(uuid)?;
             Ok(0)
         }
+        // The core's answer for a device without pre-copy migration
+        // (`vfio_ioctl_device_feature_migration_precopy_info_v2()`); the other migration
+        // and DMA-logging features are -ENOTTY there, as here.
+        uapi::VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 => Err(EINVAL),
         _ => Err(ENOTTY),
     }
 }
