@@ -1999,6 +1999,11 @@ static int open_device(struct fdev *d)
 	return ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 }
 
+static int quiet_build;	/* build_all() failures are retried: say why only at the end */
+static atomic_int rebuild_retries;
+
+#define build_fail(...) ({ if (!quiet_build || opt.verbose) printf(__VA_ARGS__); -1; })
+
 /* Sets every slot up from nothing (the caller holds every slot). */
 static int build_all(void)
 {
@@ -2006,10 +2011,8 @@ static int build_all(void)
 
 	c = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	c2 = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (c < 0 || c2 < 0) {
-		printf("vfio_fuzz: open /dev/vfio/vfio: %s\n", strerror(errno));
-		return -1;
-	}
+	if (c < 0 || c2 < 0)
+		return build_fail("vfio_fuzz: open /dev/vfio/vfio: %s\n", strerror(errno));
 	slot_set(SL_CONT, c);
 	slot_set(SL_CONT2, c2);
 	for (int i = 0; i < fx.ngrp; i++) {
@@ -2020,26 +2023,20 @@ static int build_all(void)
 				break;
 			usleep(10000);
 		}
-		if (fd < 0) {
-			printf("vfio_fuzz: open %s: %s\n", fx.grp[i].path, strerror(errno));
-			return -1;
-		}
+		if (fd < 0)
+			return build_fail("vfio_fuzz: open %s: %s\n", fx.grp[i].path, strerror(errno));
 		slot_set(fx.grp[i].slot, fd);
-		if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &c)) {
-			printf("vfio_fuzz: SET_CONTAINER %s: %s\n", fx.grp[i].path, strerror(errno));
-			return -1;
-		}
+		if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &c))
+			return build_fail("vfio_fuzz: SET_CONTAINER %s: %s\n", fx.grp[i].path,
+					  strerror(errno));
 	}
-	if (ioctl(c, VFIO_SET_IOMMU, fx.iommu_type)) {
-		printf("vfio_fuzz: SET_IOMMU %d: %s\n", fx.iommu_type, strerror(errno));
-		return -1;
-	}
+	if (ioctl(c, VFIO_SET_IOMMU, fx.iommu_type))
+		return build_fail("vfio_fuzz: SET_IOMMU %d: %s\n", fx.iommu_type, strerror(errno));
 	for (int i = 0; i < fx.ndev; i++) {
 		fd = open_device(&fx.dev[i]);
-		if (fd < 0) {
-			printf("vfio_fuzz: GET_DEVICE_FD %s: %s\n", fx.dev[i].bdf, strerror(errno));
-			return -1;
-		}
+		if (fd < 0)
+			return build_fail("vfio_fuzz: GET_DEVICE_FD %s: %s\n", fx.dev[i].bdf,
+					  strerror(errno));
 		slot_set(fx.dev[i].slot, fd);
 	}
 	for (int i = 0; i < NEFD; i++)
@@ -2067,12 +2064,27 @@ static void fatal(const char *what)
 	_exit(1);
 }
 
+/*
+ * Closes everything and sets it up again. Other threads may still hold the old fd numbers
+ * and hit the new files with them (a SET_IOMMU, UNSET_CONTAINER or SET_CONTAINER landing on
+ * the new container or group): such a build is thrown away and redone, a few times.
+ */
 static void rebuild(void)
 {
+	int tries;
+
 	for (int s = 0; s < NSLOTS; s++)
 		slot_begin(s);
-	close_all();
-	if (build_all())
+	for (tries = 0; tries < 20; tries++) {
+		close_all();
+		quiet_build = tries < 19;
+		if (!build_all())
+			break;
+		atomic_fetch_add(&rebuild_retries, 1);
+		usleep(10000);
+	}
+	quiet_build = 0;
+	if (tries == 20)
 		fatal("could not set the container, groups and devices up again");
 	for (int s = NSLOTS - 1; s >= 0; s--)
 		slot_end(s);
@@ -2612,8 +2624,9 @@ static void summary(double secs, u64 calls)
 						(unsigned long long)tot[o][e]);
 		printf("vfio_fuzz: %-16s %8llu %s\n", ops[o].name, (unsigned long long)n, line);
 	}
-	printf("vfio_fuzz: mmap touches: %llu ok, %llu SIGBUS\n", (unsigned long long)touch_ok,
-	       (unsigned long long)touch_bus);
+	printf("vfio_fuzz: mmap touches: %llu ok, %llu SIGBUS; set-ups redone after a stale-fd race: %d\n",
+	       (unsigned long long)touch_ok, (unsigned long long)touch_bus,
+	       atomic_load(&rebuild_retries));
 	printf("vfio_fuzz: %llu calls in %.1f s: %.0f calls/s; slowest call %llu ms: %s %s\n",
 	       (unsigned long long)calls, secs, calls / (secs > 0 ? secs : 1),
 	       (unsigned long long)lat, op_name(thr[lat_t].lat_max_op), thr[lat_t].lat_max_desc);
