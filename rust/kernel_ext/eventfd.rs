@@ -69,6 +69,7 @@ extern "C" {
         data: *mut kernel::ffi::c_void,
     ) -> *mut RawVirqfd;
     fn rvfio_virqfd_free(virqfd: *mut RawVirqfd);
+    fn rvfio_virqfd_closed(virqfd: *mut RawVirqfd) -> bool;
 }
 
 /// An eventfd that userspace (or KVM) signals to make the kernel act: `handler` runs in a
@@ -100,6 +101,13 @@ impl<T: VirqfdHandler> Virqfd<T> {
             raw: NonNull::new(raw).ok_or(ENOMEM)?,
             _handler: handler,
         })
+    }
+
+    /// Whether the eventfd has been closed: the virqfd is dead (it never fires again), as
+    /// upstream's, which releases itself then.
+    pub(crate) fn is_closed(&self) -> bool {
+        // SAFETY: Live until `Drop` (type invariant).
+        unsafe { rvfio_virqfd_closed(self.raw.as_ptr()) }
     }
 
     /// # Safety

@@ -69,9 +69,9 @@ impl BusDevice {
         &self.dev
     }
 
-    /// Whether the device's name is `name`.
-    pub(crate) fn is_named(&self, name: &[u8]) -> bool {
-        self.dev.name().to_bytes() == name
+    /// The device's name (its PCI address for vfio-pci).
+    pub(crate) fn name(&self) -> &[u8] {
+        self.dev.name().to_bytes()
     }
 
     /// The inode whose address space holds the device's mmaps.

@@ -92,6 +92,9 @@ impl Group {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
         let argsz: u32 = reader.read()?;
+        // As upstream, argsz and flags must both be readable (-EFAULT) before `argsz` is
+        // looked at.
+        let _flags: u32 = reader.read()?;
         if (argsz as usize) < MINSZ {
             return Err(EINVAL);
         }
@@ -158,15 +161,18 @@ impl Group {
         if request.len() >= MAX {
             return Err(EINVAL);
         }
-        let (name, vf_token) = parse_device_request(request)?;
-        let device = {
+        // As upstream, the first device whose name the request matches (or that finds the
+        // request malformed) decides.
+        let (device, vf_token) = {
             let inner = this.inner.lock();
-            inner
-                .devices
-                .iter()
-                .find(|d| d.is_named(name))
-                .cloned()
-                .ok_or(ENODEV)?
+            let mut found = None;
+            for d in inner.devices.iter() {
+                if let Some(vf_token) = match_request(d.name(), request)? {
+                    found = Some((d.clone(), vf_token));
+                    break;
+                }
+            }
+            found.ok_or(ENODEV)?
         };
         // As upstream, the bus driver checks the VF token as part of matching the name,
         // before device access is checked.
@@ -192,15 +198,36 @@ impl Group {
     }
 }
 
-/// Splits a `VFIO_GROUP_GET_DEVICE_FD` request into the device name and the optional VF
-/// token (`"<name> vf_token=<uuid>"`); a malformed token is -EINVAL, as upstream.
-fn parse_device_request(request: &[u8]) -> Result<(&[u8], Option<[u8; 16]>)> {
-    const TOKEN: &[u8] = b" vf_token=";
-    let Some(at) = request.windows(TOKEN.len()).position(|w| w == TOKEN) else {
-        return Ok((request, None));
+/// Matches a `VFIO_GROUP_GET_DEVICE_FD` request against the device name `name` as
+/// upstream's `vfio_pci_core_match()`: `None` when the request names another device (it
+/// does not start with `name` followed by its end or a space), else the VF token it
+/// carries. After the name come spaces and at most one `vf_token=<uuid>`; any other option,
+/// a repeated token or a malformed UUID is -EINVAL.
+fn match_request(name: &[u8], request: &[u8]) -> Result<Option<Option<[u8; 16]>>> {
+    const TOKEN: &[u8] = b"vf_token=";
+    let Some(mut rest) = request.strip_prefix(name) else {
+        return Ok(None);
     };
-    let uuid = &request[at + TOKEN.len()..];
-    Ok((&request[..at], Some(parse_uuid(uuid).ok_or(EINVAL)?)))
+    if rest.first().is_some_and(|&c| c != b' ') {
+        return Ok(None);
+    }
+    let mut vf_token = None;
+    while let Some((&c, tail)) = rest.split_first() {
+        if c == b' ' {
+            rest = tail;
+            continue;
+        }
+        match rest.strip_prefix(TOKEN) {
+            Some(value) if vf_token.is_none() => {
+                // The UUID is the next 36 characters; what follows is parsed on.
+                let (text, tail) = value.split_at_checked(36).ok_or(EINVAL)?;
+                vf_token = Some(parse_uuid(text).ok_or(EINVAL)?);
+                rest = tail;
+            }
+            _ => return Err(EINVAL),
+        }
+    }
+    Ok(Some(vf_token))
 }
 
 /// Parses a UUID in its 36-character text form (`uuid_parse()`).

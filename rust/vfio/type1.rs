@@ -261,6 +261,9 @@ impl Type1 {
             argsz: reader.read()?,
             ..Default::default()
         };
+        // As upstream, all of the first `MINSZ` bytes must be readable (-EFAULT) before
+        // `argsz` is looked at.
+        reader.read_slice(&mut [0u8; MINSZ - 4])?;
         if (info.argsz as usize) < MINSZ {
             return Err(EINVAL);
         }

@@ -82,7 +82,6 @@ const PM_CTRL_PME_STATUS: u32 = 0x8000;
 
 const MSI_FLAGS: usize = 2;
 const MSI_FLAGS_ENABLE: u16 = 0x1;
-const MSI_FLAGS_QMASK: u16 = 0xe;
 const MSI_FLAGS_QSIZE: u16 = 0x70;
 const MSI_FLAGS_64BIT: u16 = 0x80;
 const MSI_FLAGS_MASKBIT: u16 = 0x100;
@@ -191,7 +190,8 @@ pub(crate) struct ConfigSpace {
     bars_dirty: bool,
     /// Resources 0-6, for BAR sizing.
     resources: [Resource; 7],
-    /// log2 of the MSI vectors enabled (virtual Multiple Message Capable).
+    /// log2 of the MSI vectors last enabled: the largest Multiple Message Enable userspace
+    /// may write.
     msi_qmax: u8,
     /// Whether MSI is the active interrupt mode (the MSI enable bit may stay set).
     msi_active: bool,
@@ -829,15 +829,12 @@ impl ConfigSpace {
                 }
                 self.default_read(function, pos, n)
             }
-            Kind::Perm(CAP_MSI) => {
-                if offset <= MSI_FLAGS && offset + n >= MSI_FLAGS {
-                    let at = usize::from(area.start) + MSI_FLAGS;
-                    let flags = (le_get(&self.vconfig, at, 2) & !u32::from(MSI_FLAGS_QMASK))
-                        | (u32::from(self.msi_qmax) << 1);
-                    le_put(&mut self.vconfig, at, 2, flags);
-                }
-                self.default_read(function, pos, n)
-            }
+            // The MSI flags read as the virtual copy: Multiple Message Capable is the
+            // device's (what QEMU sizes its MSI emulation by) unless userspace wrote it.
+            // Upstream's `vfio_msi_config_read()` means to replace it with `msi_qmax` but
+            // writes those bits at the capability's start (its non-virtual ID byte), so in
+            // effect it never does; replacing it would hide all but one vector of a
+            // multi-vector MSI device until MSI is enabled.
             Kind::Perm(_) | Kind::PermExt(_) => self.default_read(function, pos, n),
         }
     }

@@ -140,7 +140,8 @@ void rvfio_vf_capture_stop(struct rvfio_vf_capture *capture)
  * An eventfd whose signals run a callback in process context: the INTx unmask eventfd
  * (KVM's resamplefd), upstream's virqfd. Wait-queue entries and poll tables are static
  * inlines and macros, hence C; rust/kernel_ext/eventfd.rs wraps it. The eventfd context
- * is referenced until the free, so an eventfd closing (EPOLLHUP) needs no handling.
+ * is referenced until the free; once its file is released (EPOLLHUP) the virqfd is dead
+ * (upstream's deactivates itself then): it fires no more and rvfio_virqfd_closed() says so.
  */
 struct rvfio_virqfd {
 	struct eventfd_ctx *eventfd;
@@ -149,10 +150,12 @@ struct rvfio_virqfd {
 	struct work_struct work;
 	void (*fire)(void *data);
 	void *data;
+	bool closed;
 };
 
 struct rvfio_virqfd *rvfio_virqfd_new(int fd, void (*fire)(void *data), void *data);
 void rvfio_virqfd_free(struct rvfio_virqfd *virqfd);
+bool rvfio_virqfd_closed(struct rvfio_virqfd *virqfd);
 
 static void rvfio_virqfd_work(struct work_struct *work)
 {
@@ -166,7 +169,10 @@ static int rvfio_virqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int 
 {
 	struct rvfio_virqfd *virqfd = container_of(wait, struct rvfio_virqfd, wait);
 
-	if (key_to_poll(key) & EPOLLIN) {
+	/* Under the eventfd's wait-queue lock, as every wakeup. */
+	if (key_to_poll(key) & EPOLLHUP)
+		WRITE_ONCE(virqfd->closed, true);
+	if ((key_to_poll(key) & EPOLLIN) && !READ_ONCE(virqfd->closed)) {
 		u64 count;
 
 		eventfd_ctx_do_read(virqfd->eventfd, &count);
@@ -210,6 +216,12 @@ struct rvfio_virqfd *rvfio_virqfd_new(int fd, void (*fire)(void *data), void *da
 	if (events & EPOLLIN)
 		schedule_work(&virqfd->work);
 	return virqfd;
+}
+
+/* Whether the eventfd's file has been released (the virqfd then never fires again). */
+bool rvfio_virqfd_closed(struct rvfio_virqfd *virqfd)
+{
+	return READ_ONCE(virqfd->closed);
 }
 
 void rvfio_virqfd_free(struct rvfio_virqfd *virqfd)

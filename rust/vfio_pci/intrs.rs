@@ -279,16 +279,23 @@ impl IrqMode {
         }
     }
 
-    /// Sets (`fd` >= 0) or removes the INTx unmask eventfd.
+    /// Sets (`fd` >= 0) or removes the INTx unmask eventfd. As upstream's
+    /// `vfio_virqfd_enable()`, setting one while another is live (its eventfd still open)
+    /// is -EBUSY, after the new fd is checked (-EBADF, -EINVAL).
     pub(crate) fn set_intx_unmask_fd(&mut self, fd: i32) -> Result {
         let IrqMode::Intx(intx) = self else {
             return Err(EINVAL);
         };
-        intx.unmask_fd = None;
-        if fd >= 0 {
-            let handler = Arc::new(IntxUnmask(intx.line.clone()), GFP_KERNEL)?;
-            intx.unmask_fd = Some(Virqfd::new(fd, handler)?);
+        if fd < 0 {
+            intx.unmask_fd = None;
+            return Ok(());
         }
+        if intx.unmask_fd.as_ref().is_some_and(|v| !v.is_closed()) {
+            EventFd::from_fd(fd)?;
+            return Err(EBUSY);
+        }
+        let handler = Arc::new(IntxUnmask(intx.line.clone()), GFP_KERNEL)?;
+        intx.unmask_fd = Some(Virqfd::new(fd, handler)?);
         Ok(())
     }
 

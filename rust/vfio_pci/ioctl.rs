@@ -61,6 +61,9 @@ fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_info, cap_offset);
     let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
     let argsz: u32 = reader.read()?;
+    // As upstream, all of the first `MINSZ` bytes must be readable (-EFAULT) before
+    // `argsz` is looked at.
+    reader.read_slice(&mut [0u8; MINSZ - 4])?;
     if (argsz as usize) < MINSZ {
         return Err(EINVAL);
     }
@@ -93,7 +96,8 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     info.offset = regions::index_offset(index);
     info.flags = 0;
     info.size = 0;
-    info.cap_offset = 0;
+    // Without a capability chain `cap_offset` goes back as the caller gave it, as upstream's
+    // `vfio_get_region_info()` does.
     let rw = uapi::VFIO_REGION_INFO_FLAG_READ | uapi::VFIO_REGION_INFO_FLAG_WRITE;
     match index {
         0..=5 => {
@@ -140,7 +144,10 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
         };
         match reply.place_chain()? {
             Ok(offset) => info.cap_offset = offset,
-            Err(needed) => info.argsz = needed,
+            Err(needed) => {
+                info.argsz = needed;
+                info.cap_offset = 0;
+            }
         }
     }
     write_info(arg, MINSZ as u32, &info)?;
@@ -427,6 +434,10 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             device.sriov.set_token(uuid)?;
             Ok(0)
         }
+        // The core's answer for a device without pre-copy migration
+        // (`vfio_ioctl_device_feature_migration_precopy_info_v2()`); the other migration
+        // and DMA-logging features are -ENOTTY there, as here.
+        uapi::VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 => Err(EINVAL),
         _ => Err(ENOTTY),
     }
 }

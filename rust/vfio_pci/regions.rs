@@ -5,9 +5,11 @@
 //! `vfio_pci_core_mmap`).
 //!
 //! BAR and ROM accesses are split into naturally aligned 1/2/4/8-byte device accesses
-//! (4 at most for the ROM). The MSI-X table reads as 0xff and ignores writes. Memory BARs
-//! answer -EIO while memory decode is off or the device is in D3; their mmaps fault in page
-//! by page under the same check and are zapped whenever it stops holding.
+//! (4 at most for the ROM). The MSI-X table reads as 0xff and ignores writes. Accesses that
+//! reach a memory BAR answer -EIO while memory decode is off or the device is in D3 (the
+//! MSI-X table, never accessed, reads and writes as usual, as upstream's per-access check);
+//! their mmaps fault in page by page under the same check and are zapped whenever it stops
+//! holding.
 
 use kernel::{
     page::PAGE_SIZE,
@@ -249,10 +251,19 @@ fn bar_rw(
             rom_access(device, at, resource.len, chunk)?;
         } else {
             let memory = device.memory.lock();
-            if test_memory && (!memory.enabled || device.function.in_d3()) {
-                return Err(EIO);
+            let reachable = !test_memory || (memory.enabled && !device.function.in_d3());
+            if let Err((partial, e)) = bar_access(&memory, index, at, chunk, hole, write, reachable)
+            {
+                drop(memory);
+                // Upstream copies each access out as it goes: what was read before the
+                // failure reaches the caller first (a bad buffer is -EFAULT, not -EIO).
+                if !write {
+                    UserSlice::new(user, partial)
+                        .writer()
+                        .write_slice(&chunk[..partial])?;
+                }
+                return Err(e);
             }
-            bar_access(&memory, index, at, chunk, hole, write)?;
         }
         if !write {
             UserSlice::new(user, n).writer().write_slice(chunk)?;
@@ -262,7 +273,8 @@ fn bar_rw(
     Ok(count)
 }
 
-/// Moves `chunk` to or from BAR `index` at `offset`, skipping the `hole`.
+/// Moves `chunk` to or from BAR `index` at `offset`, skipping the `hole`; the device itself
+/// is only accessed when `reachable` (else -EIO). On failure, how many bytes were done.
 fn bar_access(
     memory: &MemoryGate,
     index: u32,
@@ -270,9 +282,10 @@ fn bar_access(
     chunk: &mut [u8],
     hole: Option<(u64, u64)>,
     write: bool,
-) -> Result {
+    reachable: bool,
+) -> core::result::Result<(), (usize, Error)> {
     // CAST: below 6.
-    let bar = memory.bars[index as usize].as_ref().ok_or(EIO)?;
+    let bar = memory.bars[index as usize].as_ref().ok_or((0, EIO))?;
     let mut i = 0;
     while i < chunk.len() {
         let at = offset + i as u64;
@@ -294,14 +307,18 @@ fn bar_access(
             i += fillable;
             continue;
         }
-        let width = Width::fitting(at, fillable, Width::W64).ok_or(EINVAL)?;
+        if !reachable {
+            return Err((i, EIO));
+        }
+        let width = Width::fitting(at, fillable, Width::W64).ok_or((i, EINVAL))?;
         let n = width.bytes();
         if write {
             let mut v = [0u8; 8];
             v[..n].copy_from_slice(&chunk[i..i + n]);
-            bar.write(at, width, u64::from_le_bytes(v))?;
+            bar.write(at, width, u64::from_le_bytes(v))
+                .map_err(|e| (i, e))?;
         } else {
-            let v = bar.read(at, width)?.to_le_bytes();
+            let v = bar.read(at, width).map_err(|e| (i, e))?.to_le_bytes();
             chunk[i..i + n].copy_from_slice(&v[..n]);
         }
         i += n;
