@@ -94,6 +94,25 @@ unbind_driver() {
 # iommu_group BDF -> group number.
 iommu_group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
 
+# kmemleak, on the debug kernel only (no such file otherwise; rvfio_kmemleak=off skips it).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+kmemleak_on() { [ "${rvfio_kmemleak:-on}" != off ] && [ -e $KMEMLEAK ]; }
+
+# kmemleak_collect SINCE: print the objects kmemleak finds unreferenced now that were not
+# listed before, then forget them (clear), so the next call lists only newer ones. An
+# object is reported once it is 5 s old (at the start of a scan) and its contents stayed
+# unchanged over a whole scan: so scan once, wait until SINCE (date +%s, when the
+# objects of interest were last allocated) is 6 s past, and scan again.
+kmemleak_collect() {
+	local since=$1 wait
+	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
+	wait=$((since + 6 - $(date +%s)))
+	[ $wait -le 0 ] || sleep $wait
+	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
+	cat $KMEMLEAK
+	echo clear > $KMEMLEAK
+}
+
 # The kernel log since the last clear must hold no splat.
 check_dmesg_clean() {
 	if dmesg | grep -E "$SPLAT_PATTERN" >/dev/null; then
