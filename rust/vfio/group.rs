@@ -326,9 +326,11 @@ impl RegistryHandle {
 
 impl Drop for RegistryHandle {
     fn drop(&mut self) {
-        // Every bus driver is gone (they depend on this module), so no group is left.
+        // Every bus driver is gone (they depend on this module), so no group is left. The
+        // static itself is never dropped: its vector must be replaced, not cleared, for
+        // its buffer to be freed (kmemleak found it left behind at every unload).
         let mut registry = REGISTRY.lock();
-        registry.entries.clear();
+        registry.entries = KVec::new();
         registry.class = None;
     }
 }
