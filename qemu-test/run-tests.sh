@@ -53,7 +53,7 @@ make -s -C selftests >/dev/null || die "selftest build failed"
 
 set +e
 RVFIO_KERNEL=$flavour "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$outdir" run-tests \
-	rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter}
+	rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter}
 guest_rc=$?
 set -e
 
