@@ -10,8 +10,9 @@
  *             [--verbose]
  *   vfio_fuzz --diff FILE_A FILE_B
  *
- * VFIO_FUZZ_SEED, VFIO_FUZZ_CALLS and VFIO_FUZZ_THREADS in the environment override the
- * options (so a suite line runs longer from the guest's kernel command line, see below).
+ * VFIO_FUZZ_SEED, VFIO_FUZZ_CALLS, VFIO_FUZZ_THREADS and VFIO_FUZZ_TIMEOUT in the environment
+ * override the options (so a suite line runs longer, or with a longer watchdog on a slow
+ * kernel, from the guest's kernel command line, see below).
  *
  * Set-up: one container holding both groups (TYPE1v2, then a second phase on a fresh TYPE1
  * container: --calls is split between the phases), a spare container without groups, the
@@ -2952,6 +2953,8 @@ int main(int argc, char **argv)
 		opt.calls = strtoull(getenv("VFIO_FUZZ_CALLS"), NULL, 0);
 	if (getenv("VFIO_FUZZ_THREADS"))
 		opt.threads = atoi(getenv("VFIO_FUZZ_THREADS"));
+	if (getenv("VFIO_FUZZ_TIMEOUT"))
+		opt.timeout_s = atoi(getenv("VFIO_FUZZ_TIMEOUT"));
 	if (opt.threads < 1 || opt.threads > MAX_THREADS || opt.timeout_s < 1) {
 		usage();
 		return 1;
