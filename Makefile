@@ -4,11 +4,16 @@
 #   make CLIPPY=1        the same, with the kernel's clippy lints
 #   make rustfmt         format the Rust sources with the kernel tree's rustfmt config
 #   make rustfmtcheck    fail if formatting is off
-#   make check           the whole test suite in the QEMU guest (README's test command)
+#   make check           the whole test suite in the QEMU guest, on the test kernel and then
+#                        on the debug kernel (README's test command)
+#   make check-debug     the suite on the debug kernel only (KASAN, lockdep, kmemleak, UBSAN)
 #   make demo            set everything up and run the main job (README's first command)
+#   make bench           rvfio against upstream VFIO in one guest boot: table, CSV, SVG
+#   make bench-quick     the same, short (what CI's bench_smoke test runs in the suite)
 #
 # KDIR defaults to the cached test kernel built by qemu-test/build-kernel.sh; any
-# Rust-enabled 7.3 build tree works.
+# Rust-enabled 7.3 build tree works. A tree built with clang (the debug kernel) gets our C
+# parts built with the same clang.
 
 SHELL := /bin/bash
 RVFIO_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -17,17 +22,18 @@ KSRC ?= $(shell cd $(RVFIO_ROOT) && . qemu-test/lib.sh && echo $$KSRC)
 BINDGEN_BIN ?= $(shell cd $(RVFIO_ROOT) && . qemu-test/lib.sh && echo $$BINDGEN_ROOT/bin)
 export PATH := $(BINDGEN_BIN):$(PATH)
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+KCC ?= $(shell grep -qx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config 2>/dev/null && cd $(RVFIO_ROOT) && . qemu-test/lib.sh && echo clang-$$LLVM_VERSION)
 
 RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
 
-.PHONY: modules clean rustfmt rustfmtcheck check demo setup kernel selftests
+.PHONY: modules clean rustfmt rustfmtcheck check check-debug demo setup kernel selftests bench bench-quick
 
 modules:
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) modules
+	$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) $(if $(KCC),CC=$(KCC)) modules
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) clean
+	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) $(if $(KCC),CC=$(KCC)) clean
 	rm -rf generated
 	$(MAKE) -C selftests clean
 
@@ -47,7 +53,16 @@ kernel: setup
 	qemu-test/build-kernel.sh >/dev/null
 
 check:
-	qemu-test/run-tests.sh
+	qemu-test/check.sh
+
+check-debug:
+	RVFIO_KERNEL=debug qemu-test/run-tests.sh
 
 demo:
 	qemu-test/demo.sh
+
+bench:
+	qemu-test/bench.sh
+
+bench-quick:
+	qemu-test/bench.sh --quick

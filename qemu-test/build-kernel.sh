@@ -14,7 +14,8 @@ for f in "${fragments[@]}"; do [ -f "$f" ] || die "no config fragment $f"; done
 [ -f "$KSRC/Makefile" ] || die "kernel source missing: run qemu-test/setup.sh first"
 
 build=$(kernel_build_dir "$flavour")
-kmake() { make -s -C "$KSRC" O="$build" ARCH=x86_64 "$@"; }
+read -r -a make_flags <<<"$(kernel_make_flags "$flavour")"
+kmake() { make -s -C "$KSRC" O="$build" ARCH=x86_64 ${make_flags[@]+"${make_flags[@]}"} "$@"; }
 
 if [ -f "$build/.rvfio-built" ]; then
 	log "kernel ($flavour) cached: $build"

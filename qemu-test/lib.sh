@@ -21,12 +21,25 @@ export PATH=$BINDGEN_ROOT/bin:$HOME/.cargo/bin:$PATH
 log() { printf '\033[1m[rvfio]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[rvfio] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# kernel_make_flags FLAVOUR: make variables for building that flavour's kernel, and modules
+# against it. The debug flavour is built with clang: Rust with KASAN requires CC_IS_CLANG
+# (GNU binutils still link it, so no lld is needed).
+kernel_make_flags() {
+	case $1 in
+	debug) echo "CC=clang-$LLVM_VERSION" ;;
+	esac
+}
+
 # kernel_build_dir FLAVOUR: the cached build tree for a config flavour ("test" or "debug"),
-# keyed by kernel version, the hash of the fragments that make the config, and rustc.
+# keyed by kernel version, the hash of the fragments that make the config, rustc and (when
+# not the default) the C compiler.
 kernel_build_dir() {
-	local flavour=$1 hash
+	local flavour=$1 hash flags
+	flags=$(kernel_make_flags "$flavour")
 	hash=$( { cat "$RVFIO_ROOT/qemu-test/kernel.config"
 		  [ "$flavour" = test ] || cat "$RVFIO_ROOT/qemu-test/kernel-$flavour.config"
-		  rustc --version; } | sha256sum | cut -c1-12)
+		  rustc --version
+		  [ -z "$flags" ] || { echo "$flags"; clang-$LLVM_VERSION --version | head -1; }
+		} | sha256sum | cut -c1-12)
 	echo "$RVFIO_CACHE/build/$KERNEL_VERSION-$flavour-$hash"
 }

@@ -54,6 +54,9 @@ with open(os.path.join(dest, "load-order"), "w") as f:
         f.write(os.path.basename(m) + "\n")
 PY
 
+# The debug kernel's deliberately leaking sample module, for the runner's kmemleak self-check.
+find "$moddir" -name kmemleak-test.ko -exec cp {} "$root/lib/modules/" \;
+
 if [ -d "$RVFIO_ROOT/selftests/out" ]; then
 	cp -r "$RVFIO_ROOT"/selftests/out/. "$root/tests/"
 fi

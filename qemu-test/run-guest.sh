@@ -28,7 +28,8 @@ script=${1:?guest script name}
 shift
 extra_env=("$@")
 
-flavour=${RVFIO_KERNEL_FLAVOUR:-test}
+# RVFIO_KERNEL=debug boots the debug kernel (build-kernel.sh debug); default: the test kernel.
+flavour=${RVFIO_KERNEL:-test}
 kbuild=$(kernel_build_dir "$flavour")
 [ -f "$kbuild/.rvfio-built" ] || die "kernel ($flavour) not built: qemu-test/build-kernel.sh $flavour"
 

@@ -7,18 +7,35 @@
 # guest timeout.
 #
 #   run-tests.sh [REGEX]      only the tests whose names match REGEX
+#
+# RVFIO_KERNEL=debug runs the suite on the debug kernel instead (qemu-test/kernel-debug.config:
+# KASAN, lockdep, kmemleak, UBSAN...): our modules and upstream's come from that build tree,
+# results and logs go to the "debug" subdirectory of the output directory, test names get a
+# "debug:" prefix and the time limits are raised (RVFIO_TEST_TIMEOUT per test, RVFIO_TIMEOUT
+# for the whole guest run, in seconds). OUTDIR/summary holds "PASSED FAILED" for check.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RVFIO_ROOT"
 
 filter=${1:-}
 start=$SECONDS
+flavour=${RVFIO_KERNEL:-test}
+case $flavour in
+test) prefix= test_timeout=300 timeout=2400 ;;
+# Under TCG the debug kernel runs the suite about N times slower (measured: see README).
+debug) prefix=debug: test_timeout=1800 timeout=14400 ;;
+*) die "RVFIO_KERNEL must be test or debug, not '$flavour'" ;;
+esac
+test_timeout=${RVFIO_TEST_TIMEOUT:-$test_timeout}
+timeout=${RVFIO_TIMEOUT:-$timeout}
 # RVFIO_OUTDIR lets several checkouts run suites side by side on one cache.
 outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/run-tests}
+[ "$flavour" = test ] || outdir=$outdir/$flavour
 mkdir -p "$outdir"
+rm -f "$outdir/summary"
 
 "$RVFIO_ROOT/qemu-test/setup.sh"
-kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" test)
+kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" "$flavour")
 
 log "building modules (CLIPPY=1) against $kbuild"
 make -s KDIR="$kbuild" CLIPPY=1 modules >"$outdir/modules-build.log" 2>&1 || {
@@ -35,8 +52,8 @@ log "building static selftests"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
 set +e
-"$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-2400}" -o "$outdir" run-tests \
-	${filter:+rvfio_filter=$filter}
+RVFIO_KERNEL=$flavour "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$outdir" run-tests \
+	rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter}
 guest_rc=$?
 set -e
 
@@ -46,7 +63,7 @@ failed=$(grep -c '^not ok ' "$results" || true)
 planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$results" | head -1)
 echo
 echo "# results (${outdir}):"
-grep -E '^(not )?ok ' "$results" || true
+grep -E '^(not )?ok ' "$results" | sed -E "s/^((not )?ok [0-9]+ )/\1$prefix/" || true
 verdict=0
 if [ "$guest_rc" -ne 0 ]; then
 	log "guest run failed with status $guest_rc"
@@ -64,6 +81,8 @@ if grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|KASAN|UBSAN' "$outdir/con
 	verdict=1
 fi
 [ "$failed" -eq 0 ] || verdict=1
-log "suite took $((SECONDS - start)) s"
+log "suite${prefix:+ ($flavour kernel)} took $((SECONDS - start)) s"
+[ $verdict -eq 0 ] || [ "$failed" -gt 0 ] || failed=1	# a run-level failure counts once
+echo "$passed $failed" > "$outdir/summary"
 echo "$passed passed, $failed failed"
 exit $verdict

@@ -5,6 +5,7 @@ RVFIO_MODDIR=/lib/modules/rvfio
 UPSTREAM_MODDIR=/lib/modules/upstream
 
 # Kernel log lines that fail a test: any warning, oops, BUG, sanitizer or lockdep report.
+# (kmemleak's own "N new suspected memory leaks" line is left to the runner's kmemleak check.)
 SPLAT_PATTERN='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN|UBSAN|kmemleak|possible circular locking|possible recursive locking|inconsistent lock state|lockdep|RCU stall|refcount_t:|list_add corruption|list_del corruption|Kernel panic'
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -19,6 +20,7 @@ load_rvfio() {
 	insmod $RVFIO_MODDIR/vfio.ko ${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT} ||
 		fail "insmod vfio.ko"
 	insmod $RVFIO_MODDIR/vfio-pci.ko $RVFIO_PCI_PARAMS || fail "insmod vfio-pci.ko $RVFIO_PCI_PARAMS"
+	save_module_syms
 }
 
 unload_rvfio() {
@@ -39,6 +41,7 @@ load_upstream() {
 		echo "$RVFIO_DMA_ENTRY_LIMIT" >/sys/module/vfio_iommu_type1/parameters/dma_entry_limit ||
 			fail "set upstream dma_entry_limit"
 	fi
+	save_module_syms
 }
 
 unload_upstream() {
@@ -93,6 +96,113 @@ unbind_driver() {
 
 # iommu_group BDF -> group number.
 iommu_group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
+
+# kmemleak, on the debug kernel only (no such file otherwise; rvfio_kmemleak=off skips it).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+kmemleak_on() { [ "${rvfio_kmemleak:-on}" != off ] && [ -e $KMEMLEAK ]; }
+
+# kmemleak_collect SINCE: print the objects kmemleak finds unreferenced now that were not
+# listed before, then forget them (clear), so the next call lists only newer ones. An
+# object is reported once it is 5 s old (at the start of a scan) and its contents stayed
+# unchanged over a whole scan: so scan once, wait until SINCE (date +%s, when the
+# objects of interest were last allocated) is 6 s past, and scan again.
+kmemleak_collect() {
+	local since=$1 wait
+	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
+	wait=$((since + 6 - $(date +%s)))
+	[ $wait -le 0 ] || sleep $wait
+	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
+	cat $KMEMLEAK
+	echo clear > $KMEMLEAK
+}
+
+# pid_now: the pid the next process gets (about): pids are handed out in increasing order,
+# so the processes of one test have pids between a mark taken before it and one after.
+pid_now() { sh -c 'echo $$'; }
+
+# The symbols of the VFIO modules (either stack) loaded by a test are appended to
+# $RVFIO_MODSYMS (set by the runner on the debug kernel): kmemleak prints bare addresses for
+# code that is unloaded by the time of its scan, and every test unloads its modules.
+save_module_syms() {
+	[ -n "$RVFIO_MODSYMS" ] || return 0
+	grep -E '\[(vfio|vfio_pci|vfio_pci_core|vfio_iommu_type1|irqbypass)\]$' /proc/kallsyms >>"$RVFIO_MODSYMS"
+}
+
+# Objects allocated by pids in a range of this file ("FIRST LAST REASON") are deliberate
+# leaks (the runner's self-check): kmemleak_annotate drops them.
+KMEMLEAK_IGNORE=/tmp/rvfio-kmemleak-ignore
+
+# kmemleak_annotate PIDMAP SYMDIR CURRENT < listing: the kmemleak listing with, after each
+# object's "comm ..., pid N" line, the test whose pid range (PIDMAP lines: "FIRST LAST NAME")
+# holds N, and the bare addresses of its backtrace resolved against the module symbols that
+# test saved (SYMDIR/NAME; for an object of no test, CURRENT's). Addresses are 16 lowercase
+# hex digits: string order is numeric order. Objects of $KMEMLEAK_IGNORE are left out (a
+# count goes to stderr).
+kmemleak_annotate() {
+	awk -v pidmap="$1" -v symdir="$2" -v current="$3" -v ignore="$KMEMLEAK_IGNORE" '
+	function hex8(s, i, v) {
+		v = 0
+		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+		return v
+	}
+	function load(t, f, l, a) {
+		loaded[t] = 1
+		f = symdir "/" t
+		while ((getline l < f) > 0) {
+			split(l, a, /[ \t]+/)
+			nsym[t]++
+			saddr[t, nsym[t]] = a[1]
+			sname[t, nsym[t]] = a[3] " " a[4]
+		}
+		close(f)
+	}
+	function resolve(t, addr, i, best, off, p) {
+		if (!(t in loaded)) load(t)
+		best = 0
+		for (i = 1; i <= nsym[t]; i++)
+			if (saddr[t, i] <= addr && (best == 0 || saddr[t, i] > saddr[t, best])) best = i
+		if (best == 0) return ""
+		off = hex8(substr(addr, 9)) - hex8(substr(saddr[t, best], 9))
+		if (off < 0 || off > 65536) return ""
+		split(sname[t, best], p, " ")
+		return sprintf("%s+0x%x %s", p[1], off, p[2])
+	}
+	function flush() {
+		if (obj != "" && !skip) printf "%s", obj
+		if (obj != "" && skip) ignored++
+		obj = ""; skip = 0
+	}
+	BEGIN {
+		while ((getline l < pidmap) > 0) {
+			split(l, a, " ")
+			n++; lo[n] = a[1] + 0; hi[n] = a[2] + 0; tn[n] = a[3]
+		}
+		while ((getline l < ignore) > 0) {
+			split(l, a, " ")
+			ni++; ilo[ni] = a[1] + 0; ihi[ni] = a[2] + 0
+		}
+	}
+	/^unreferenced object/ { flush(); t = "" }
+	/^  comm .*, pid [0-9]+/ {
+		match($0, /pid [0-9]+/)
+		pid = substr($0, RSTART + 4, RLENGTH - 4) + 0
+		for (i = 1; i <= ni; i++) if (pid >= ilo[i] && pid <= ihi[i]) skip = 1
+		t = ""
+		for (i = 1; i <= n; i++) if (pid >= lo[i] && pid <= hi[i]) t = tn[i]
+		obj = obj $0 "  [allocated during: " (t == "" ? "no test" : t) "]\n"
+		if (t == "") t = current
+		next
+	}
+	/^    0x[0-9a-f]+$/ && t != "" {
+		r = resolve(t, substr($1, 3))
+		if (r != "") { obj = obj $0 "  (" r ", as loaded in " t ")\n"; next }
+	}
+	{ obj = obj $0 "\n" }
+	END {
+		flush()
+		if (ignored) printf "kmemleak: %d objects of a deliberate leak (%s) left out\n", ignored, ignore > "/dev/stderr"
+	}'
+}
 
 # The kernel log since the last clear must hold no splat.
 check_dmesg_clean() {

@@ -3,15 +3,15 @@
 //! Pinning user memory for device DMA, and charging it to `RLIMIT_MEMLOCK`.
 //!
 //! 7.3's Rust has no GUP abstraction. Pages are pinned with
-//! `pin_user_pages_remote(FOLL_LONGTERM)` in batches ([`PinBatch`]), then handed over to
+//! `pin_user_pages_fast(FOLL_LONGTERM)` in batches ([`PinBatch`]), then handed over to
 //! [`PinnedRuns`], which records them as runs of physically contiguous page frames: the
 //! unit the IOMMU maps, and all that unpinning needs later (no page-table walk, no IOMMU
 //! lookup). Every pin is owned by exactly one of the two and released by its `Drop`.
 
 use core::ptr::NonNull;
 use kernel::{
-    alloc::KVVec,
     bindings,
+    ffi::c_int,
     mm::{
         Mm,
         MmWithUser, //
@@ -20,11 +20,23 @@ use kernel::{
     sync::aref::ARef, //
 };
 
+use super::run_list::{
+    PfnRun,
+    RunList, //
+};
+
 // `struct page` has a zero-sized member that trips the lint; only pointers cross here.
 #[allow(improper_ctypes)]
 extern "C" {
-    /// `page_to_pfn()`, from `rust/vfio/mm_helpers.c`.
-    fn rvfio_page_to_pfn(page: *mut bindings::page) -> kernel::ffi::c_ulong;
+    /// The length of the physically contiguous prefix of `npages >= 1` pages and its first
+    /// frame, from `rust/vfio/mm_helpers.c`.
+    fn rvfio_contiguous_pages(
+        pages: *mut *mut bindings::page,
+        npages: kernel::ffi::c_ulong,
+        pfn: *mut kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_ulong;
+    /// `cond_resched()` then `fatal_signal_pending(current)`, from `rust/vfio/mm_helpers.c`.
+    fn rvfio_pin_checkpoint() -> bool;
     /// `pfn_to_page()`, from `rust/vfio/mm_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
     fn rvfio_follow_pfnmap(
@@ -52,84 +64,99 @@ pub(crate) fn current_mm() -> Option<ARef<MmWithUser>> {
     Some(unsafe { ARef::from_raw(mm.cast()) })
 }
 
+/// Between two pinning batches of a long pin: yields the CPU if asked and fails with
+/// -EINTR when the calling task has been killed, as GUP's slow path does by itself (its fast
+/// path, used for prefaulted memory, never checks).
+pub(crate) fn pin_checkpoint() -> Result {
+    // SAFETY: Called from task context (an ioctl), where sleeping is allowed.
+    if unsafe { rvfio_pin_checkpoint() } {
+        return Err(EINTR);
+    }
+    Ok(())
+}
+
 /// log2 of the CPU page size.
 pub(crate) const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
 /// The CPU page size.
 pub(crate) const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 
-/// Pages pinned by one call of [`PinBatch::pin`], not yet handed to [`PinnedRuns`].
+/// Pages pinned by one call of [`PinBatch::pin_current`], not yet handed to [`PinnedRuns`].
 ///
 /// # Invariants
 ///
-/// `pages[..len]` are pages each holding one `FOLL_PIN` reference owned by this batch.
+/// Every element of `pages` (its length, not its capacity) is a page holding one
+/// `FOLL_PIN` reference owned by this batch; the capacity is the batch size.
 pub(crate) struct PinBatch {
     pages: KVec<*mut bindings::page>,
-    len: usize,
 }
 
 // SAFETY: Page pins are not tied to a thread.
 unsafe impl Send for PinBatch {}
 
 impl PinBatch {
-    /// A batch able to pin up to `capacity` pages at a time.
+    /// A batch able to pin up to `capacity` pages at a time (the array is not initialised:
+    /// GUP fills it).
     pub(crate) fn new(capacity: usize) -> Result<Self> {
         Ok(Self {
-            pages: KVec::from_elem(core::ptr::null_mut(), capacity, GFP_KERNEL)?,
-            len: 0,
+            pages: KVec::with_capacity(capacity, GFP_KERNEL)?,
         })
     }
 
-    /// Pins up to the batch capacity (and at most `npages`) pages of `mm` from user address
-    /// `vaddr`, for device writes too when `write`. Returns how many were pinned (at least
-    /// one); -EFAULT when `vaddr` is not backed by pinnable memory.
-    pub(crate) fn pin(
+    /// Pins up to the batch capacity (and at most `npages`) pages of the calling task's
+    /// address space from user address `vaddr`, for device writes too when `write`.
+    /// Returns how many were pinned (at least one); -EFAULT when `vaddr` is not backed by
+    /// pinnable memory.
+    ///
+    /// This goes through GUP's lockless fast path (`pin_user_pages_fast`), which walks the
+    /// page tables once per batch instead of looking every page up under the mmap lock,
+    /// and falls back to the slow path by itself where it must.
+    pub(crate) fn pin_current(
         &mut self,
-        mm: &MmWithUser,
         vaddr: usize,
         npages: usize,
         write: bool,
     ) -> Result<usize> {
         self.release();
-        let count = npages.min(self.pages.len());
+        // CAST: the batch capacity is small (`PinBatch::new` callers), far below `i32::MAX`.
+        let count = npages.min(self.pages.capacity()).min(i32::MAX as usize) as c_int;
         let mut flags = bindings::FOLL_LONGTERM;
         if write {
             flags |= bindings::FOLL_WRITE;
         }
-        let pinned = {
-            let _lock = mm.mmap_read_lock();
-            // SAFETY: `mm` has users and its mmap lock is held for reading; `pages` has room
-            // for `count` entries; `locked` is NULL so the lock is never dropped inside.
-            unsafe {
-                bindings::pin_user_pages_remote(
-                    mm.as_raw(),
-                    vaddr,
-                    count,
-                    flags,
-                    self.pages.as_mut_ptr(),
-                    core::ptr::null_mut(),
-                )
-            }
-        };
+        // SAFETY: `pages` is empty with room for `count` entries from its start; the
+        // function pins pages of the current task's address space and takes whatever locks
+        // it needs itself.
+        let pinned =
+            unsafe { bindings::pin_user_pages_fast(vaddr, count, flags, self.pages.as_mut_ptr()) };
         if pinned < 0 {
-            // CAST: a negative errno fits in `i32`.
-            return Err(Error::from_errno(pinned as i32));
+            return Err(Error::from_errno(pinned));
         }
         if pinned == 0 {
             return Err(EFAULT);
         }
-        // INVARIANT: GUP pinned exactly `pinned` pages into the first entries.
         // CAST: `0 < pinned <= count`.
-        self.len = pinned as usize;
-        Ok(self.len)
+        let pinned = pinned as usize;
+        // SAFETY: GUP wrote exactly `pinned <= capacity` page pointers from the start.
+        // INVARIANT: they are the pages it pinned for us.
+        unsafe { self.pages.inc_len(pinned) };
+        Ok(pinned)
+    }
+
+    /// Gives up the pins of the first `taken` pages, which their new owner now holds.
+    fn forget_first(&mut self, taken: usize) {
+        let len = self.pages.len();
+        self.pages.copy_within(taken..len, 0);
+        // INVARIANT: what is left are the pins not taken.
+        self.pages.truncate(len - taken);
     }
 
     /// Unpins whatever the batch still owns.
     fn release(&mut self) {
-        if self.len > 0 {
-            // SAFETY: The first `len` entries are pinned pages we own (type invariant).
-            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.len) };
+        if !self.pages.is_empty() {
+            // SAFETY: All elements are pinned pages we own (type invariant).
+            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len()) };
             // INVARIANT: the pins are gone.
-            self.len = 0;
+            self.pages.clear();
         }
     }
 }
@@ -138,17 +165,6 @@ impl Drop for PinBatch {
     fn drop(&mut self) {
         self.release();
     }
-}
-
-/// A run of physically contiguous page frames.
-#[derive(Clone, Copy)]
-pub(crate) struct PfnRun {
-    /// First page frame.
-    pub(crate) pfn: u64,
-    /// Number of frames.
-    pub(crate) npages: u64,
-    /// Pinned `struct page`s (RAM), as opposed to device memory of a PFN mapping.
-    pub(crate) pinned: bool,
 }
 
 /// Looks up the frames behind `vaddr` of `mm` when it lies in a `VM_PFNMAP` mapping of
@@ -175,24 +191,13 @@ pub(crate) fn follow_pfnmap(
             // CAST: a negative errno fits in `i32`.
             return Err(Error::from_errno(ret as i32));
         }
-        // CAST: `0 < ret <= npages`, and frame numbers fit in 64 bits.
+        // CAST: `0 < ret <= npages`, a batch size far below `u32::MAX`; frame numbers
+        // fit in 64 bits.
         return Ok(PfnRun {
             pfn: pfn as u64,
-            npages: ret as u64,
+            npages: ret as u32,
             pinned: false,
         });
-    }
-}
-
-impl PfnRun {
-    /// Physical address of the run.
-    pub(crate) fn phys(&self) -> u64 {
-        self.pfn << PAGE_SHIFT
-    }
-
-    /// Size of the run in bytes.
-    pub(crate) fn bytes(&self) -> u64 {
-        self.npages << PAGE_SHIFT
     }
 }
 
@@ -204,7 +209,7 @@ impl PfnRun {
 /// Every page frame of every run in `runs` with `pinned` set is a `struct page` holding
 /// one `FOLL_PIN` reference owned by this object.
 pub(crate) struct PinnedRuns {
-    runs: KVVec<PfnRun>,
+    runs: RunList,
     /// Mark the pages dirty when unpinning (the device could write them).
     dirty: bool,
 }
@@ -218,64 +223,73 @@ impl PinnedRuns {
     /// No pages yet; `dirty` marks the pages dirty at unpin.
     pub(crate) fn new(dirty: bool) -> Self {
         Self {
-            runs: KVVec::new(),
+            runs: RunList::new(),
             dirty,
         }
     }
 
-    /// The runs, in order.
-    pub(crate) fn runs(&self) -> &[PfnRun] {
+    /// The runs.
+    pub(crate) fn runs(&self) -> &RunList {
         &self.runs
     }
 
     /// Takes over the pins of `batch`. A page that physically follows the last run extends
     /// it when `merge` is set (set it unless huge IOMMU pages are disabled); the last run
     /// may therefore still grow on the next call.
+    ///
+    /// On error (no memory for the run list) the batch keeps the pins not taken over yet.
     pub(crate) fn append(&mut self, batch: &mut PinBatch, merge: bool) -> Result {
-        self.runs.reserve(batch.len, GFP_KERNEL)?;
-        for &page in &batch.pages[..batch.len] {
-            // SAFETY: `page` is a pinned, hence live, page.
-            // CAST: page frame numbers fit in 64 bits.
-            let pfn = unsafe { rvfio_page_to_pfn(page) } as u64;
-            match self.runs.last_mut() {
-                Some(last) if merge && last.pinned && last.pfn + last.npages == pfn => {
-                    last.npages += 1
-                }
-                _ => {
-                    let run = PfnRun {
-                        pfn,
-                        npages: 1,
-                        pinned: true,
-                    };
-                    // Room was reserved above, so this cannot fail.
-                    self.runs.push(run, GFP_KERNEL)?;
-                }
-            }
+        let mut taken = 0;
+        let result = self.take_runs(batch, merge, &mut taken);
+        // INVARIANT: the first `taken` pins moved into `runs`; the rest stay in the batch.
+        batch.forget_first(taken);
+        result
+    }
+
+    /// The loop of [`PinnedRuns::append`]: one step per physically contiguous run, counting
+    /// in `taken` the pages whose pins `runs` owns.
+    fn take_runs(&mut self, batch: &mut PinBatch, merge: bool, taken: &mut usize) -> Result {
+        let pages = &mut batch.pages[..];
+        while *taken < pages.len() {
+            let rest = &mut pages[*taken..];
+            let mut pfn = 0;
+            // SAFETY: `rest` is a non-empty array of pinned, hence live, pages (`PinBatch`
+            // invariant); `pfn` is a valid out-pointer.
+            let contiguous =
+                unsafe { rvfio_contiguous_pages(rest.as_mut_ptr(), rest.len(), &mut pfn) };
+            // Without merging, one run per page: the IOMMU then maps only 4 KiB pages.
+            // CAST: at most the batch length, far below `u32::MAX`.
+            let npages = if merge { contiguous as u32 } else { 1 };
+            let run = PfnRun {
+                // CAST: page frame numbers fit in 64 bits.
+                pfn: pfn as u64,
+                npages,
+                pinned: true,
+            };
+            self.runs.push(run, merge)?;
+            // CAST: as above.
+            *taken += npages as usize;
         }
-        // INVARIANT: the pins moved from the batch into `runs`.
-        batch.len = 0;
         Ok(())
     }
-}
 
-impl PinnedRuns {
     /// Appends a run of device memory (not pinned), merged with the previous one when it
     /// continues it and `merge` is set.
     pub(crate) fn append_unpinned(&mut self, run: PfnRun, merge: bool) -> Result {
-        match self.runs.last_mut() {
-            Some(last) if merge && !last.pinned && last.pfn + last.npages == run.pfn => {
-                last.npages += run.npages;
-                Ok(())
-            }
-            // INVARIANT: not pinned, so nothing to own.
-            _ => Ok(self.runs.push(
-                PfnRun {
-                    pinned: false,
-                    ..run
-                },
-                GFP_KERNEL,
-            )?),
-        }
+        // INVARIANT: not pinned, so nothing to own.
+        self.runs.push(
+            PfnRun {
+                pinned: false,
+                ..run
+            },
+            merge,
+        )
+    }
+
+    /// Gives back the run list's unused capacity, once the mapping is complete: a mapping
+    /// lives long, and a million of them must stay small.
+    pub(crate) fn compact(&mut self) {
+        self.runs.compact();
     }
 }
 

@@ -89,7 +89,13 @@ impl<T: PciDriver> PciDriverRegistration<T> {
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             raw <- Opaque::try_ffi_init(move |slot: *mut bindings::pci_driver| {
-                let mut drv: bindings::pci_driver = pin_init::zeroed();
+                // Not `pin_init::zeroed()`: with lockdep, the `spinlock_t` inside has a
+                // bindgen opaque blob that does not implement `Zeroable`.
+                // SAFETY: All-zero is a valid `pci_driver` (integers, pointers, optional
+                // callbacks, an unlocked and not yet initialised spinlock and list heads that
+                // registration initialises); the fields that matter are set below.
+                let mut drv: bindings::pci_driver =
+                    unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
                 drv.name = name.as_char_ptr();
                 drv.id_table = OVERRIDE_ONLY_ID_TABLE.as_ptr();
                 drv.probe = Some(Self::probe_callback);

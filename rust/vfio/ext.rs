@@ -23,3 +23,5 @@ pub(crate) mod layout;
 pub(crate) mod misc;
 #[path = "../kernel_ext/raw.rs"]
 pub(crate) mod raw;
+#[path = "../kernel_ext/run_list.rs"]
+pub(crate) mod run_list;

@@ -4,13 +4,48 @@
  * used only by rust/kernel_ext/gup.rs.
  */
 #include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/sched/signal.h>
 
-unsigned long rvfio_page_to_pfn(struct page *page);
+unsigned long rvfio_contiguous_pages(struct page **pages, unsigned long npages,
+				     unsigned long *pfn);
+bool rvfio_pin_checkpoint(void);
+
+/*
+ * Between two pinning batches: give the CPU up if asked, and tell whether the task has been
+ * killed. GUP's slow path stops on a fatal signal by itself; its fast path, which finds
+ * prefaulted pages without faulting, never looks, so a long MAP_DMA checks here.
+ */
+bool rvfio_pin_checkpoint(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current);
+}
 struct page *rvfio_pfn_to_page(unsigned long pfn);
 
-unsigned long rvfio_page_to_pfn(struct page *page)
+/*
+ * How many of the @npages (at least one) pages from @pages[0] are physically contiguous,
+ * with the first one's frame number in *@pfn. One call covers a whole huge page where a
+ * per-page loop across the language boundary would cost hundreds of calls.
+ */
+unsigned long rvfio_contiguous_pages(struct page **pages, unsigned long npages,
+				     unsigned long *pfn)
 {
-	return page_to_pfn(page);
+	unsigned long first = page_to_pfn(pages[0]), n = 1;
+
+	/* num_pages_contiguous() may stop early where struct pages are not contiguous. */
+	while (n < npages) {
+		unsigned long more = num_pages_contiguous(&pages[n - 1], npages - n + 1) - 1;
+
+		if (!more) {
+			if (page_to_pfn(pages[n]) != first + n)
+				break;
+			more = 1;
+		}
+		n += more;
+	}
+	*pfn = first;
+	return n;
 }
 
 struct page *rvfio_pfn_to_page(unsigned long pfn)

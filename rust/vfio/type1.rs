@@ -270,6 +270,7 @@ impl Type1 {
         let mut caps = InfoCaps::new();
         {
             let inner = self.inner.lock();
+            inner.check_attached()?;
             info.flags = uapi::VFIO_IOMMU_INFO_PGSIZES;
             info.iova_pgsizes = inner.pgsize_bitmap;
 
@@ -355,6 +356,7 @@ impl Type1 {
         }
 
         let mut inner = self.inner.lock();
+        inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
         if (size | map.iova | map.vaddr) & (pgsize - 1) != 0 {
             return Err(EINVAL);
@@ -415,6 +417,7 @@ impl Type1 {
     /// them; returns the bytes unmapped.
     fn unmap_range(&self, iova: u64, size: u64, all: bool) -> Result<u64> {
         let mut inner = self.inner.lock();
+        inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
         if iova & (pgsize - 1) != 0 {
             return Err(EINVAL);
@@ -430,22 +433,19 @@ impl Type1 {
             }
             iova.checked_add(size - 1).ok_or(EOVERFLOW)?
         };
+        let head = inner.containing(iova);
         if self.v2 && !all {
             // v2 refuses to split a mapping at either end.
-            if let Some(m) = inner.containing(iova) {
-                if m.iova != iova {
-                    return Err(EINVAL);
-                }
+            if matches!(head, Some((first, _)) if first != iova) {
+                return Err(EINVAL);
             }
-            if let Some(m) = inner.containing(last) {
-                if m.last() != last {
-                    return Err(EINVAL);
-                }
+            if matches!(inner.containing(last), Some((_, end)) if end != last) {
+                return Err(EINVAL);
             }
         }
         // v1: a range starting inside a mapping unmaps nothing (v2 refused it above); one
         // covering a mapping's first IOVA removes the whole mapping.
-        if matches!(inner.containing(iova), Some(m) if m.iova < iova) {
+        if matches!(head, Some((first, _)) if first < iova) {
             return Ok(0);
         }
         let Type1Inner {
@@ -481,12 +481,18 @@ impl Type1 {
         }
 
         // ...then drop their records, which unpins the pages: no device can reach them now.
-        while let Some(c) = mappings.cursor_lower_bound_mut(&iova) {
-            if *c.current().0 > last {
+        // Removing a node hands back the cursor at its successor (or, at the end of the
+        // tree, its predecessor, which is below `iova`).
+        let mut cursor = mappings.cursor_lower_bound_mut(&iova);
+        while let Some(c) = cursor {
+            let key = *c.current().0;
+            if key < iova || key > last {
                 break;
             }
-            drop(c.remove_current());
+            let (next, node) = c.remove_current();
+            drop(node);
             *dma_avail += 1;
+            cursor = next;
         }
         Ok(unmapped)
     }
@@ -501,23 +507,41 @@ fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
 }
 
 impl Type1Inner {
-    /// The mapping containing `iova`, if any.
-    fn containing(&self, iova: u64) -> Option<&Mapping> {
-        // The mapping with the greatest start not above `iova`.
-        let start = match self.mappings.cursor_lower_bound(&iova) {
-            Some(c) if *c.current().0 == iova => iova,
-            Some(c) => *c.peek_prev()?.0,
-            None => *self.mappings.cursor_back()?.current().0,
-        };
-        self.mappings.get(&start).filter(|m| m.last() >= iova)
+    /// -EINVAL once the last group has left: the container is releasing this backend, and a
+    /// call that took it just before must fail as upstream's (which holds the container's
+    /// group lock across backend calls) rather than act on a detached backend. The backend
+    /// is published only after its first group attached, so no domain means released.
+    fn check_attached(&self) -> Result {
+        if self.domains.is_empty() {
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
-    /// Whether any mapping intersects `[start, last]`.
+    /// The IOVA span `(first, last)` of the mapping containing `iova`, if any: one tree
+    /// search (two when `iova` is above every mapping).
+    fn containing(&self, iova: u64) -> Option<(u64, u64)> {
+        let span = |m: &Mapping| (m.iova, m.last());
+        // The mapping with the greatest start not above `iova`.
+        let candidate = match self.mappings.cursor_lower_bound(&iova) {
+            Some(c) if *c.current().0 == iova => Some(span(c.current().1)),
+            Some(c) => c.peek_prev().map(|(_, m)| span(m)),
+            None => self.mappings.cursor_back().map(|c| span(c.current().1)),
+        };
+        candidate.filter(|&(_, last)| last >= iova)
+    }
+
+    /// Whether any mapping intersects `[start, last]`, with the same searches as
+    /// [`Type1Inner::containing`].
     fn overlaps(&self, start: u64, last: u64) -> bool {
-        if self.containing(start).is_some() {
-            return true;
+        match self.mappings.cursor_lower_bound(&start) {
+            // The first mapping starting at or after `start` starts inside the range, or the
+            // one before it reaches into the range.
+            Some(c) => {
+                *c.current().0 <= last || matches!(c.peek_prev(), Some((_, m)) if m.last() >= start)
+            }
+            None => matches!(self.mappings.cursor_back(), Some(c) if c.current().1.last() >= start),
         }
-        matches!(self.mappings.cursor_lower_bound(&start), Some(c) if *c.current().0 <= last)
     }
 
     /// Recomputes the common page sizes and the valid IOVA ranges after a group came or

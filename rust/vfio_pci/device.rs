@@ -52,6 +52,10 @@ const COMMAND: usize = 0x04;
 const COMMAND_MEMORY: u32 = 0x2;
 /// `PCI_COMMAND_INTX_DISABLE`.
 const COMMAND_INTX_DISABLE: u32 = 0x400;
+/// MSI capability ID.
+const CAP_MSI: u8 = 0x05;
+/// Message Control of the MSI capability.
+const MSI_FLAGS: usize = 2;
 /// `PCI_CAP_ID_MSIX` and the table register of the capability.
 const CAP_MSIX: u8 = 0x11;
 const MSIX_FLAGS: usize = 2;
@@ -117,6 +121,9 @@ pub(crate) struct VfioPciDevice {
     pub(crate) msix: Option<MsixTable>,
     /// Whether MSI-X vectors can be added while enabled.
     pub(crate) msix_dyn: bool,
+    /// MSI vectors the device can have (0: no MSI capability); fixed by the hardware, so
+    /// read once rather than walking the capability list on every `SET_IRQS`.
+    pub(crate) msi_vectors: u32,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
     /// The device loses its config space going to D3hot and back (its PMCSR has no
@@ -142,6 +149,7 @@ impl VfioPciDevice {
         }
         let msix = msix_table(&function)?;
         let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
+        let msi_vectors = msi_vectors(&function)?;
         let sriov = SriovRole::of(&function)?;
         // As upstream's `vfio_pci_probe_power_state()`.
         let needs_pm_restore = match usize::from(function.find_capability(CAP_PM)) {
@@ -160,6 +168,7 @@ impl VfioPciDevice {
                 bar_mmap,
                 msix,
                 msix_dyn,
+                msi_vectors,
                 sriov,
                 needs_pm_restore,
             }),
@@ -369,6 +378,14 @@ impl PfnFault for VfioPciDevice {
     fn fault(&self, fault: &mut Fault<'_>) -> FaultResult {
         regions::fault(self, fault)
     }
+}
+
+/// The number of MSI vectors `function` can have: its Multiple Message Capable field.
+fn msi_vectors(function: &PciFunction) -> Result<u32> {
+    Ok(match usize::from(function.find_capability(CAP_MSI)) {
+        0 => 0,
+        pos => 1 << ((function.config_read(pos + MSI_FLAGS, Width::W16)? & 0xe) >> 1),
+    })
 }
 
 /// Finds the MSI-X table of `function` (fixed by the hardware).

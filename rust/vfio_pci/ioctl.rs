@@ -18,10 +18,7 @@ use crate::{
         NOTIFY_ERR,
         NOTIFY_REQ, //
     },
-    ext::pci_raw::{
-        PowerState,
-        Width, //
-    },
+    ext::pci_raw::PowerState,
     info_caps::{
         write_info,
         InfoCaps,
@@ -45,10 +42,6 @@ use crate::{
     },
     uapi,
 };
-
-/// `PCI_CAP_ID_MSI` / `PCI_CAP_ID_MSIX` and the flags word of each.
-const CAP_MSI: u8 = 0x05;
-const CAP_MSIX: u8 = 0x11;
 
 /// Routes a device ioctl.
 pub(crate) fn dispatch(device: &VfioPciDevice, cmd: u32, arg: usize) -> Result<isize> {
@@ -163,20 +156,14 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
 
 /// Number of interrupts of index `index` (upstream's `vfio_pci_get_irq_count`).
 fn irq_count(device: &VfioPciDevice, index: u32) -> Result<u32> {
-    let function = &device.function;
     Ok(match index {
         INTX => {
             let state = device.state.lock();
             u32::from(state.as_ref().ok_or(ENODEV)?.config.interrupt_pin() != 0)
         }
-        MSI => match usize::from(function.find_capability(CAP_MSI)) {
-            0 => 0,
-            pos => 1 << ((function.config_read(pos + 2, Width::W16)? & 0xe) >> 1),
-        },
-        MSIX => match usize::from(function.find_capability(CAP_MSIX)) {
-            0 => 0,
-            pos => (function.config_read(pos + 2, Width::W16)? & 0x7ff) + 1,
-        },
+        MSI => device.msi_vectors,
+        // CAST: at most 2048 entries of 16 bytes.
+        MSIX => device.msix.map_or(0, |table| (table.size / 16) as u32),
         ERR | REQ => 1,
         _ => 0,
     })

@@ -57,6 +57,37 @@ const OFFSET_MASK: u64 = (1 << OFFSET_SHIFT) - 1;
 /// Bytes moved per round of a BAR access (bounded so the bounce buffer stays small).
 const CHUNK: usize = 4096;
 
+/// The buffer between user memory and the device for one access: register-sized accesses,
+/// nearly all of them, stay on the stack instead of costing an allocation each.
+enum Bounce {
+    /// Up to [`Bounce::SMALL`] bytes: the first `.1` of the array.
+    Small([u8; Bounce::SMALL], usize),
+    /// Larger accesses.
+    Large(KVec<u8>),
+}
+
+impl Bounce {
+    /// The largest access kept on the stack.
+    const SMALL: usize = 64;
+
+    /// A zeroed buffer of `len` bytes.
+    fn new(len: usize) -> Result<Self> {
+        Ok(if len <= Self::SMALL {
+            Bounce::Small([0; Self::SMALL], len)
+        } else {
+            Bounce::Large(KVec::from_elem(0u8, len, GFP_KERNEL)?)
+        })
+    }
+
+    /// The buffer.
+    fn as_mut(&mut self) -> &mut [u8] {
+        match self {
+            Bounce::Small(bytes, len) => &mut bytes[..*len],
+            Bounce::Large(bytes) => bytes,
+        }
+    }
+}
+
 /// The device fd offset of region `index`.
 pub(crate) fn index_offset(index: u32) -> u64 {
     u64::from(index) << OFFSET_SHIFT
@@ -98,7 +129,8 @@ fn config_rw(
     offset: u64,
     write: bool,
 ) -> Result<usize> {
-    let mut data = KVec::from_elem(0u8, len.min(4096), GFP_KERNEL)?;
+    let mut bounce = Bounce::new(len.min(4096))?;
+    let data = bounce.as_mut();
     if write {
         let pos = {
             let state = device.state.lock();
@@ -109,16 +141,16 @@ fn config_rw(
                 .check_range(offset, len)?
         };
         // The user copy comes between the range check and the write: no lock across it.
-        UserSlice::new(buf, len).reader().read_slice(&mut data)?;
-        config_write(device, pos, &data)?;
+        UserSlice::new(buf, len).reader().read_slice(data)?;
+        config_write(device, pos, data)?;
     } else {
         {
             let mut state = device.state.lock();
             let open = (*state).as_mut().ok_or(ENODEV)?;
             let pos = open.config.check_range(offset, len)?;
-            open.config.read(&device.function, pos, &mut data)?;
+            open.config.read(&device.function, pos, data)?;
         }
-        UserSlice::new(buf, len).writer().write_slice(&data)?;
+        UserSlice::new(buf, len).writer().write_slice(data)?;
     }
     Ok(len)
 }
@@ -205,11 +237,11 @@ fn bar_rw(
         excluded(device, index)
     };
     let test_memory = resource.is_mem();
-    let mut bounce = KVec::from_elem(0u8, count.min(CHUNK), GFP_KERNEL)?;
+    let mut bounce = Bounce::new(count.min(CHUNK))?;
     let mut done = 0;
     while done < count {
         let n = (count - done).min(CHUNK);
-        let chunk = &mut bounce[..n];
+        let chunk = &mut bounce.as_mut()[..n];
         let at = offset + done as u64;
         let user = buf.wrapping_byte_add(done);
         if write {

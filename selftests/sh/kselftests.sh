@@ -37,8 +37,13 @@ dma_mapping) bin=$KS/vfio_dma_mapping_test devs=$edu hugepages=1 ;;
 dma_mapping_mmio) bin=$KS/vfio_dma_mapping_mmio_test devs=$edu ;;
 # edu has MSI (and no MSI-X), igb has MSI-X and FLR: run the whole binary on each.
 device) bin=$KS/type1v2/vfio_pci_device_test devs="$edu $igb" per_device=1 filter_modes= ;;
-# Only igb has a driver in the selftests' library that QEMU can emulate.
-driver) bin=$KS/type1v2/vfio_pci_driver_test devs=$igb ;;
+# Only igb has a driver in the selftests' library that QEMU can emulate. On the debug kernel
+# (rvfio_kernel=debug) its fixture alone outlasts the harness's 30 s: the copy with every
+# timeout ten times longer (selftests/Makefile, KSELF_SLOW).
+driver)
+	bin=$KS/type1v2/vfio_pci_driver_test devs=$igb
+	[ "${rvfio_kernel:-test}" = debug ] && bin=$KS/slow/vfio_pci_driver_test
+	;;
 # vfio-pci refuses sriov_numvfs on a PF it drives unless enable_sriov=1.
 sriov_uapi) bin=$KS/vfio_pci_sriov_uapi_test devs=$igb RVFIO_PCI_PARAMS=enable_sriov=1 ;;
 device_init_perf) bin=$KS/vfio_pci_device_init_perf_test devs="$edu $igb" ;;
@@ -51,6 +56,9 @@ case $bin in
 */type1v2/*)
 	say "NOTE: $(basename $bin) is the build whose lib/iommu.c has default_iommu_mode switched" \
 		"from iommufd to vfio_type1v2_iommu at build time (selftests/Makefile; sources unmodified otherwise)" ;;
+*/slow/*)
+	say "NOTE: $(basename $bin) is the build whose lib/iommu.c defaults to vfio_type1v2_iommu and" \
+		"whose harness timeouts are ten times longer, for the debug kernel (selftests/Makefile KSELF_SLOW)" ;;
 esac
 
 export RVFIO_PCI_PARAMS

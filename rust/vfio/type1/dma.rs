@@ -18,6 +18,7 @@ use kernel::{
 use crate::ext::{
     gup::{
         follow_pfnmap,
+        pin_checkpoint,
         LockedVm,
         PinBatch,
         PinnedRuns,
@@ -56,8 +57,8 @@ impl Mapping {
         self.iova + (self.size - 1)
     }
 
-    /// Pins `size` bytes at `vaddr` of `mm` and maps them at `iova` in every domain of
-    /// `domains`. On any failure everything done so far is undone: nothing stays mapped,
+    /// Pins `size` bytes at `vaddr` of `mm`, the calling task's address space, and maps
+    /// them at `iova` in every domain of `domains`. On any failure everything done so far is undone: nothing stays mapped,
     /// pinned or charged.
     pub(crate) fn create<'a>(
         mm: &MmWithUser,
@@ -94,18 +95,25 @@ impl Mapping {
         size: u64,
         merge_runs: bool,
     ) -> Result {
-        let mut batch = PinBatch::new(PIN_BATCH_PAGES)?;
         let total_pages = size >> PAGE_SHIFT;
+        // CAST: bounded by the batch size.
+        let mut batch = PinBatch::new(total_pages.min(PIN_BATCH_PAGES as u64) as usize)?;
         let mut pinned_pages = 0u64;
         // Runs before this index are mapped; the last run may still grow, so it is mapped
         // only when the next one starts or pinning is over.
         let mut mapped_runs = 0;
         while pinned_pages < total_pages {
+            // A killed task's MAP_DMA stops here and unwinds, as upstream's does inside GUP.
+            if pinned_pages > 0 {
+                pin_checkpoint()?;
+            }
             let vaddr = self.vaddr + (pinned_pages << PAGE_SHIFT);
             // CAST: the remaining count is bounded by the batch size inside `pin`.
             let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
             // CAST: user addresses fit in `usize`.
-            let got = match batch.pin(mm, vaddr as usize, want, self.prot.writable()) {
+            // `mm` is the calling task's (MAP_DMA runs in the mapping process): GUP's fast
+            // path applies.
+            let got = match batch.pin_current(vaddr as usize, want, self.prot.writable()) {
                 Ok(got) => {
                     // CAST: as above.
                     self._locked.charge(got as u64)?;
@@ -129,7 +137,9 @@ impl Mapping {
             mapped_runs = complete;
         }
         let all = self.pinned.runs().len();
-        self.map_runs(domains, mapped_runs, all)
+        self.map_runs(domains, mapped_runs, all)?;
+        self.pinned.compact();
+        Ok(())
     }
 
     /// Maps runs `from..to` right after what is mapped already, in every domain.
@@ -140,7 +150,7 @@ impl Mapping {
         to: usize,
     ) -> Result {
         for index in from..to {
-            let run = self.pinned.runs()[index];
+            let run = *self.pinned.runs().get(index).ok_or(EINVAL)?;
             let iova = self.iova + self.size;
             for (done, domain) in domains.clone().enumerate() {
                 // CAST: a run is at most the mapping size, which fits in `usize`.
@@ -161,7 +171,7 @@ impl Mapping {
     /// failure, nothing of it stays in `domain`.
     pub(crate) fn replay_into(&self, domain: &Domain) -> Result {
         let mut iova = self.iova;
-        for run in self.pinned.runs() {
+        for run in self.pinned.runs().iter() {
             // CAST: as in `map_runs`.
             if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
                 domain.unmap(self.iova, (iova - self.iova) as usize);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Benchmarks: rvfio against upstream VFIO in one guest boot (`make bench`). Sets up and
+# builds like run-tests.sh, boots the guest once with guest/bench.sh, which runs
+# selftests/bench/vfio_bench on both stacks, interleaved; then prints the table and writes
+# CSV and SVG next to the raw results.
+#
+#   bench.sh [--quick]
+#
+# RVFIO_BENCH_RUNS (runs per stack, default 3), RVFIO_BENCH_SMALL_MAX (largest number of
+# small mappings, default 1000000), RVFIO_BENCH_ARGS (more vfio_bench options, e.g.
+# "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log;
+# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION)
+# and RVFIO_OUTDIR (default $RVFIO_CACHE/bench) tune it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$RVFIO_ROOT"
+
+runs=${RVFIO_BENCH_RUNS:-3}
+small_max=${RVFIO_BENCH_SMALL_MAX:-1000000}
+args=${RVFIO_BENCH_ARGS:-}
+if [ "${1:-}" = --quick ]; then
+	runs=${RVFIO_BENCH_RUNS:-2}
+	small_max=${RVFIO_BENCH_SMALL_MAX:-10000}
+	args="--quick $args"
+fi
+outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/bench}
+mkdir -p "$outdir"
+
+"$RVFIO_ROOT/qemu-test/setup.sh"
+kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" test)
+log "building modules against $kbuild"
+make -s KDIR="$kbuild" modules >"$outdir/modules-build.log" 2>&1 || {
+	cat "$outdir/modules-build.log" >&2
+	die "module build failed"
+}
+log "building static selftests and benchmarks"
+make -s -C selftests >/dev/null || die "selftest build failed"
+
+# 6 GiB: 1 GiB hugetlb1g + 1.2 GiB of 2 MiB pages + 1 GiB buffers + page tables of a million
+# mappings, with room to spare.
+export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
+"$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$outdir" bench \
+	rvfio_bench_runs="$runs" rvfio_bench_small_max="$small_max" \
+	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
+	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS} \
+	>"$outdir/bench-console.log" || {
+	tail -40 "$outdir/bench-console.log" >&2
+	die "benchmark guest failed (console: $outdir/bench-console.log)"
+}
+python3 "$RVFIO_ROOT/qemu-test/bench-report.py" "$outdir/results.log" \
+	--csv "$outdir/bench.csv" --svg "$outdir/bench.svg" | tee "$outdir/bench-table.txt"
+log "raw results, CSV, SVG and table in $outdir"

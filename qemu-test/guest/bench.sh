@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the benchmarks: both VFIO stacks in this one boot, interleaved
+# (upstream, rvfio, rvfio, upstream, ...) so that slow phases of the emulated machine hit
+# both alike. Every run of /tests/bench/vfio_bench reports its lines on the results port as
+#   RESULT <stack> <run> <metric> <value> <unit> <higher|lower>
+# and the host (qemu-test/bench-report.py) makes the table.
+#
+# Kernel command line: rvfio_bench_runs=N (runs per stack, default 3),
+# rvfio_bench_args="..." (passed to vfio_bench, e.g. --quick), rvfio_bench_small_max=N,
+# rvfio_bench_hugepages=N (2 MiB pages to reserve, default 600), rvfio_bench_profile=1 (profile the kernel side of every run, printed on the console),
+# rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION).
+. /guest/lib.sh
+
+runs=${rvfio_bench_runs:-3}
+small_max=${rvfio_bench_small_max:-1000000}
+args="${rvfio_bench_args:-} --small-max $small_max"
+# Room for the small-mapping runs; the same limit on both stacks.
+export RVFIO_DMA_ENTRY_LIMIT=$((small_max + 1000))
+
+# Where the RESULT lines go: the results port, or a file (the suite's bench_smoke test).
+results=${RVFIO_BENCH_RESULTS:-/dev/fd/3}
+
+# 2 MiB hugetlb pages for 1 GiB of hugetlb2m mapping and the 32 MiB small2m pool, reserved
+# while memory is unfragmented (rvfio_bench_hugepages: fewer for --quick). Both settings are
+# restored at the end.
+hugepages=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+saved_hugepages=$(cat $hugepages)
+saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
+echo "${rvfio_bench_hugepages:-600}" > $hugepages
+echo always > $thp
+echo "bench: $(cat $hugepages) 2M pages," \
+	"$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0) 1G pages;" \
+	"THP: $(cat $thp)"
+
+edu=$(bdf_of $EDU_ID) || fail "no edu device"
+export RVFIO_EDU_BDF=$edu
+
+# bench_run STACK RUN: one vfio_bench run on STACK.
+bench_run() {
+	local stack=$1 run=$2 rc
+	echo "== run $run on $stack: vfio_bench $args"
+	load_$stack
+	bind_driver "$edu" vfio-pci
+	# rvfio_bench_profile=1: kernel profile of each run on the console (bench/kprof.c).
+	${rvfio_bench_profile:+/tests/bench/kprof -n 40 ${rvfio_bench_callers:+-c $rvfio_bench_callers} --} /tests/bench/vfio_bench $args >/tmp/bench.out
+	rc=$?
+	unbind_driver "$edu"
+	unload_$stack
+	cat /tmp/bench.out
+	[ $rc -eq 0 ] || { echo "bench: vfio_bench failed on $stack (exit $rc)"; return 1; }
+	sed -n "s/^BENCH /RESULT $stack $run /p" /tmp/bench.out >>"$results"
+}
+
+dmesg -c >/dev/null
+status=0
+for run in $(seq 1 "$runs"); do
+	# ABBA: upstream first on odd runs, rvfio first on even ones.
+	if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi
+	for stack in $order; do
+		bench_run $stack $run || status=1
+	done
+done
+echo "$saved_hugepages" > $hugepages
+echo "$saved_thp" > $thp
+if dmesg | grep -E "$SPLAT_PATTERN" >/dev/null; then
+	dmesg | grep -E -B2 -A30 "$SPLAT_PATTERN" | head -80
+	echo "bench: kernel splat during the benchmarks"
+	status=1
+fi
+exit $status

@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+# The benchmarks, short, so they cannot rot: guest/bench.sh runs vfio_bench --quick once on
+# each stack (loading and unloading both itself). Passes when both stacks report the same,
+# complete set of metrics with finite positive values; prints the ratios for information.
+# The timings of this short run are not judged (qemu-test/bench.sh does the real runs).
+. /guest/lib.sh
+
+out=/tmp/bench-smoke.results
+rm -f $out
+rvfio_bench_runs=1 rvfio_bench_args=--quick rvfio_bench_small_max=10000 \
+	rvfio_bench_hugepages=64 RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh ||
+	fail "guest/bench.sh failed"
+[ -s $out ] || fail "no results"
+for stack in upstream rvfio; do
+	awk -v s=$stack '$2 == s { print $4 }' $out | sort >/tmp/bench-smoke.$stack
+done
+n=$(wc -l </tmp/bench-smoke.rvfio)
+echo "bench_smoke: $n metrics on rvfio, $(wc -l </tmp/bench-smoke.upstream) on upstream"
+# Every group of the quick run: DMA map/unmap by memory kind, small mappings, spanning
+# unmap, interrupts, BAR access, open/close.
+[ "$n" -ge 25 ] || fail "only $n metrics reported"
+cmp -s /tmp/bench-smoke.rvfio /tmp/bench-smoke.upstream ||
+	fail "the stacks reported different metrics: $(diff /tmp/bench-smoke.upstream /tmp/bench-smoke.rvfio | tr '\n' ' ')"
+for g in map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close; do
+	grep -q "^$g" /tmp/bench-smoke.rvfio || fail "no $g metric"
+done
+bad=$(awk '!($5 > 0 && $5 < 1e12) { print }' $out)
+[ -z "$bad" ] || fail "non-positive or absurd values: $bad"
+# Informational: ratio of the two stacks' values (> 1: rvfio better).
+awk '{ v[$2, $4] = $5; better[$4] = $7 }
+     END { for (m in better) if (v["upstream", m] > 0 && v["rvfio", m] > 0) {
+             r = better[m] == "higher" ? v["rvfio", m] / v["upstream", m] : v["upstream", m] / v["rvfio", m]
+             printf "bench_smoke: %-28s %8.3gx\n", m, r } }' $out | sort
+echo "bench_smoke: OK"
