@@ -173,6 +173,15 @@ impl PciFunction {
         })
     }
 
+    /// A copy of the device's saved state (the last `pci_save_state()`), or `None` if the
+    /// allocation fails.
+    pub(crate) fn store_saved_state(&self) -> Option<SavedState> {
+        // SAFETY: As in `enable`; the result is a fresh allocation or NULL.
+        let raw = unsafe { bindings::pci_store_saved_state(self.raw()) };
+        // INVARIANT: owned, from `pci_store_saved_state`.
+        core::ptr::NonNull::new(raw).map(|raw| SavedState { raw })
+    }
+
     /// Re-saves the current config space as the device's saved state.
     pub(crate) fn resave_state(&self) {
         // SAFETY: As in `enable`.

@@ -28,6 +28,7 @@ use crate::{
         pci_raw::{
             BarMap,
             PciFunction,
+            PowerState,
             SavedState,
             Width, //
         },
@@ -59,6 +60,10 @@ const MSI_FLAGS: usize = 2;
 const CAP_MSIX: u8 = 0x11;
 const MSIX_FLAGS: usize = 2;
 const MSIX_TABLE: usize = 4;
+/// `PCI_CAP_ID_PM`, its control/status register and that register's No_Soft_Reset bit.
+const CAP_PM: u8 = 0x01;
+const PM_CTRL: usize = 4;
+const PM_CTRL_NO_SOFT_RESET: u32 = 0x8;
 
 /// Where the MSI-X table lives: userspace cannot reach it through read/write.
 #[derive(Clone, Copy)]
@@ -83,6 +88,8 @@ pub(crate) struct OpenDevice {
     pub(crate) irqs: IrqMode,
     /// The user disabled INTx in the virtual COMMAND register.
     pub(crate) virq_disabled: bool,
+    /// Config state saved on the way into D3hot, for the way back (`needs_pm_restore`).
+    pm_save: Option<SavedState>,
 }
 
 /// What BAR accesses and mmap faults need, under the memory lock.
@@ -119,6 +126,9 @@ pub(crate) struct VfioPciDevice {
     pub(crate) msi_vectors: u32,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
+    /// The device loses its config space going to D3hot and back (its PMCSR has no
+    /// No_Soft_Reset): save it on the way down, restore it on the way up.
+    needs_pm_restore: bool,
 }
 
 /// Index of the ERR notifier in `notifiers`.
@@ -141,6 +151,13 @@ impl VfioPciDevice {
         let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
         let msi_vectors = msi_vectors(&function)?;
         let sriov = SriovRole::of(&function)?;
+        // As upstream's `vfio_pci_probe_power_state()`.
+        let needs_pm_restore = match usize::from(function.find_capability(CAP_PM)) {
+            0 => false,
+            pm => function
+                .config_read(pm + PM_CTRL, Width::W16)
+                .is_ok_and(|pmcsr| pmcsr & PM_CTRL_NO_SOFT_RESET == 0),
+        };
         Arc::pin_init(
             try_pin_init!(Self {
                 function,
@@ -153,9 +170,36 @@ impl VfioPciDevice {
                 msix_dyn,
                 msi_vectors,
                 sriov,
+                needs_pm_restore,
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Moves the open device to power state `target`, as upstream's
+    /// `vfio_pci_set_power_state()`: a device that loses its config space in D3hot
+    /// ([`Self::needs_pm_restore`]) has it saved on the way in and restored on the way out.
+    /// The caller holds the state lock (`open`) and keeps BAR accesses off.
+    pub(crate) fn set_power_state(&self, open: &mut OpenDevice, target: PowerState) -> Result {
+        let function = &self.function;
+        let was_d3 = function.in_d3();
+        let save = self.needs_pm_restore && !was_d3 && target >= PowerState::D3Hot;
+        let restore = self.needs_pm_restore && was_d3 && target == PowerState::D0;
+        if save {
+            function.resave_state();
+        }
+        function.set_power_state(target)?;
+        if save && function.in_d3() {
+            open.pm_save = function.store_saved_state();
+        } else if restore {
+            if let Some(saved) = open.pm_save.take() {
+                // On failure the PCI core's own saved state is restored: what upstream
+                // does too.
+                let _ = function.load_saved_state(saved);
+            }
+            function.restore_state();
+        }
+        Ok(())
     }
 
     /// Zaps every BAR mapping of every process (they fault back in while memory is on).
@@ -208,6 +252,7 @@ impl VfioPciDevice {
                 reset_works: reset.is_ok(),
                 irqs: IrqMode::None,
                 virq_disabled: false,
+                pm_save: None,
             })
         })();
         match opened {
@@ -230,6 +275,9 @@ impl VfioPciDevice {
     /// Last close: quiesce, restore and reset the device.
     fn close(&self, mut open: OpenDevice) {
         let function = &self.function;
+        // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
+        // and a device without No_Soft_Reset gets the state it had before D3hot back.
+        let _ = self.set_power_state(&mut open, PowerState::D0);
         // No more DMA.
         function.clear_master();
         open.irqs.disable(function);

@@ -444,13 +444,16 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
 
 /// `VFIO_DEVICE_RESET`: mmaps are zapped and BAR access blocked across the reset.
 fn reset(device: &VfioPciDevice) -> Result<isize> {
-    let state = device.state.lock();
-    if !state.as_ref().ok_or(ENODEV)?.reset_works {
+    let mut state = device.state.lock();
+    let open = (*state).as_mut().ok_or(ENODEV)?;
+    if !open.reset_works {
         return Err(EINVAL);
     }
     device.zap_bars();
     let _memory = device.memory.lock();
-    let _ = device.function.set_power_state(PowerState::D0);
+    // D0 first through our own path, as upstream: a device without No_Soft_Reset gets its
+    // pre-D3hot state back before the reset saves and restores it.
+    let _ = device.set_power_state(open, PowerState::D0);
     device.function.try_reset()?;
     Ok(0)
 }

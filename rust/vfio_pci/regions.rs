@@ -197,7 +197,7 @@ fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
             device.zap_bars();
         }
         let _memory = device.memory.lock();
-        let _ = function.set_power_state(target);
+        let _ = device.set_power_state(open, target);
     }
     if effect.flr {
         device.zap_bars();

@@ -10,8 +10,9 @@
  *             [--verbose]
  *   vfio_fuzz --diff FILE_A FILE_B
  *
- * VFIO_FUZZ_SEED, VFIO_FUZZ_CALLS and VFIO_FUZZ_THREADS in the environment override the
- * options (so a suite line runs longer from the guest's kernel command line, see below).
+ * VFIO_FUZZ_SEED, VFIO_FUZZ_CALLS, VFIO_FUZZ_THREADS and VFIO_FUZZ_TIMEOUT in the environment
+ * override the options (so a suite line runs longer, or with a longer watchdog on a slow
+ * kernel, from the guest's kernel command line, see below).
  *
  * Set-up: one container holding both groups (TYPE1v2, then a second phase on a fresh TYPE1
  * container: --calls is split between the phases), a spare container without groups, the
@@ -195,14 +196,14 @@ struct thr {
 	u8 *rw_view, *ro_view;	/* the same memfd pages, writable and read-only */
 	atomic_ullong wd_start;	/* ms; 0 when not in a call */
 	atomic_int wd_op;
-	char desc[320];
+	char desc[480];
 	char out[160];
 	long long val;		/* a successful call's return value, when interesting */
 	int has_val;
 	u64 (*stats)[NERR];
 	u64 lat_max;
 	int lat_max_op;
-	char lat_max_desc[320];
+	char lat_max_desc[480];
 	u64 touch_ok, touch_sigbus;
 	volatile int in_touch;
 	sigjmp_buf jb;
@@ -1071,8 +1072,15 @@ static int op_c_unmap(struct thr *t)
 	case 14: iova = 0; size = 1ULL << 63; break;
 	case 15: iova = 1ULL << 63; size = 1ULL << 63; break;
 	}
-	if (opt.common)
-		flags &= ~VFIO_DMA_UNMAP_FLAG_VADDR;
+	/*
+	 * --common: no FLAG_VADDR, no GET_DIRTY_BITMAP (dirty tracking: rvfio refuses the flag
+	 * at once, upstream first checks the bitmap and the range, then finds no tracking).
+	 */
+	if (opt.common && (flags & (VFIO_DMA_UNMAP_FLAG_VADDR |
+				    VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP))) {
+		flags &= ~(VFIO_DMA_UNMAP_FLAG_VADDR | VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP);
+		bmp = NULL;
+	}
 	return do_unmap(t, c, iova, size, flags, bmp);
 }
 
@@ -1751,19 +1759,37 @@ static int op_d_ioeventfd(struct thr *t)
 	return res;
 }
 
+/*
+ * Random data for a write: all of it, so that no stale scratch bytes (pointers, which differ
+ * between runs) reach the device and records of two runs stay comparable.
+ */
+static void fill(struct thr *t, u8 *p, u64 len)
+{
+	for (u64 i = 0; i < len; i++)
+		p[i] = chance(t, 30) ? 0xff : (u8)rnd(t);
+}
+
 /* A buffer for @len bytes of pread/pwrite data. */
 static void *pick_buf(struct thr *t, u64 len, int *k, int writing)
 {
 	*k = pick_pk(t, 88);
-	if (*k == PK_RO)
+	if (*k == PK_RO) {
+		if (writing)
+			fill(t, t->rw_view, len < RO_SIZE ? len : RO_SIZE);
 		return t->ro_view;
-	if (*k == PK_STRADDLE)
-		return t->scratch + SCRATCH_SIZE - (len > 1 ? 1 + rn(t, len - 1) : 0);
+	}
+	if (*k == PK_STRADDLE) {
+		u64 cut = len > 1 ? 1 + rn(t, len - 1) : 0;
+
+		if (writing)
+			fill(t, t->scratch + SCRATCH_SIZE - cut, cut);
+		return t->scratch + SCRATCH_SIZE - cut;
+	}
 	if (pk_valid(*k)) {
 		u8 *p = place(t, *k, NULL, 0);
 
-		for (u64 i = 0; writing && i < len && i < 64; i++)
-			p[i] = chance(t, 30) ? 0xff : (u8)rnd(t);
+		if (writing)
+			fill(t, p, len);
 		return p;
 	}
 	return place(t, *k, NULL, 0);
@@ -1827,6 +1853,7 @@ static int do_write(struct thr *t, struct fdev *d, struct fdref r, u64 index, u6
 			   k == PK_STRADDLE)) {
 		k = PK_OK;
 		buf = place(t, k, NULL, 0);
+		fill(t, buf, len);
 	}
 
 	if (index <= VFIO_PCI_BAR5_REGION_INDEX) {
@@ -1843,6 +1870,11 @@ static int do_write(struct thr *t, struct fdev *d, struct fdref r, u64 index, u6
 
 		memcpy(&v, buf, len);
 		desc(t, " data=%#llx", (unsigned long long)v);
+	} else if (rec && len <= 64 && pk_valid(k)) {
+		/* Records carry longer data too (in bytes), to replay a call. */
+		desc(t, " bytes=");
+		for (u64 i = 0; i < len; i++)
+			desc(t, "%02x", ((u8 *)buf)[i]);
 	}
 	res = result(t, pwrite(r.fd, buf, len, region_off(index) + off));
 	if (locked)
@@ -2304,12 +2336,26 @@ static void run_one(struct thr *t, int op)
 		memcpy(t->lat_max_desc, t->desc, sizeof(t->desc));
 	}
 	if (rec) {
-		char val[32] = "";
+		char val[32] = "", cmd[96] = "";
 
 		if (t->has_val)
 			snprintf(val, sizeof(val), ":%lld", t->val);
-		fprintf(rec, "%llu %s %s = %s%s%s%s\n", (unsigned long long)t->done, ops[op].name,
-			t->desc, errname(res), val, t->out[0] ? " " : "", t->out);
+		/*
+		 * Single-threaded records also carry each device's (virtual) COMMAND and PMCSR
+		 * after the call, so that a diff shows the call that made them diverge.
+		 */
+		for (int i = 0; fx.single && i < fx.ndev; i++) {
+			int fd = atomic_load(&fx.slots[fx.dev[i].slot].fd);
+
+			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " %s.cmd=%llx",
+				 fx.dev[i].name, fd >= 0 ? cfg_read(fd, PCI_COMMAND, 2) : -1LL);
+			if (fx.dev[i].pm_cap)
+				snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), ",pm=%llx",
+					 fd >= 0 ? cfg_read(fd, fx.dev[i].pm_cap + PCI_PM_CTRL, 2)
+						 : -1LL);
+		}
+		fprintf(rec, "%llu %s %s = %s%s%s%s%s\n", (unsigned long long)t->done, ops[op].name,
+			t->desc, errname(res), val, t->out[0] ? " " : "", t->out, cmd);
 	}
 	if (opt.verbose > 1)
 		printf("vfio_fuzz: [%d] %llu %s %s = %s %s\n", t->id, (unsigned long long)t->done,
@@ -2664,6 +2710,36 @@ static const char *rec_errno(const char *line, char *buf, size_t size)
 	return buf;
 }
 
+static int diff_context;	/* --diff-context N */
+
+/*
+ * Before the first example of a kind of difference: up to @n earlier lines of record A on
+ * the same device (or any device: chaos, resets), oldest first, so the state that led
+ * there can be read off.
+ */
+static void print_context(char ring[][640], int size, u64 line, const char *la, int n)
+{
+	const char *dev = strstr(la, "dev=");
+	char tag[16] = "";
+	int shown = 0, from;
+
+	if (dev)
+		snprintf(tag, sizeof(tag), "%.*s", (int)strcspn(dev, " "), dev);
+	for (from = 1; from < size - 1 && (u64)from < line && shown < n; from++) {
+		const char *l = ring[(line - from) % size];
+
+		if (!tag[0] || strstr(l, tag) || strstr(l, "x_chaos") || strstr(l, "d_reset"))
+			shown++;
+	}
+	printf("vfio_fuzz:   context (record A, %d lines before):\n", shown);
+	for (from--; from > 0; from--) {
+		const char *l = ring[(line - from) % size];
+
+		if (!tag[0] || strstr(l, tag) || strstr(l, "x_chaos") || strstr(l, "d_reset"))
+			printf("vfio_fuzz:     %s\n", l);
+	}
+}
+
 /*
  * --diff A B: both records call by call; the differences grouped by call and the errno pair
  * (or "same errno, other value/output"), with a count and the first examples of each.
@@ -2671,12 +2747,13 @@ static const char *rec_errno(const char *line, char *buf, size_t size)
  */
 static int diff_records(const char *a, const char *b)
 {
-	enum { NCAT = 256, NEX = 3 };
+	enum { NCAT = 256, NEX = 3, NCTX = 512 };
+	static char ring[NCTX][640];	/* A's recent lines, for the context of a first example */
 	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
 	struct cat {
 		char key[128];
 		u64 n, first;
-		char ex[NEX][2][400];
+		char ex[NEX][2][640];
 	} *cats = calloc(NCAT, sizeof(*cats));
 	int ncats = 0;
 	u64 lines = 0, diffs = 0;
@@ -2692,6 +2769,7 @@ static int diff_records(const char *a, const char *b)
 
 		lines++;
 		la[strcspn(la, "\n")] = lb[strcspn(lb, "\n")] = '\0';
+		snprintf(ring[lines % NCTX], sizeof(ring[0]), "%.639s", la);
 		if (!strcmp(la, lb))
 			continue;
 		diffs++;
@@ -2712,10 +2790,12 @@ static int diff_records(const char *a, const char *b)
 			snprintf(cats[i].key, sizeof(cats[i].key), "%s", key);
 			cats[i].first = lines;
 			ncats++;
+			if (diff_context)
+				print_context(ring, NCTX, lines, la, diff_context);
 		}
 		if (cats[i].n < NEX) {
-			snprintf(cats[i].ex[cats[i].n][0], 400, "%.399s", la);
-			snprintf(cats[i].ex[cats[i].n][1], 400, "%.399s", lb);
+			snprintf(cats[i].ex[cats[i].n][0], 640, "%.639s", la);
+			snprintf(cats[i].ex[cats[i].n][1], 640, "%.639s", lb);
 		}
 		cats[i].n++;
 	}
@@ -2758,9 +2838,19 @@ static int run_phase(int type, u64 calls, u64 *done)
 		return -1;
 	for (int s = NSLOTS - 1; s >= 0; s--)
 		slot_end(s);
-	for (int i = 0; i < fx.ndev; i++)
-		if (probe_device(&fx.dev[i]))
+	for (int i = 0; i < fx.ndev; i++) {
+		struct fdev *d = &fx.dev[i];
+
+		if (probe_device(d))
 			return -1;
+		/*
+		 * PMCSR's Data_Select/Scale bits go to the device and survive its resets (in QEMU):
+		 * start every phase from 0 there, so that a run does not see what the previous one
+		 * (maybe on the other stack) wrote, and records of two runs compare.
+		 */
+		if (d->pm_cap)
+			cfg_write(atomic_load(&fx.slots[d->slot].fd), d->pm_cap + PCI_PM_CTRL, 2, 0);
+	}
 	probe_iova_top();
 	printf("vfio_fuzz: phase %s: %llu calls, %d threads, IOVA space up to %#llx\n",
 	       type == VFIO_TYPE1v2_IOMMU ? "TYPE1v2" : "TYPE1", (unsigned long long)calls,
@@ -2809,6 +2899,11 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--diff-context") && v) {
+			diff_context = atoi(v);
+			i++;
+			continue;
+		}
 		if (!strcmp(a, "--diff") && i + 2 < argc)
 			return diff_records(argv[i + 1], argv[i + 2]);
 		if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -2858,6 +2953,8 @@ int main(int argc, char **argv)
 		opt.calls = strtoull(getenv("VFIO_FUZZ_CALLS"), NULL, 0);
 	if (getenv("VFIO_FUZZ_THREADS"))
 		opt.threads = atoi(getenv("VFIO_FUZZ_THREADS"));
+	if (getenv("VFIO_FUZZ_TIMEOUT"))
+		opt.timeout_s = atoi(getenv("VFIO_FUZZ_TIMEOUT"));
 	if (opt.threads < 1 || opt.threads > MAX_THREADS || opt.timeout_s < 1) {
 		usage();
 		return 1;

@@ -19,7 +19,8 @@ for stack in rvfio upstream; do
 		failed=1
 	fi
 done
-/tests/c/vfio_fuzz --diff /tmp/fuzz_diff.rvfio /tmp/fuzz_diff.upstream
+/tests/c/vfio_fuzz --diff-context "${FUZZ_DIFF_CONTEXT:-25}" --diff /tmp/fuzz_diff.rvfio \
+	/tmp/fuzz_diff.upstream
 rc=$?
 [ $failed -eq 0 ] || exit 1
 exit $rc
