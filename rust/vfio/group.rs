@@ -301,7 +301,9 @@ impl Drop for RegistryHandle {
     fn drop(&mut self) {
         // Every bus driver is gone (they depend on this module), so no group is left.
         let mut registry = REGISTRY.lock();
-        registry.entries.clear();
+        // Replaced, not cleared: the static itself is never dropped, so only dropping the
+        // old vector frees its buffer (which otherwise leaked at every unload: kmemleak).
+        registry.entries = KVec::new();
         registry.class = None;
     }
 }
