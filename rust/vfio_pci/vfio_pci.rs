@@ -36,19 +36,22 @@ module! {
     },
 }
 
-/// The module's registrations.
+/// The module's registrations (dropped in declaration order).
 #[pin_data]
 struct VfioPciModule {
     /// The `vfio-pci` PCI driver.
     #[pin]
     driver: PciDriverRegistration<VfioPciDriver>,
+    /// The SR-IOV PF registry, emptied once the driver (and so every PF) is gone.
+    _sriov: sriov::RegistryHandle,
 }
 
 impl kernel::InPlaceModule for VfioPciModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let layout = layout_table::check();
-        sriov::init_registry();
         try_pin_init!(Self {
+            // Before the driver registers: probe may look PFs up.
+            _sriov: sriov::RegistryHandle::new(),
             driver <- {
                 layout?;
                 PciDriverRegistration::new(c"vfio-pci", module)
