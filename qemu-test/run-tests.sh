@@ -12,7 +12,8 @@
 # KASAN, lockdep, kmemleak, UBSAN...): our modules and upstream's come from that build tree,
 # results and logs go to the "debug" subdirectory of the output directory, test names get a
 # "debug:" prefix and the time limits are raised (RVFIO_TEST_TIMEOUT per test, RVFIO_TIMEOUT
-# for the whole guest run, in seconds). OUTDIR/summary holds "PASSED FAILED" for check.sh.
+# for the whole guest run, in seconds). RVFIO_KMEMLEAK=ours|all|end|off: when kmemleak scans
+# (guest/run-tests.sh; default ours). OUTDIR/summary holds "PASSED FAILED" for check.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RVFIO_ROOT"
@@ -53,7 +54,8 @@ make -s -C selftests >/dev/null || die "selftest build failed"
 
 set +e
 RVFIO_KERNEL=$flavour "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$outdir" run-tests \
-	rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter}
+	rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter} \
+	${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
 guest_rc=$?
 set -e
 
