@@ -99,21 +99,34 @@ iommu_group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
 
 # kmemleak, on the debug kernel only (no such file otherwise; rvfio_kmemleak=off skips it).
 KMEMLEAK=/sys/kernel/debug/kmemleak
-kmemleak_on() { [ "${rvfio_kmemleak:-on}" != off ] && [ -e $KMEMLEAK ]; }
+kmemleak_on() { [ "${rvfio_kmemleak:-ours}" != off ] && [ -e $KMEMLEAK ]; }
 
-# kmemleak_collect SINCE: print the objects kmemleak finds unreferenced now that were not
-# listed before, then forget them (clear), so the next call lists only newer ones. An
-# object is reported once it is 5 s old (at the start of a scan) and its contents stayed
-# unchanged over a whole scan: so scan once, wait until SINCE (date +%s, when the
-# objects of interest were last allocated) is 6 s past, and scan again.
-kmemleak_collect() {
+# kmemleak_scan SINCE: have kmemleak scan so that objects allocated until SINCE (date +%s)
+# and leaked are listed in $KMEMLEAK. An object is listed once it is 5 s old at the start of a
+# scan and its contents stayed unchanged over a whole scan: so scan once, wait until SINCE is
+# 6 s past, and scan again. Prints a line if kmemleak refuses (it disabled itself).
+kmemleak_scan() {
 	local since=$1 wait
 	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
 	wait=$((since + 6 - $(date +%s)))
 	[ $wait -le 0 ] || sleep $wait
-	echo scan > $KMEMLEAK 2>/dev/null || { echo "kmemleak: scan refused (kmemleak disabled itself?)"; return; }
-	cat $KMEMLEAK
-	echo clear > $KMEMLEAK
+	echo scan > $KMEMLEAK 2>/dev/null || echo "kmemleak: scan refused (kmemleak disabled itself?)"
+}
+
+# kmemleak_new SEEN: the objects of the $KMEMLEAK listing not in SEEN (a file of object keys:
+# address, size and allocation jiffies), which are then added to it. The listing itself is
+# never cleared, so nested runners (the self-check) do not hide anything from this one.
+kmemleak_new() {
+	awk -v seen="$1" '
+	function flush() {
+		if (obj != "" && !(key in old)) { printf "%s", obj; print key >> seen }
+		obj = ""; key = ""
+	}
+	BEGIN { while ((getline l < seen) > 0) old[l] = 1; close(seen) }
+	/^unreferenced object/ { flush(); key = $3 " " $5 }
+	/^  comm / && match($0, /jiffies [0-9]+/) { key = key " " substr($0, RSTART + 8, RLENGTH - 8) }
+	{ obj = obj $0 "\n" }
+	END { flush() }' $KMEMLEAK
 }
 
 # pid_now: the pid the next process gets (about): pids are handed out in increasing order,
@@ -125,6 +138,7 @@ pid_now() { sh -c 'echo $$'; }
 # code that is unloaded by the time of its scan, and every test unloads its modules.
 save_module_syms() {
 	[ -n "$RVFIO_MODSYMS" ] || return 0
+	echo "# load" >>"$RVFIO_MODSYMS"
 	grep -E '\[(vfio|vfio_pci|vfio_pci_core|vfio_iommu_type1|irqbypass)\]$' /proc/kallsyms >>"$RVFIO_MODSYMS"
 }
 
@@ -149,6 +163,7 @@ kmemleak_annotate() {
 		loaded[t] = 1
 		f = symdir "/" t
 		while ((getline l < f) > 0) {
+			if (l ~ /^#/) { nloads[t]++; continue }
 			split(l, a, /[ \t]+/)
 			nsym[t]++
 			saddr[t, nsym[t]] = a[1]
@@ -195,7 +210,12 @@ kmemleak_annotate() {
 	}
 	/^    0x[0-9a-f]+$/ && t != "" {
 		r = resolve(t, substr($1, 3))
-		if (r != "") { obj = obj $0 "  (" r ", as loaded in " t ")\n"; next }
+		if (r != "") {
+			obj = obj $0 "  (" r ", as loaded in " t
+			if (nloads[t] > 1) obj = obj ", one of its " nloads[t] " loads: may be another function"
+			obj = obj ")\n"
+			next
+		}
 	}
 	{ obj = obj $0 "\n" }
 	END {

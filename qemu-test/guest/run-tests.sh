@@ -4,19 +4,23 @@
 # non-zero, leaves a kernel splat in dmesg, times out, or leaves a vfio module loaded; on
 # the debug kernel also when kmemleak finds memory it leaked.
 #
-# kmemleak (debug kernel; rvfio_kmemleak=on|all|off, default on): two scans right after each
-# test ("on": each test not named *_upstream, so each of ours; "all": every test). The test
-# that allocated a leaked object is told by its pid (PIDMAP: "FIRST LAST NAME" per test) and
-# module code in its backtrace by the module symbols that test saved (SYMDIR/NAME), as every
-# test unloads its modules before the scan. A test fails for the objects it allocated; the
-# others (allocated by an unscanned or earlier test, whose report came late because stale
-# copies of the address kept them referenced, or by no test: a kernel thread) fail the extra
-# last test, kmemleak_late, after a final scan.
+# kmemleak (debug kernel), rvfio_kmemleak=ours|all|end|off (default ours): a scan right after
+# each test ("ours": each test not named *_upstream, i.e. each on rvfio; "all": every test;
+# "end": none). The test that allocated a leaked object is told by its pid (PIDMAP: "FIRST
+# LAST NAME" per test) and module code in its backtrace by the module symbols that test
+# saved (SYMDIR/NAME), as every test unloads its modules before the scan. A test fails for
+# the objects it allocated; the others (allocated by a test scanned later or not at all,
+# reported late because stale copies of their address kept them referenced for a while, or
+# by no test: a kernel thread) fail one more test at the end, kmemleak_final, after a last
+# scan. rvfio_nested=1 (a runner inside a test: the self-check) takes what kmemleak lists
+# already as known instead of scanning first, and has no kmemleak_final.
 . /guest/lib.sh
 
 TEST_TIMEOUT=${rvfio_test_timeout:-300}
 filter=${rvfio_filter:-}
 tests=${rvfio_tests_file:-/tests/tests.txt}
+leakmode=${rvfio_kmemleak:-ours}
+nested=${rvfio_nested:-}
 
 tap() { echo "$*"; echo "$*" >&3; }
 
@@ -26,45 +30,51 @@ while IFS='	' read -r name cmd; do
 	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
 	total=$((total + 1))
 done < "$tests"
-kmemleak_on && total=$((total + 1))
+kmemleak_on && [ -z "$nested" ] && total=$((total + 1))
 tap "TAP version 13"
 tap "1..$total"
 
-PIDMAP=/tmp/rvfio-pids.$$ SYMDIR=/tmp/rvfio-modsyms.$$ LATE=/tmp/rvfio-late.$$
+PIDMAP=/tmp/rvfio-pids.$$ SYMDIR=/tmp/rvfio-modsyms.$$ SEEN=/tmp/rvfio-kmemleak-seen.$$
+LATE=/tmp/rvfio-kmemleak-late.$$
 : >$PIDMAP
+: >$SEEN
 : >$LATE
 mkdir -p $SYMDIR
 if kmemleak_on; then
-	# What boot leaked (or looks leaked) is no test's: list it for the record, then forget it.
-	echo "# kmemleak: scanning once before the first test"
-	kmemleak_collect "$(date +%s)" | grep -E '^unreferenced object' | sed 's/^/# kmemleak at boot: /' | head -20
+	# What is listed now (after boot, or before a nested run) is no test's: known from now on.
+	[ -n "$nested" ] || { echo "# kmemleak: scanning once before the first test"; kmemleak_scan "$(date +%s)"; }
+	echo "# kmemleak: $(kmemleak_new $SEEN | grep -c '^unreferenced object') objects listed before the first test (not any test's)"
 fi
 
-# kmemleak_check NAME: collect what kmemleak reports now; print it; keep the objects that
-# NAME did not allocate in $LATE; set $mine to the number NAME did allocate (0 if none) and
-# $leak_note to a summary (empty if nothing was reported).
+# by_test: "NAME xCOUNT, ..." of the "[allocated during: NAME]" annotations on stdin.
+by_test() {
+	sed -n 's/.*\[allocated during: \(.*\)\]$/\1/p' | sort | uniq -c |
+		awk '{ c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", " }'
+}
+
+# kmemleak_check NAME: scan; print what kmemleak newly lists; keep the objects that NAME
+# did not allocate in $LATE; set $mine to the number NAME did allocate and $leak_note to a
+# summary (empty if nothing new was listed).
 kmemleak_check() {
-	local leaks objs
+	local leaks objs refused
 	mine=0 leak_note=
-	leaks=$(kmemleak_collect "$(date +%s)" | kmemleak_annotate $PIDMAP $SYMDIR "$1")
+	refused=$(kmemleak_scan "$(date +%s)")
+	leaks=$(kmemleak_new $SEEN | kmemleak_annotate $PIDMAP $SYMDIR "$1")
+	if [ -n "$refused" ]; then
+		echo "# $refused"
+		leak_note=$refused mine=1
+	fi
 	[ -n "$leaks" ] || return 0
 	echo "$leaks" | head -300 | sed 's/^/# kmemleak: /'
 	objs=$(echo "$leaks" | grep -c '^unreferenced object')
-	if [ "$objs" -eq 0 ]; then
-		leak_note=$(echo "$leaks" | head -1)
-		mine=1
-		return 0
-	fi
-	mine=$(echo "$leaks" | grep -c "\[allocated during: $1\]\$")
+	mine=$((mine + $(echo "$leaks" | grep -c "\[allocated during: $1\]\$")))
 	# Whole objects (header line to the next header) not allocated by NAME go to $LATE.
 	echo "$leaks" | awk -v me="[allocated during: $1]" '
 		/^unreferenced object/ { if (obj != "" && !mine) printf "%s", obj; obj = ""; mine = 0 }
 		index($0, me) { mine = 1 }
 		{ obj = obj $0 "\n" }
 		END { if (obj != "" && !mine) printf "%s", obj }' >>$LATE
-	leak_note="kmemleak: $objs unreferenced objects (allocated during: $(echo "$leaks" |
-		sed -n 's/.*\[allocated during: \(.*\)\]$/\1/p' | sort | uniq -c |
-		awk '{ c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", " }'))"
+	leak_note="${leak_note:+$leak_note; }kmemleak: $objs unreferenced objects (allocated during: $(echo "$leaks" | by_test))"
 }
 
 n=0
@@ -84,8 +94,8 @@ while IFS='	' read -r name cmd; do
 	secs=$(($(date +%s) - start))
 	why=""
 	[ $rc -eq 143 ] || [ $rc -eq 124 ] && why="timed out after ${TEST_TIMEOUT}s"
-	case "${rvfio_kmemleak:-on}:$name" in
-	on:*_upstream) ;;
+	case "$leakmode:$name" in
+	end:* | ours:*_upstream) ;;
 	*)
 		if kmemleak_on; then
 			kmemleak_check "$name"
@@ -93,12 +103,12 @@ while IFS='	' read -r name cmd; do
 				why="${why:+$why; }$leak_note"
 				rc=1
 			elif [ -n "$leak_note" ]; then
-				echo "# kmemleak: none allocated by $name; for kmemleak_late: $leak_note"
+				echo "# kmemleak: none allocated by $name (left for kmemleak_final): $leak_note"
 			fi
 		fi
 		;;
 	esac
-	# (kmemleak's "N new suspected memory leaks" line is the check above's.)
+	# (kmemleak's "N new suspected memory leaks" line is the check above's business.)
 	if dmesg | grep -v 'kmemleak: [0-9]* new suspected memory leaks' | grep -E "$SPLAT_PATTERN" >/dev/null; then
 		dmesg | grep -v 'kmemleak: [0-9]* new suspected memory leaks' | grep -E -B2 -A30 "$SPLAT_PATTERN" |
 			head -80 | sed 's/^/# dmesg: /'
@@ -119,18 +129,17 @@ while IFS='	' read -r name cmd; do
 	fi
 done < "$tests"
 
-if kmemleak_on; then
+if kmemleak_on && [ -z "$nested" ]; then
 	n=$((n + 1))
-	echo "# ---- kmemleak_late: leaks not allocated by the test they were reported after"
-	kmemleak_check kmemleak_late
-	if [ -s $LATE ]; then
-		echo "# kmemleak_late: the objects reported after another test than the one that allocated them:"
-		sed 's/^/# kmemleak_late: /' $LATE | head -300
-		tap "not ok $n kmemleak_late # $(grep -c '^unreferenced object' $LATE) objects (allocated during: $(
-			sed -n 's/.*\[allocated during: \(.*\)\]$/\1/p' $LATE | sort | uniq -c |
-			awk '{ c = $1; $1 = ""; printf "%s%s x%d", sep, substr($0, 2), c; sep = ", " }'))"
+	echo "# ---- kmemleak_final: a last scan; leaks not failed on the test that allocated them"
+	dmesg -c >/dev/null
+	kmemleak_check kmemleak_final
+	if [ -s $LATE ] || [ "$mine" -gt 0 ]; then
+		echo "# kmemleak_final: the objects not failed on the test that allocated them:"
+		sed 's/^/# kmemleak_final: /' $LATE | head -300
+		tap "not ok $n kmemleak_final # $(grep -c '^unreferenced object' $LATE) objects (allocated during: $(by_test <$LATE))"
 	else
-		tap "ok $n kmemleak_late"
+		tap "ok $n kmemleak_final"
 	fi
 fi
 exit 0
