@@ -56,9 +56,20 @@ huge1g=${RVFIO_GUEST_1G_PAGES:-1}
 cmdline="console=ttyS0 intel_iommu=on panic=-1 oops=panic loglevel=5 hugepagesz=1G hugepages=$huge1g"
 cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 
+# The guest's third serial port (/dev/ttyS2) asks qemu-test/monitor-relay.py for hot-plug
+# commands on the devices named in $hotplug_ids, which it passes to QEMU's monitor (log:
+# OUTDIR/monitor.log). Native PCIe hot-plug (pciehp), as on real root ports: no ACPI
+# hot-plug for them.
+hotplug_ids="nic1"
+control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
+rm -f "$control_sock" "$monitor_sock"
+: > "$outdir/monitor.log"
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
-	-smp 2 -m "$mem" -nodefaults -no-reboot -display none -monitor none
-	-serial stdio -serial "file:$outdir/results.log"
+	-smp 2 -m "$mem" -nodefaults -no-reboot -display none
+	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+	-monitor "unix:$monitor_sock,server=on,wait=off"
+	-chardev "socket,id=guestctl,path=$control_sock,server=on,wait=off"
+	-serial stdio -serial "file:$outdir/results.log" -serial chardev:guestctl
 	-kernel "$kbuild/arch/x86/boot/bzImage" -initrd "$initrd" -append "$cmdline"
 	# The IOMMU must come before the devices it translates for.
 	-device intel-iommu,intremap=on,aw-bits=48
@@ -66,13 +77,19 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5 -device igb,bus=rp1
 	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
 	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
-	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,bus=rp3)
+	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,id=nic1,bus=rp3)
 
 log "booting guest ($accel, $script, timeout ${timeout_s}s)"
+python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \
+	"$outdir/monitor.log" $hotplug_ids </dev/null >>"$outdir/monitor.log" 2>&1 &
+relay=$!
 set +e
 timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$outdir/console.log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
+kill "$relay" 2>/dev/null || true
+wait "$relay" 2>/dev/null || true
+rm -f "$control_sock" "$monitor_sock"
 
 if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
 	log "guest timed out after ${timeout_s}s (console: $outdir/console.log)"

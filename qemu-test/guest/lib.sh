@@ -94,6 +94,11 @@ unbind_driver() {
 	[ "$(current_driver $1)" = none ] || fail "$1 still bound to $(current_driver $1)"
 }
 
+# qemu_monitor COMMAND: have the host run a hot-plug COMMAND (device_del ID, device_add
+# DRIVER,id=ID,bus=BUS) on QEMU's monitor, through the third serial port and
+# qemu-test/monitor-relay.py; asynchronous, as the monitor's device_del is.
+qemu_monitor() { printf '%s\n' "$*" > /dev/ttyS2; }
+
 # iommu_group BDF -> group number.
 iommu_group() { basename "$(readlink /sys/bus/pci/devices/$1/iommu_group)"; }
 

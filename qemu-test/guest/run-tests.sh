@@ -18,21 +18,32 @@
 
 TEST_TIMEOUT=${rvfio_test_timeout:-300}
 filter=${rvfio_filter:-}
+exclude=${rvfio_exclude:-}
 tests=${rvfio_tests_file:-/tests/tests.txt}
 leakmode=${rvfio_kmemleak:-ours}
 nested=${rvfio_nested:-}
 
 tap() { echo "$*"; echo "$*" >&3; }
 
-total=0
+# selected NAME: whether the filter takes NAME and the exclusion does not.
+selected() {
+	{ [ -z "$filter" ] || echo "$1" | grep -qE "$filter"; } &&
+		{ [ -z "$exclude" ] || ! echo "$1" | grep -qE "$exclude"; }
+}
+
+total=0 left_out=
 while IFS='	' read -r name cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
-	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
-	total=$((total + 1))
+	if selected "$name"; then
+		total=$((total + 1))
+	elif [ -n "$exclude" ] && echo "$name" | grep -qE "$exclude"; then
+		left_out="$left_out $name"
+	fi
 done < "$tests"
 kmemleak_on && [ -z "$nested" ] && total=$((total + 1))
 tap "TAP version 13"
 tap "1..$total"
+[ -z "$left_out" ] || tap "# not run on this kernel (rvfio_exclude=$exclude):$left_out"
 
 PIDMAP=/tmp/rvfio-pids.$$ SYMDIR=/tmp/rvfio-modsyms.$$ SEEN=/tmp/rvfio-kmemleak-seen.$$
 LATE=/tmp/rvfio-kmemleak-late.$$
@@ -80,7 +91,7 @@ kmemleak_check() {
 n=0
 while IFS='	' read -r name cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
-	[ -n "$filter" ] && ! echo "$name" | grep -qE "$filter" && continue
+	selected "$name" || continue
 	n=$((n + 1))
 	echo "# ---- $name: $cmd"
 	dmesg -c >/dev/null
