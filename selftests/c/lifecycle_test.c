@@ -35,6 +35,8 @@
  *   then reports exactly what is left, DMA_AVAIL and the pins are back.
  * - model_map_unmap_v1/v2: a random sequence of maps and unmaps over overlapping ranges,
  *   each result (errno, unmapped size) compared with a model of upstream's type1 rules.
+ * - rmmod_while_busy: removing vfio_pci (device fd open) or vfio is refused with
+ *   -EWOULDBLOCK and leaves the device, its mapping and its MSI working.
  *
  * Runs on edu (RVFIO_EDU_BDF) and igb (RVFIO_IGB_BDF); only the uAPI is used, so it runs
  * unchanged on upstream's modules, whose behaviour the expectations are.
@@ -50,6 +52,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1255,6 +1258,43 @@ TEST_F_TIMEOUT(lifecycle, model_map_unmap_v2, 120)
 TEST_F_TIMEOUT(lifecycle, model_map_unmap_v1, 120)
 {
 	model_map_unmap(_metadata, self, VFIO_TYPE1_IOMMU);
+}
+
+/* delete_module(2) without waiting: 0 or -errno. */
+static int try_rmmod(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+/*
+ * rmmod while busy is refused and changes nothing: vfio_pci while a device fd is open
+ * (the open device holds its driver's module), vfio while vfio_pci and open fds use it;
+ * the device, its mapping and its MSI keep working.
+ */
+TEST_F_TIMEOUT(lifecycle, rmmod_while_busy, 60)
+{
+	struct vfio_pci_dev dev;
+	__u8 *buf = buffer(SZ_1M);
+	int efd = new_eventfd();
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, vfio_pci_open(&dev, self->edu, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, map(dev.container, buf, SZ_1M, SZ_1M));
+	ASSERT_EQ(0, set_irq_eventfds(dev.fd, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &efd));
+
+	EXPECT_EQ(-EWOULDBLOCK, try_rmmod("vfio_pci"));
+	EXPECT_EQ(-EWOULDBLOCK, try_rmmod("vfio"));
+
+	EXPECT_EQ(EDU_VENDOR_ID, cfg_read(dev.fd, PCI_VENDOR_ID, 2));
+	EXPECT_EQ(0, trigger_irqs(dev.fd, VFIO_PCI_MSI_IRQ_INDEX, 0, 1));
+	EXPECT_LE(1, eventfd_wait(efd, 2000));
+	EXPECT_EQ((long long)SZ_1M, unmap(dev.container, SZ_1M, SZ_1M, 0));
+	vfio_pci_close(&dev);
+	close(efd);
+	EXPECT_EQ(self->pinned, pinned_pages_settle(self->pinned));
+	EXPECT_EQ(0, vfio_irq_lines());
+	munmap(buf, SZ_1M);
 }
 
 TEST_HARNESS_MAIN
