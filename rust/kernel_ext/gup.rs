@@ -338,6 +338,42 @@ impl LockedVm {
         self.pages += pages;
         Ok(())
     }
+
+    /// Takes over `other`'s charge when both are charged to the same address space, so
+    /// that one uncharge (one `mmap_lock` round) covers both; otherwise hands `other` back.
+    pub(crate) fn absorb(&mut self, mut other: LockedVm) -> core::result::Result<(), LockedVm> {
+        if !core::ptr::eq::<Mm>(&*self.mm, &*other.mm) {
+            return Err(other);
+        }
+        // INVARIANT: the charge moves from `other`, which then drops with none, to `self`.
+        self.pages += other.pages;
+        other.pages = 0;
+        Ok(())
+    }
+}
+
+/// The `locked_vm` charges of many released mappings, uncharged together: one
+/// `account_locked_vm()` per run of mappings of the same address space instead of one each.
+#[derive(Default)]
+pub(crate) struct LockedVmBatch {
+    pending: Option<LockedVm>,
+}
+
+impl LockedVmBatch {
+    /// Adds `charge` to the batch; a charge of another address space first uncharges what
+    /// the batch holds.
+    pub(crate) fn add(&mut self, charge: LockedVm) {
+        self.pending = Some(match self.pending.take() {
+            None => charge,
+            Some(mut pending) => match pending.absorb(charge) {
+                Ok(()) => pending,
+                Err(other) => {
+                    drop(pending);
+                    other
+                }
+            },
+        });
+    }
 }
 
 impl Drop for LockedVm {

@@ -34,6 +34,7 @@ mod iova;
 use crate::{
     ext::gup::{
         current_mm,
+        LockedVmBatch,
         PAGE_SIZE, //
     },
     ext::iommu::{
@@ -236,7 +237,7 @@ impl Type1 {
         inner.domains.retain(|d| !d.groups.is_empty());
         if inner.domains.is_empty() {
             // Nothing maps the pages any more: unpin them now, as upstream does.
-            inner.mappings = RBTree::new();
+            inner.release_all();
         }
         // Recomputing can only fail on allocation; the old, stricter view stays then.
         let _ = inner.refresh();
@@ -481,8 +482,10 @@ impl Type1 {
         }
 
         // ...then drop their records, which unpins the pages: no device can reach them now.
-        // Removing a node hands back the cursor at its successor (or, at the end of the
-        // tree, its predecessor, which is below `iova`).
+        // Their `locked_vm` charges go back together once all are released. Removing a
+        // node hands back the cursor at its successor (or, at the end of the tree, its
+        // predecessor, which is below `iova`).
+        let mut uncharge = LockedVmBatch::default();
         let mut cursor = mappings.cursor_lower_bound_mut(&iova);
         while let Some(c) = cursor {
             let key = *c.current().0;
@@ -490,10 +493,11 @@ impl Type1 {
                 break;
             }
             let (next, node) = c.remove_current();
-            drop(node);
+            uncharge.add(node.to_key_value().1.release());
             *dma_avail += 1;
             cursor = next;
         }
+        drop(uncharge);
         Ok(unmapped)
     }
 }
@@ -541,6 +545,19 @@ impl Type1Inner {
                 *c.current().0 <= last || matches!(c.peek_prev(), Some((_, m)) if m.last() >= start)
             }
             None => matches!(self.mappings.cursor_back(), Some(c) if c.current().1.last() >= start),
+        }
+    }
+
+    /// Drops every mapping, which no domain maps any more: unpins all and uncharges
+    /// `locked_vm` in one go per address space.
+    fn release_all(&mut self) {
+        let mut uncharge = LockedVmBatch::default();
+        let mut cursor = self.mappings.cursor_front_mut();
+        while let Some(c) = cursor {
+            // Removing the first node hands back the cursor at its successor.
+            let (next, node) = c.remove_current();
+            uncharge.add(node.to_key_value().1.release());
+            cursor = next;
         }
     }
 

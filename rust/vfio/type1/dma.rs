@@ -48,7 +48,7 @@ pub(crate) struct Mapping {
     /// The pinned memory, in IOVA order.
     pinned: PinnedRuns,
     /// What the pins cost the mapping task's address space. Dropped after `pinned`.
-    _locked: LockedVm,
+    locked: LockedVm,
 }
 
 impl Mapping {
@@ -75,7 +75,7 @@ impl Mapping {
             vaddr,
             prot,
             pinned: PinnedRuns::new(prot.writable()),
-            _locked: LockedVm::new(ARef::from(&**mm)),
+            locked: LockedVm::new(ARef::from(&**mm)),
         };
         match mapping.pin_and_map(mm, domains.clone(), size, merge_runs) {
             Ok(()) => Ok(mapping),
@@ -116,7 +116,7 @@ impl Mapping {
             let got = match batch.pin_current(vaddr as usize, want, self.prot.writable()) {
                 Ok(got) => {
                     // CAST: as above.
-                    self._locked.charge(got as u64)?;
+                    self.locked.charge(got as u64)?;
                     self.pinned.append(&mut batch, merge_runs)?;
                     got
                 }
@@ -180,6 +180,14 @@ impl Mapping {
             iova += run.bytes();
         }
         Ok(())
+    }
+
+    /// Unpins the mapping's pages, which no domain may map any more, and hands back its
+    /// `locked_vm` charge, for the caller to uncharge (with others, in a [`LockedVmBatch`](crate::ext::gup::LockedVmBatch)).
+    pub(crate) fn release(self) -> LockedVm {
+        let Mapping { pinned, locked, .. } = self;
+        drop(pinned);
+        locked
     }
 
     /// Removes the mapping from `domains` (the IOTLB is flushed on return).
