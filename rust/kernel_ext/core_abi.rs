@@ -25,9 +25,11 @@ use kernel::{
         c_ulong,
         c_void, //
     },
+    fs::LocalFile,
     new_mutex,
     prelude::*,
     sync::{
+        aref::ARef,
         Arc,
         Mutex, //
     },
@@ -58,6 +60,8 @@ extern "C" {
     ) -> *mut RawDevice;
     fn rvfio_unregister_device(vdev: *mut RawDevice);
     fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64);
+    fn rvfio_file_is_group(file: *mut bindings::file) -> bool;
+    fn rvfio_file_has_dev(file: *mut bindings::file, dev: *mut bindings::device) -> bool;
 }
 
 /// What a bus driver does for each device fd operation. Every method runs in process
@@ -297,5 +301,37 @@ impl<T: DeviceOps> Drop for CoreRegistration<T> {
         unsafe { rvfio_unregister_device(self.handle.as_ptr()) };
         // INVARIANT (of `CoreLink`): cleared once unregistered.
         *self.device.core_link().handle.lock() = None;
+    }
+}
+
+/// An open VFIO group file userspace handed in as proof that it owns the group (the group
+/// fds of `VFIO_DEVICE_PCI_HOT_RESET`), referenced while this value lives.
+///
+/// # Invariants
+///
+/// `file` is a VFIO group file (`rvfio_file_is_group()` said so).
+pub(crate) struct GroupFile {
+    file: ARef<LocalFile>,
+}
+
+impl GroupFile {
+    /// The group file at `fd` of the calling process: -EBADF if there is no such file,
+    /// -EINVAL if it is not a VFIO group file (upstream's errnos).
+    pub(crate) fn get(fd: i32) -> Result<Self> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        let file = LocalFile::fget(fd)?;
+        // SAFETY: `file` is referenced for the call.
+        if !unsafe { rvfio_file_is_group(file.as_ptr()) } {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked just now.
+        Ok(Self { file })
+    }
+
+    /// Whether `dev` is registered in this group.
+    pub(crate) fn has_dev(&self, dev: &Device) -> bool {
+        // SAFETY: Both are referenced for the call (`self.file` by `self`, `dev` by the
+        // borrow).
+        unsafe { rvfio_file_has_dev(self.file.as_ptr(), device_ptr(dev)) }
     }
 }

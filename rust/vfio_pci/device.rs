@@ -27,6 +27,7 @@ use crate::{
         },
         pci_raw::{
             BarMap,
+            DevSetKey,
             PciFunction,
             PowerState,
             SavedState,
@@ -126,6 +127,8 @@ pub(crate) struct VfioPciDevice {
     pub(crate) msi_vectors: u32,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
+    /// The set of devices sharing its slot or bus reset.
+    pub(crate) dev_set: DevSetKey,
     /// The device loses its config space going to D3hot and back (its PMCSR has no
     /// No_Soft_Reset): save it on the way down, restore it on the way up.
     needs_pm_restore: bool,
@@ -151,6 +154,7 @@ impl VfioPciDevice {
         let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
         let msi_vectors = msi_vectors(&function)?;
         let sriov = SriovRole::of(&function)?;
+        let dev_set = function.dev_set_key();
         // As upstream's `vfio_pci_probe_power_state()`.
         let needs_pm_restore = match usize::from(function.find_capability(CAP_PM)) {
             0 => false,
@@ -170,6 +174,7 @@ impl VfioPciDevice {
                 msix_dyn,
                 msi_vectors,
                 sriov,
+                dev_set,
                 needs_pm_restore,
             }),
             GFP_KERNEL,

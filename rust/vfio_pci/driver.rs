@@ -10,6 +10,7 @@ use kernel::{
 };
 
 use crate::{
+    dev_set,
     device::VfioPciDevice,
     ext::{
         core_abi::CoreRegistration,
@@ -47,7 +48,14 @@ impl PciDriver for VfioPciDriver {
             return Err(EBUSY);
         }
         let device = VfioPciDevice::new(function)?;
-        let registration = CoreRegistration::new(pdev.as_ref(), device.clone())?;
+        dev_set::join(&device)?;
+        let registration = match CoreRegistration::new(pdev.as_ref(), device.clone()) {
+            Ok(registration) => registration,
+            Err(e) => {
+                dev_set::leave(&device);
+                return Err(e);
+            }
+        };
         dev_info!(
             pdev.as_ref(),
             "bound to vfio-pci ({:04x}:{:04x})\n",
@@ -68,6 +76,7 @@ impl PciDriver for VfioPciDriver {
         // waits until every device fd is closed.
         sriov::disable(&binding.device);
         drop(binding.registration.take());
+        dev_set::leave(&binding.device);
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
     }
 

@@ -51,6 +51,8 @@ pub(crate) fn dispatch(device: &VfioPciDevice, cmd: u32, arg: usize) -> Result<i
         uapi::VFIO_DEVICE_GET_IRQ_INFO => get_irq_info(device, arg),
         uapi::VFIO_DEVICE_SET_IRQS => set_irqs(device, arg),
         uapi::VFIO_DEVICE_RESET => reset(device),
+        uapi::VFIO_DEVICE_GET_PCI_HOT_RESET_INFO => crate::hot_reset::get_info(device, arg),
+        uapi::VFIO_DEVICE_PCI_HOT_RESET => crate::hot_reset::reset(device, arg),
         uapi::VFIO_DEVICE_FEATURE => feature(device, arg),
         _ => Err(ENOTTY),
     }

@@ -5,9 +5,11 @@
 use kernel::prelude::*;
 
 mod config;
+mod dev_set;
 mod device;
 mod driver;
 mod ext;
+mod hot_reset;
 #[path = "../uapi/info_caps.rs"]
 mod info_caps;
 mod intrs;
@@ -44,6 +46,8 @@ struct VfioPciModule {
     driver: PciDriverRegistration<VfioPciDriver>,
     /// The SR-IOV PF registry, emptied once the driver (and so every PF) is gone.
     _sriov: sriov::RegistryHandle,
+    /// The reset-set registry, emptied once the driver (and so every device) is gone.
+    _dev_sets: dev_set::RegistryHandle,
 }
 
 impl kernel::InPlaceModule for VfioPciModule {
@@ -52,6 +56,7 @@ impl kernel::InPlaceModule for VfioPciModule {
         try_pin_init!(Self {
             // Before the driver registers: probe may look PFs up.
             _sriov: sriov::RegistryHandle::new(),
+            _dev_sets: dev_set::RegistryHandle::new(),
             driver <- {
                 layout?;
                 PciDriverRegistration::new(c"vfio-pci", module)
