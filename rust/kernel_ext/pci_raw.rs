@@ -332,6 +332,13 @@ impl PciFunction {
         unsafe { bindings::pci_check_and_unmask_intx(self.raw()) }
     }
 
+    /// Whether INTx can be masked at the device (PCI 2.3 COMMAND.INTX_DISABLE works: the
+    /// PCI core found no broken masking).
+    pub(crate) fn intx_mask_supported(&self) -> bool {
+        // SAFETY: As in `enable`; the bit is set at enumeration.
+        unsafe { rvfio_pci_intx_mask_supported(self.raw()) }
+    }
+
     /// Sets COMMAND.INTX_DISABLE to `!enable`.
     pub(crate) fn intx(&self, enable: bool) {
         // SAFETY: As in `enable`.
@@ -783,6 +790,7 @@ extern "C" {
     /// `pci_upstream_bridge()`, a static inline (`rust/vfio_pci/helpers.c`).
     fn rvfio_pci_upstream_bridge(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
     fn rvfio_pci_is_virtfn(pdev: *mut bindings::pci_dev) -> bool;
+    fn rvfio_pci_intx_mask_supported(pdev: *mut bindings::pci_dev) -> bool;
     fn rvfio_pci_is_physfn(pdev: *mut bindings::pci_dev) -> bool;
     fn rvfio_pci_physfn(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
     fn rvfio_vf_capture_start(pf: *mut bindings::pci_dev) -> *mut RawVfCapture;

@@ -25,6 +25,7 @@ use crate::{
             CoreLink,
             DeviceOps, //
         },
+        pci_params,
         pci_raw::{
             BarMap,
             DevSetKey,
@@ -89,6 +90,9 @@ pub(crate) struct OpenDevice {
     pub(crate) irqs: IrqMode,
     /// The user disabled INTx in the virtual COMMAND register.
     pub(crate) virq_disabled: bool,
+    /// INTx is masked at the device (PCI 2.3 COMMAND.INTX_DISABLE), not at the interrupt
+    /// chip: the device supports it and `nointxmask` was off when it was bound.
+    pub(crate) pci_2_3: bool,
     /// Config state saved on the way into D3hot, for the way back (`needs_pm_restore`).
     pm_save: Option<SavedState>,
 }
@@ -129,6 +133,8 @@ pub(crate) struct VfioPciDevice {
     pub(crate) sriov: SriovRole,
     /// The set of devices sharing its slot or bus reset.
     pub(crate) dev_set: DevSetKey,
+    /// `nointxmask` as it was when the device was bound (upstream latches it then).
+    nointxmask: bool,
     /// The device loses its config space going to D3hot and back (its PMCSR has no
     /// No_Soft_Reset): save it on the way down, restore it on the way up.
     needs_pm_restore: bool,
@@ -175,6 +181,7 @@ impl VfioPciDevice {
                 msi_vectors,
                 sriov,
                 dev_set,
+                nointxmask: pci_params::nointxmask(),
                 needs_pm_restore,
             }),
             GFP_KERNEL,
@@ -242,9 +249,10 @@ impl VfioPciDevice {
             }
         }
         let saved = function.save_state();
+        let pci_2_3 = !self.nointxmask && function.intx_mask_supported();
         // INTx is masked through COMMAND (PCI 2.3); start unmasked.
         match function.config_read(COMMAND, Width::W16) {
-            Ok(cmd) if cmd & COMMAND_INTX_DISABLE != 0 => {
+            Ok(cmd) if pci_2_3 && cmd & COMMAND_INTX_DISABLE != 0 => {
                 let _ = function.config_write(COMMAND, Width::W16, cmd & !COMMAND_INTX_DISABLE);
             }
             _ => {}
@@ -257,6 +265,7 @@ impl VfioPciDevice {
                 reset_works: reset.is_ok(),
                 irqs: IrqMode::None,
                 virq_disabled: false,
+                pci_2_3,
                 pm_save: None,
             })
         })();

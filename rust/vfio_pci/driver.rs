@@ -20,7 +20,7 @@ use crate::{
             PciFunction, //
         },
     },
-    sriov,
+    params, sriov,
 };
 
 /// What vfio-pci keeps per bound device: its registration with the core, whose drop
@@ -37,6 +37,9 @@ impl PciDriver for VfioPciDriver {
     type Data = KBox<Binding>;
 
     fn probe(pdev: &pci::Device) -> Result<KBox<Binding>> {
+        if params::denylisted(pdev) {
+            return Err(EINVAL);
+        }
         // As upstream: normal functions only, bridges are not for userspace.
         if pci_raw::header_type(pdev) != pci_raw::HEADER_TYPE_NORMAL {
             return Err(EINVAL);

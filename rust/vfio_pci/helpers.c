@@ -73,6 +73,13 @@ bool rvfio_pci_is_virtfn(struct pci_dev *pdev);
 bool rvfio_pci_is_physfn(struct pci_dev *pdev);
 struct pci_dev *rvfio_pci_physfn(struct pci_dev *pdev);
 
+bool rvfio_pci_intx_mask_supported(struct pci_dev *pdev);
+
+bool rvfio_pci_intx_mask_supported(struct pci_dev *pdev)
+{
+	return pci_intx_mask_supported(pdev);
+}
+
 bool rvfio_pci_is_virtfn(struct pci_dev *pdev)
 {
 	return pdev->is_virtfn;

@@ -319,8 +319,12 @@ fn set_intx(
                     if intx {
                         open.irqs.set_intx_trigger(trigger)?;
                     } else {
-                        open.irqs
-                            .enable_intx(function, trigger, open.virq_disabled)?;
+                        open.irqs.enable_intx(
+                            function,
+                            trigger,
+                            open.virq_disabled,
+                            open.pci_2_3,
+                        )?;
                     }
                 }
                 _ if !intx => return Err(EINVAL),

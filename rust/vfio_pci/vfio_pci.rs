@@ -15,6 +15,7 @@ mod info_caps;
 mod intrs;
 mod ioctl;
 mod layout_table;
+mod params;
 mod regions;
 mod sriov;
 #[path = "../uapi/vfio_uapi.rs"]
@@ -30,12 +31,6 @@ module! {
     description: "VFIO PCI bus driver (rvfio)",
     license: "GPL",
     imports_ns: ["RVFIO"],
-    params: {
-        enable_sriov: bool {
-            default: false,
-            description: "Enable support for SR-IOV configuration. Enabling SR-IOV on a PF typically requires support of the userspace PF driver, enabling VFs without such support may result in non-functional VFs or PF.",
-        },
-    },
 }
 
 /// The module's registrations (dropped in declaration order).
@@ -53,6 +48,7 @@ struct VfioPciModule {
 impl kernel::InPlaceModule for VfioPciModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let layout = layout_table::check();
+        // Module parameters: `rust/vfio_pci/params.c` (upstream's, visible in sysfs).
         try_pin_init!(Self {
             // Before the driver registers: probe may look PFs up.
             _sriov: sriov::RegistryHandle::new(),
@@ -61,6 +57,11 @@ impl kernel::InPlaceModule for VfioPciModule {
                 layout?;
                 PciDriverRegistration::new(c"vfio-pci", module)
             },
+        })
+        // As upstream: `ids=` once the driver is registered (each ID binds what it matches).
+        .pin_chain(|this| {
+            params::add_ids(&this.driver);
+            Ok(())
         })
     }
 }
