@@ -31,6 +31,7 @@ use kernel::{
     sync::{
         aref::ARef,
         Arc,
+        ArcBorrow,
         Mutex, //
     },
     uaccess::UserPtr,
@@ -74,8 +75,8 @@ pub(crate) trait DeviceOps: PfnFault + Send + Sync + 'static {
     fn open_device(&self) -> Result;
     /// Last close of a device fd.
     fn close_device(&self);
-    /// A device ioctl the core does not handle.
-    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize>;
+    /// A device ioctl the core does not handle; `this` may be kept beyond the call.
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize>;
     /// `pread()` of `len` bytes at file offset `pos` into `buf`.
     fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize>;
     /// `pwrite()` of `len` bytes at file offset `pos` from `buf`.
@@ -179,9 +180,10 @@ impl<T: DeviceOps> OpsTable<T> {
     ///
     /// As for `open_device`.
     unsafe extern "C" fn ioctl(cookie: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
-        // SAFETY: Caller contract.
-        let device = unsafe { Self::device(cookie) };
-        match device.ioctl(cmd, arg) {
+        // SAFETY: The cookie is `Arc::as_ptr` of the registration's `Arc<T>`, the pointer
+        // `Arc::into_raw` gives too, and that `Arc` outlives the call (caller contract).
+        let device = unsafe { ArcBorrow::from_raw(cookie.cast::<T>()) };
+        match T::ioctl(device, cmd, arg) {
             // CAST: ioctl results fit a `long`.
             Ok(ret) => ret as c_long,
             // CAST: errnos fit a `long`.

@@ -13,6 +13,7 @@ use kernel::{
     prelude::*,
     sync::{
         Arc,
+        ArcBorrow,
         Mutex, //
     },
     uaccess::UserPtr,
@@ -45,6 +46,7 @@ use crate::{
         IrqMode,
         Notifier, //
     },
+    ioeventfd::IoEventFds,
     regions,
     sriov::SriovRole,
 };
@@ -95,6 +97,8 @@ pub(crate) struct OpenDevice {
     pub(crate) pci_2_3: bool,
     /// Config state saved on the way into D3hot, for the way back (`needs_pm_restore`).
     pm_save: Option<SavedState>,
+    /// The ioeventfds (`VFIO_DEVICE_IOEVENTFD`), freed at close.
+    pub(crate) ioeventfds: IoEventFds,
 }
 
 /// What BAR accesses and mmap faults need, under the memory lock.
@@ -267,6 +271,7 @@ impl VfioPciDevice {
                 virq_disabled: false,
                 pci_2_3,
                 pm_save: None,
+                ioeventfds: IoEventFds::default(),
             })
         })();
         match opened {
@@ -289,6 +294,8 @@ impl VfioPciDevice {
     /// Last close: quiesce, restore and reset the device.
     fn close(&self, mut open: OpenDevice) {
         let function = &self.function;
+        // No more writes on the user's behalf.
+        drop(core::mem::take(&mut open.ioeventfds));
         // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
         // and a device without No_Soft_Reset gets the state it had before D3hot back.
         let _ = self.set_power_state(&mut open, PowerState::D0);
@@ -349,8 +356,8 @@ impl DeviceOps for VfioPciDevice {
         }
     }
 
-    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
-        crate::ioctl::dispatch(self, cmd, arg)
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize> {
+        crate::ioctl::dispatch(this, cmd, arg)
     }
 
     fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {

@@ -88,6 +88,11 @@ impl Bounce {
     }
 }
 
+/// The region index and the offset in it of device fd offset `pos`.
+pub(crate) fn split_offset(pos: u64) -> (u64, u64) {
+    (pos >> OFFSET_SHIFT, pos & OFFSET_MASK)
+}
+
 /// The device fd offset of region `index`.
 pub(crate) fn index_offset(index: u32) -> u64 {
     u64::from(index) << OFFSET_SHIFT

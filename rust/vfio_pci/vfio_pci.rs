@@ -14,6 +14,7 @@ mod hot_reset;
 mod info_caps;
 mod intrs;
 mod ioctl;
+mod ioeventfd;
 mod layout_table;
 mod params;
 mod regions;
