@@ -111,8 +111,12 @@ impl IrqHandler for IntxHandler {
         let line = &self.0;
         let mut state = line.state.lock();
         if !line.pci_2_3 {
-            // The line is ours alone: mask it at the chip until the user unmasks.
-            irq::disable_nosync(line.irq);
+            // The line is ours alone: mask it at the chip until the user unmasks (once: a
+            // mask by ioctl may have raced with this interrupt, and each disable needs an
+            // enable).
+            if !state.masked {
+                irq::disable_nosync(line.irq);
+            }
         } else if state.masked || !line.function.check_and_mask_intx() {
             // Shared: ours only if the device asserts it; masked until the user unmasks.
             return false;
