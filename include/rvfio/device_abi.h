@@ -16,6 +16,7 @@
 #include <linux/types.h>
 
 struct device;
+struct file;
 struct vm_area_struct;
 struct module;
 
@@ -78,5 +79,17 @@ void rvfio_unregister_device(struct rvfio_device *vdev);
  * handler. For revoking BAR mmaps while the BARs are unreachable.
  */
 void rvfio_device_unmap_mmaps(struct rvfio_device *vdev, u64 start, u64 len);
+
+/*
+ * Group files as proof of ownership (upstream's vfio_file_is_group() and
+ * vfio_file_has_dev(), for vfio-pci's VFIO_DEVICE_PCI_HOT_RESET). The caller holds a
+ * reference to @file (and to @dev) for the call.
+ */
+
+/* Whether @file is an open VFIO group file (/dev/vfio/<group>). */
+bool rvfio_file_is_group(struct file *file);
+
+/* Whether @file is an open VFIO group file of the group @dev is registered in. */
+bool rvfio_file_has_dev(struct file *file, struct device *dev);
 
 #endif /* _RVFIO_DEVICE_ABI_H */

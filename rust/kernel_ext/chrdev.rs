@@ -223,6 +223,23 @@ impl<T: NodeOps> Drop for Node<T> {
     }
 }
 
+/// The open state of `file` if it is an open file of a node of kind `T`: how an ioctl
+/// taking a file descriptor checks it was handed the right kind of file.
+pub(crate) fn open_state<T: NodeOps>(
+    file: &File,
+) -> Option<<T::Open as ForeignOwnable>::Borrowed<'_>> {
+    // SAFETY: `file` is a live file for the borrow; `f_op` is set at open (`chrdev_open`
+    // installs the cdev's operations) and never changes afterwards.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    if !core::ptr::eq(fops, NodeVtable::<T>::build()) {
+        return None;
+    }
+    // SAFETY: Files with `T`'s operations are node files whose `open` stored a `T::Open`
+    // as private data; it stays there until release, which cannot run while the caller
+    // holds `file`.
+    Some(unsafe { T::Open::borrow((*file.as_ptr()).private_data.cast()) })
+}
+
 /// `device->release` of a node: frees the block.
 ///
 /// # Safety

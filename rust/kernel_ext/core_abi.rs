@@ -25,10 +25,13 @@ use kernel::{
         c_ulong,
         c_void, //
     },
+    fs::LocalFile,
     new_mutex,
     prelude::*,
     sync::{
+        aref::ARef,
         Arc,
+        ArcBorrow,
         Mutex, //
     },
     uaccess::UserPtr,
@@ -58,6 +61,8 @@ extern "C" {
     ) -> *mut RawDevice;
     fn rvfio_unregister_device(vdev: *mut RawDevice);
     fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64);
+    fn rvfio_file_is_group(file: *mut bindings::file) -> bool;
+    fn rvfio_file_has_dev(file: *mut bindings::file, dev: *mut bindings::device) -> bool;
 }
 
 /// What a bus driver does for each device fd operation. Every method runs in process
@@ -70,8 +75,8 @@ pub(crate) trait DeviceOps: PfnFault + Send + Sync + 'static {
     fn open_device(&self) -> Result;
     /// Last close of a device fd.
     fn close_device(&self);
-    /// A device ioctl the core does not handle.
-    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize>;
+    /// A device ioctl the core does not handle; `this` may be kept beyond the call.
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize>;
     /// `pread()` of `len` bytes at file offset `pos` into `buf`.
     fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize>;
     /// `pwrite()` of `len` bytes at file offset `pos` from `buf`.
@@ -175,9 +180,10 @@ impl<T: DeviceOps> OpsTable<T> {
     ///
     /// As for `open_device`.
     unsafe extern "C" fn ioctl(cookie: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
-        // SAFETY: Caller contract.
-        let device = unsafe { Self::device(cookie) };
-        match device.ioctl(cmd, arg) {
+        // SAFETY: The cookie is `Arc::as_ptr` of the registration's `Arc<T>`, the pointer
+        // `Arc::into_raw` gives too, and that `Arc` outlives the call (caller contract).
+        let device = unsafe { ArcBorrow::from_raw(cookie.cast::<T>()) };
+        match T::ioctl(device, cmd, arg) {
             // CAST: ioctl results fit a `long`.
             Ok(ret) => ret as c_long,
             // CAST: errnos fit a `long`.
@@ -297,5 +303,37 @@ impl<T: DeviceOps> Drop for CoreRegistration<T> {
         unsafe { rvfio_unregister_device(self.handle.as_ptr()) };
         // INVARIANT (of `CoreLink`): cleared once unregistered.
         *self.device.core_link().handle.lock() = None;
+    }
+}
+
+/// An open VFIO group file userspace handed in as proof that it owns the group (the group
+/// fds of `VFIO_DEVICE_PCI_HOT_RESET`), referenced while this value lives.
+///
+/// # Invariants
+///
+/// `file` is a VFIO group file (`rvfio_file_is_group()` said so).
+pub(crate) struct GroupFile {
+    file: ARef<LocalFile>,
+}
+
+impl GroupFile {
+    /// The group file at `fd` of the calling process: -EBADF if there is no such file,
+    /// -EINVAL if it is not a VFIO group file (upstream's errnos).
+    pub(crate) fn get(fd: i32) -> Result<Self> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        let file = LocalFile::fget(fd)?;
+        // SAFETY: `file` is referenced for the call.
+        if !unsafe { rvfio_file_is_group(file.as_ptr()) } {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked just now.
+        Ok(Self { file })
+    }
+
+    /// Whether `dev` is registered in this group.
+    pub(crate) fn has_dev(&self, dev: &Device) -> bool {
+        // SAFETY: Both are referenced for the call (`self.file` by `self`, `dev` by the
+        // borrow).
+        unsafe { rvfio_file_has_dev(self.file.as_ptr(), device_ptr(dev)) }
     }
 }

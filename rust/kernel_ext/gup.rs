@@ -128,6 +128,11 @@ impl PinBatch {
         // it needs itself.
         let pinned =
             unsafe { bindings::pin_user_pages_fast(vaddr, count, flags, self.pages.as_mut_ptr()) };
+        // GUP's fast path refuses a range ending at the very top of the address space
+        // (-EOVERFLOW) where upstream's `pin_user_pages_remote()` finds no memory: -EFAULT.
+        if pinned == -(bindings::EOVERFLOW as c_int) {
+            return Err(EFAULT);
+        }
         if pinned < 0 {
             return Err(Error::from_errno(pinned));
         }

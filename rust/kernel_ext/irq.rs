@@ -37,12 +37,28 @@ pub(crate) struct IrqRegistration<T: IrqHandler> {
     _name: CString,
 }
 
+/// How a line is requested.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IrqSharing {
+    /// Shared with other devices' handlers.
+    Shared,
+    /// Exclusive, enabled once requested.
+    Exclusive,
+    /// Exclusive, left disabled once requested (`IRQF_NO_AUTOEN`): [`enable`] it.
+    ExclusiveDisabled,
+}
+
 impl<T: IrqHandler> IrqRegistration<T> {
-    /// Requests `irq` (shared with other devices when `shared`) for `handler`.
-    pub(crate) fn new(irq: u32, shared: bool, name: CString, handler: T) -> Result<Self> {
+    /// Requests `irq` for `handler`, as `sharing` says.
+    pub(crate) fn new(irq: u32, sharing: IrqSharing, name: CString, handler: T) -> Result<Self> {
         let handler = KBox::pin(handler, GFP_KERNEL)?;
+        let flags = match sharing {
+            IrqSharing::Shared => bindings::IRQF_SHARED,
+            IrqSharing::Exclusive => 0,
+            IrqSharing::ExclusiveDisabled => bindings::IRQF_NO_AUTOEN,
+        };
         // CAST: widening, `unsigned long` is 64 bits here.
-        let flags = (if shared { bindings::IRQF_SHARED } else { 0 }) as c_ulong;
+        let flags = flags as c_ulong;
         let dev_id = core::ptr::from_ref::<T>(&handler)
             .cast_mut()
             .cast::<c_void>();
@@ -93,4 +109,29 @@ impl<T: IrqHandler> Drop for IrqRegistration<T> {
         // SAFETY: Requested with this `dev_id` (type invariant); freed once, here.
         unsafe { bindings::free_irq(self.irq, dev_id) };
     }
+}
+
+/// Disables interrupt line `irq` without waiting for running handlers (`disable_irq_nosync`);
+/// callable in hard-IRQ context. For a line requested exclusively, masked at the interrupt
+/// chip; each call must be balanced by one [`enable`].
+pub(crate) fn disable_nosync(irq: u32) {
+    // SAFETY: Any line number is accepted (unknown ones are ignored).
+    unsafe { bindings::disable_irq_nosync(irq) }
+}
+
+/// Undoes one [`disable_nosync`] (`enable_irq`).
+pub(crate) fn enable(irq: u32) {
+    // SAFETY: As in `disable_nosync`.
+    unsafe { bindings::enable_irq(irq) }
+}
+
+/// Makes `disable_irq*()` of `irq` mask the line at once at the interrupt chip rather than
+/// lazily when it next fires (`IRQ_DISABLE_UNLAZY`), or lazily again; what a line masked
+/// by its handler, with no other way to quiesce the device, needs.
+pub(crate) fn set_disable_unlazy(irq: u32, unlazy: bool) {
+    // CAST: a status flag, widening.
+    let flag = bindings::IRQ_DISABLE_UNLAZY as c_ulong;
+    let (clear, set) = if unlazy { (0, flag) } else { (flag, 0) };
+    // SAFETY: Any line number is accepted (unknown ones are ignored).
+    unsafe { bindings::irq_modify_status(irq, clear, set) }
 }

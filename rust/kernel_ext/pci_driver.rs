@@ -62,7 +62,7 @@ unsafe impl<T: PciDriver> Send for PciDriverRegistration<T> {}
 unsafe impl<T: PciDriver> Sync for PciDriverRegistration<T> {}
 
 /// `PCI_ANY_ID`.
-const PCI_ANY_ID: u32 = !0;
+pub(crate) const PCI_ANY_ID: u32 = !0;
 
 /// The ID table of upstream's vfio-pci: every device, but only through `driver_override`
 /// (`PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID)`), then the terminator. Its
@@ -161,6 +161,44 @@ impl<T: PciDriver> PciDriverRegistration<T> {
         T::remove(pdev, data);
         // SAFETY: `dev` is live; clear the dangling drvdata.
         unsafe { bindings::dev_set_drvdata(dev, core::ptr::null_mut()) };
+    }
+}
+
+/// A dynamic ID of a PCI driver (the fields `new_id` takes): devices matching it bind to
+/// the driver from now on.
+pub(crate) struct DynId {
+    /// Vendor ID.
+    pub(crate) vendor: u32,
+    /// Device ID.
+    pub(crate) device: u32,
+    /// Subsystem vendor ID (`PCI_ANY_ID`: any).
+    pub(crate) subvendor: u32,
+    /// Subsystem device ID (`PCI_ANY_ID`: any).
+    pub(crate) subdevice: u32,
+    /// Class code, compared under `class_mask`.
+    pub(crate) class: u32,
+    /// Bits of `class` that must match.
+    pub(crate) class_mask: u32,
+}
+
+impl<T: PciDriver> PciDriverRegistration<T> {
+    /// Adds `id` to the driver's dynamic IDs and binds the unbound devices it matches
+    /// (`pci_add_dynid()`).
+    pub(crate) fn add_dynid(&self, id: &DynId) -> Result {
+        // SAFETY: The driver is registered (type invariant); `pci_add_dynid` takes the
+        // driver's own locks.
+        kernel::error::to_result(unsafe {
+            bindings::pci_add_dynid(
+                self.raw.get(),
+                id.vendor,
+                id.device,
+                id.subvendor,
+                id.subdevice,
+                id.class,
+                id.class_mask,
+                0,
+            )
+        })
     }
 }
 

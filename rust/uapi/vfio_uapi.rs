@@ -52,6 +52,7 @@ pub const VFIO_DEVICE_SET_IRQS: u32 = vfio_io(10);
 pub const VFIO_DEVICE_RESET: u32 = vfio_io(11);
 pub const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: u32 = vfio_io(12);
 pub const VFIO_DEVICE_PCI_HOT_RESET: u32 = vfio_io(13);
+pub const VFIO_DEVICE_IOEVENTFD: u32 = vfio_io(16);
 pub const VFIO_DEVICE_FEATURE: u32 = vfio_io(17);
 /// Type1 IOMMU ioctls (shared numbers with the SPAPR ones, as upstream).
 pub const VFIO_IOMMU_GET_INFO: u32 = vfio_io(12);
@@ -83,4 +84,8 @@ plain_data! {
     vfio_region_info = 32,
     vfio_irq_info = 16,
     vfio_irq_set = 20,
+    vfio_pci_dependent_device = 8,
+    vfio_pci_hot_reset_info = 12,
+    vfio_pci_hot_reset = 12,
+    vfio_device_ioeventfd = 32,
 }

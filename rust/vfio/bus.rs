@@ -9,6 +9,7 @@
 use kernel::{
     device::Device,
     ffi::c_void,
+    fs::File,
     new_condvar, new_mutex,
     prelude::*,
     sync::{
@@ -227,4 +228,35 @@ unsafe extern "C" fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, 
     // SAFETY: `vdev` is a live registration (caller contract), borrowed for the call.
     let registration = unsafe { &*vdev.cast::<Registration>() };
     registration.device.inode().unmap(start, len);
+}
+
+/// `rvfio_file_is_group()` of `include/rvfio/device_abi.h`.
+///
+/// # Safety
+///
+/// `file` must be a live file, referenced by the caller for the duration of the call.
+#[no_mangle]
+unsafe extern "C" fn rvfio_file_is_group(file: *mut kernel::bindings::file) -> bool {
+    // SAFETY: A live, referenced file (caller contract); no `fdget_pos` region is involved,
+    // only its operations and private data are looked at.
+    let file = unsafe { File::from_raw_file(file) };
+    Group::of_file(file).is_some()
+}
+
+/// `rvfio_file_has_dev()` of `include/rvfio/device_abi.h`.
+///
+/// # Safety
+///
+/// `file` must be a live file and `dev` a live device, both referenced by the caller for the
+/// duration of the call.
+#[no_mangle]
+unsafe extern "C" fn rvfio_file_has_dev(
+    file: *mut kernel::bindings::file,
+    dev: *mut kernel::bindings::device,
+) -> bool {
+    // SAFETY: As in `rvfio_file_is_group`.
+    let file = unsafe { File::from_raw_file(file) };
+    // SAFETY: A live device (caller contract), borrowed for the call.
+    let dev = unsafe { Device::from_raw(dev) };
+    Group::of_file(file).is_some_and(|group| group.has_device(dev))
 }

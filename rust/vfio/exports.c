@@ -11,6 +11,8 @@
 EXPORT_SYMBOL_NS_GPL(rvfio_register_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_unregister_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_device_unmap_mmaps, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_file_is_group, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_file_has_dev, "RVFIO");
 
 /* Must match the assertions in rust/kernel_ext/device_abi.rs. */
 static_assert(offsetof(struct rvfio_device_ops, open_device) == 8);

@@ -9,6 +9,7 @@
 //! Semantics and errnos follow upstream's `drivers/vfio/group.c`.
 
 use kernel::{
+    device::Device,
     fs::{
         File,
         LocalFile, //
@@ -34,6 +35,7 @@ use crate::{
     device::DeviceFile,
     ext::{
         chrdev::{
+            self,
             Node,
             NodeClass,
             NodeOps, //
@@ -185,6 +187,21 @@ impl Group {
         let fd = DeviceFile::open(device, this.into(), file)?;
         // CAST: fds are small non-negative integers.
         Ok(fd as isize)
+    }
+
+    /// Whether `dev` is registered in this group: what an open group file proves its holder
+    /// owns (upstream's `vfio_file_has_dev()`, used by vfio-pci's hot reset).
+    pub(crate) fn has_device(&self, dev: &Device) -> bool {
+        self.inner
+            .lock()
+            .devices
+            .iter()
+            .any(|d| core::ptr::eq::<Device>(&**d.device(), dev))
+    }
+
+    /// The group of `file` if it is an open group file (upstream's `vfio_file_is_group()`).
+    pub(crate) fn of_file(file: &File) -> Option<ArcBorrow<'_, Group>> {
+        chrdev::open_state::<GroupNode>(file)
     }
 
     /// Accounts a new device fd of one of the group's devices.

@@ -13,6 +13,7 @@ use kernel::{
     prelude::*,
     sync::{
         Arc,
+        ArcBorrow,
         Mutex, //
     },
     uaccess::UserPtr,
@@ -25,8 +26,10 @@ use crate::{
             CoreLink,
             DeviceOps, //
         },
+        pci_params,
         pci_raw::{
             BarMap,
+            DevSetKey,
             PciFunction,
             PowerState,
             SavedState,
@@ -43,6 +46,7 @@ use crate::{
         IrqMode,
         Notifier, //
     },
+    ioeventfd::IoEventFds,
     regions,
     sriov::SriovRole,
 };
@@ -88,8 +92,13 @@ pub(crate) struct OpenDevice {
     pub(crate) irqs: IrqMode,
     /// The user disabled INTx in the virtual COMMAND register.
     pub(crate) virq_disabled: bool,
+    /// INTx is masked at the device (PCI 2.3 COMMAND.INTX_DISABLE), not at the interrupt
+    /// chip: the device supports it and `nointxmask` was off when it was bound.
+    pub(crate) pci_2_3: bool,
     /// Config state saved on the way into D3hot, for the way back (`needs_pm_restore`).
     pm_save: Option<SavedState>,
+    /// The ioeventfds (`VFIO_DEVICE_IOEVENTFD`), freed at close.
+    pub(crate) ioeventfds: IoEventFds,
 }
 
 /// What BAR accesses and mmap faults need, under the memory lock.
@@ -126,6 +135,10 @@ pub(crate) struct VfioPciDevice {
     pub(crate) msi_vectors: u32,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
+    /// The set of devices sharing its slot or bus reset.
+    pub(crate) dev_set: DevSetKey,
+    /// `nointxmask` as it was when the device was bound (upstream latches it then).
+    nointxmask: bool,
     /// The device loses its config space going to D3hot and back (its PMCSR has no
     /// No_Soft_Reset): save it on the way down, restore it on the way up.
     needs_pm_restore: bool,
@@ -151,6 +164,7 @@ impl VfioPciDevice {
         let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
         let msi_vectors = msi_vectors(&function)?;
         let sriov = SriovRole::of(&function)?;
+        let dev_set = function.dev_set_key();
         // As upstream's `vfio_pci_probe_power_state()`.
         let needs_pm_restore = match usize::from(function.find_capability(CAP_PM)) {
             0 => false,
@@ -170,6 +184,8 @@ impl VfioPciDevice {
                 msix_dyn,
                 msi_vectors,
                 sriov,
+                dev_set,
+                nointxmask: pci_params::nointxmask(),
                 needs_pm_restore,
             }),
             GFP_KERNEL,
@@ -237,9 +253,10 @@ impl VfioPciDevice {
             }
         }
         let saved = function.save_state();
+        let pci_2_3 = !self.nointxmask && function.intx_mask_supported();
         // INTx is masked through COMMAND (PCI 2.3); start unmasked.
         match function.config_read(COMMAND, Width::W16) {
-            Ok(cmd) if cmd & COMMAND_INTX_DISABLE != 0 => {
+            Ok(cmd) if pci_2_3 && cmd & COMMAND_INTX_DISABLE != 0 => {
                 let _ = function.config_write(COMMAND, Width::W16, cmd & !COMMAND_INTX_DISABLE);
             }
             _ => {}
@@ -252,7 +269,9 @@ impl VfioPciDevice {
                 reset_works: reset.is_ok(),
                 irqs: IrqMode::None,
                 virq_disabled: false,
+                pci_2_3,
                 pm_save: None,
+                ioeventfds: IoEventFds::default(),
             })
         })();
         match opened {
@@ -275,6 +294,8 @@ impl VfioPciDevice {
     /// Last close: quiesce, restore and reset the device.
     fn close(&self, mut open: OpenDevice) {
         let function = &self.function;
+        // No more writes on the user's behalf.
+        drop(core::mem::take(&mut open.ioeventfds));
         // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
         // and a device without No_Soft_Reset gets the state it had before D3hot back.
         let _ = self.set_power_state(&mut open, PowerState::D0);
@@ -335,8 +356,8 @@ impl DeviceOps for VfioPciDevice {
         }
     }
 
-    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
-        crate::ioctl::dispatch(self, cmd, arg)
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize> {
+        crate::ioctl::dispatch(this, cmd, arg)
     }
 
     fn read(&self, buf: UserPtr, len: usize, pos: u64) -> Result<usize> {

@@ -10,6 +10,7 @@ use kernel::{
 };
 
 use crate::{
+    dev_set,
     device::VfioPciDevice,
     ext::{
         core_abi::CoreRegistration,
@@ -19,7 +20,7 @@ use crate::{
             PciFunction, //
         },
     },
-    sriov,
+    params, sriov,
 };
 
 /// What vfio-pci keeps per bound device: its registration with the core, whose drop
@@ -36,6 +37,9 @@ impl PciDriver for VfioPciDriver {
     type Data = KBox<Binding>;
 
     fn probe(pdev: &pci::Device) -> Result<KBox<Binding>> {
+        if params::denylisted(pdev) {
+            return Err(EINVAL);
+        }
         // As upstream: normal functions only, bridges are not for userspace.
         if pci_raw::header_type(pdev) != pci_raw::HEADER_TYPE_NORMAL {
             return Err(EINVAL);
@@ -47,7 +51,14 @@ impl PciDriver for VfioPciDriver {
             return Err(EBUSY);
         }
         let device = VfioPciDevice::new(function)?;
-        let registration = CoreRegistration::new(pdev.as_ref(), device.clone())?;
+        dev_set::join(&device)?;
+        let registration = match CoreRegistration::new(pdev.as_ref(), device.clone()) {
+            Ok(registration) => registration,
+            Err(e) => {
+                dev_set::leave(&device);
+                return Err(e);
+            }
+        };
         dev_info!(
             pdev.as_ref(),
             "bound to vfio-pci ({:04x}:{:04x})\n",
@@ -68,6 +79,7 @@ impl PciDriver for VfioPciDriver {
         // waits until every device fd is closed.
         sriov::disable(&binding.device);
         drop(binding.registration.take());
+        dev_set::leave(&binding.device);
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
     }
 

@@ -15,6 +15,8 @@ pub(crate) mod irq;
 pub(crate) mod layout;
 #[path = "../kernel_ext/pci_driver.rs"]
 pub(crate) mod pci_driver;
+#[path = "../kernel_ext/pci_params.rs"]
+pub(crate) mod pci_params;
 #[path = "../kernel_ext/pci_raw.rs"]
 pub(crate) mod pci_raw;
 #[path = "../kernel_ext/pfn_mmap.rs"]

@@ -3,10 +3,11 @@
 //! Device interrupts to eventfds: INTx, MSI and MSI-X, one mode at a time
 //! (`VFIO_DEVICE_SET_IRQS`, upstream's `vfio_pci_intrs.c`).
 //!
-//! INTx uses PCI 2.3 masking: the hard-IRQ handler masks the line at the device
-//! (COMMAND.INTX_DISABLE) when it fires and the user unmasks it after servicing, so a
-//! level-triggered, possibly shared line never storms. MSI and MSI-X vectors each get an
-//! eventfd of their own.
+//! INTx is masked by its handler when it fires and unmasked by the user after servicing, so
+//! a level-triggered line never storms: with PCI 2.3 masking at the device
+//! (COMMAND.INTX_DISABLE) on a possibly shared line, else (`nointxmask`, devices without
+//! it) at the interrupt chip, on a line the device has to itself. MSI and MSI-X vectors
+//! each get an eventfd of their own.
 
 use kernel::{
     new_spinlock_irq,
@@ -25,8 +26,10 @@ use crate::ext::{
         VirqfdHandler, //
     },
     irq::{
+        self,
         IrqHandler,
-        IrqRegistration, //
+        IrqRegistration,
+        IrqSharing, //
     },
     pci_raw::PciFunction,
 };
@@ -35,6 +38,10 @@ use crate::ext::{
 #[pin_data]
 struct IntxLine {
     function: PciFunction,
+    /// The line's Linux IRQ number.
+    irq: u32,
+    /// Masked at the device (PCI 2.3) rather than at the interrupt chip.
+    pci_2_3: bool,
     #[pin]
     state: SpinLockIrq<IntxState>,
 }
@@ -62,11 +69,27 @@ impl IntxLine {
     fn unmask(&self) {
         let mut state = self.state.lock();
         if state.masked && !state.user_disabled {
-            if self.function.check_and_unmask_intx() {
+            if !self.pci_2_3 {
+                irq::enable(self.irq);
+                state.masked = false;
+            } else if self.function.check_and_unmask_intx() {
                 state.masked = false;
             } else {
                 IntxLine::notify(&state);
             }
+        }
+    }
+
+    /// Masks the line, always (not only when the device asserts it).
+    fn mask(&self) {
+        let mut state = self.state.lock();
+        if !state.masked {
+            if self.pci_2_3 {
+                self.function.intx(false);
+            } else {
+                irq::disable_nosync(self.irq);
+            }
+            state.masked = true;
         }
     }
 }
@@ -87,8 +110,15 @@ impl IrqHandler for IntxHandler {
     fn handle(&self) -> bool {
         let line = &self.0;
         let mut state = line.state.lock();
-        // Ours only if the device asserts it; masking it until the user unmasks.
-        if state.masked || !line.function.check_and_mask_intx() {
+        if !line.pci_2_3 {
+            // The line is ours alone: mask it at the chip until the user unmasks (once: a
+            // mask by ioctl may have raced with this interrupt, and each disable needs an
+            // enable).
+            if !state.masked {
+                irq::disable_nosync(line.irq);
+            }
+        } else if state.masked || !line.function.check_and_mask_intx() {
+            // Shared: ours only if the device asserts it; masked until the user unmasks.
             return false;
         }
         state.masked = true;
@@ -194,12 +224,14 @@ impl IrqMode {
         }
     }
 
-    /// Enables INTx, masked at first if the user disabled INTx in COMMAND.
+    /// Enables INTx, masked at first if the user disabled INTx in COMMAND; `pci_2_3`: mask
+    /// it at the device, on a shared line, rather than at the interrupt chip.
     pub(crate) fn enable_intx(
         &mut self,
         function: &PciFunction,
         trigger: Option<EventFd>,
         virq_disabled: bool,
+        pci_2_3: bool,
     ) -> Result {
         if !matches!(self, IrqMode::None) {
             return Err(EINVAL);
@@ -211,6 +243,8 @@ impl IrqMode {
         let line = Arc::pin_init(
             pin_init!(IntxLine {
                 function: function.clone(),
+                irq,
+                pci_2_3,
                 state <- new_spinlock_irq!(IntxState {
                     masked: virq_disabled,
                     trigger,
@@ -219,13 +253,33 @@ impl IrqMode {
             }),
             GFP_KERNEL,
         )?;
-        function.intx(!virq_disabled);
+        let sharing = if pci_2_3 {
+            function.intx(!virq_disabled);
+            IrqSharing::Shared
+        } else {
+            // Masking must take effect at once: the device keeps asserting the line.
+            irq::set_disable_unlazy(irq, true);
+            if virq_disabled {
+                IrqSharing::ExclusiveDisabled
+            } else {
+                IrqSharing::Exclusive
+            }
+        };
         let registration = IrqRegistration::new(
             irq,
-            true,
+            sharing,
             irq_name("intx", None, function)?,
             IntxHandler(line.clone()),
-        )?;
+        );
+        let registration = match registration {
+            Ok(registration) => registration,
+            Err(e) => {
+                if !pci_2_3 {
+                    irq::set_disable_unlazy(irq, false);
+                }
+                return Err(e);
+            }
+        };
         *self = IrqMode::Intx(Intx {
             line,
             unmask_fd: None,
@@ -253,14 +307,10 @@ impl IrqMode {
         Ok(())
     }
 
-    /// Masks INTx at the device (no-op unless INTx is enabled and unmasked).
+    /// Masks INTx (no-op unless INTx is enabled and unmasked).
     pub(crate) fn mask_intx(&self) {
         if let IrqMode::Intx(intx) = self {
-            let mut state = intx.line.state.lock();
-            if !state.masked {
-                intx.line.function.intx(false);
-                state.masked = true;
-            }
+            intx.line.mask();
         }
     }
 
@@ -385,7 +435,15 @@ impl IrqMode {
     /// Disables whatever is enabled (frees the lines, then the vectors).
     pub(crate) fn disable(&mut self, function: &PciFunction) {
         match core::mem::take(self) {
-            IrqMode::None | IrqMode::Intx(_) => {}
+            IrqMode::None => {}
+            IrqMode::Intx(intx) => {
+                let (irq, pci_2_3) = (intx.line.irq, intx.line.pci_2_3);
+                // The line is freed first: the unlazy masking stays until it is gone.
+                drop(intx);
+                if !pci_2_3 {
+                    irq::set_disable_unlazy(irq, false);
+                }
+            }
             IrqMode::Msi(msi) => {
                 drop(msi);
                 function.free_irq_vectors();
@@ -432,7 +490,7 @@ impl Msi {
         let kind = if self.msix { "msix" } else { "msi" };
         *slot = Some(IrqRegistration::new(
             irq,
-            false,
+            IrqSharing::Exclusive,
             irq_name(kind, Some(vector), function)?,
             MsiHandler { trigger },
         )?);

@@ -5,6 +5,7 @@
 
 use kernel::{
     prelude::*,
+    sync::ArcBorrow,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -44,13 +45,17 @@ use crate::{
 };
 
 /// Routes a device ioctl.
-pub(crate) fn dispatch(device: &VfioPciDevice, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(this: ArcBorrow<'_, VfioPciDevice>, cmd: u32, arg: usize) -> Result<isize> {
+    let device = &*this;
     match cmd {
         uapi::VFIO_DEVICE_GET_INFO => get_info(device, arg),
         uapi::VFIO_DEVICE_GET_REGION_INFO => get_region_info(device, arg),
         uapi::VFIO_DEVICE_GET_IRQ_INFO => get_irq_info(device, arg),
         uapi::VFIO_DEVICE_SET_IRQS => set_irqs(device, arg),
         uapi::VFIO_DEVICE_RESET => reset(device),
+        uapi::VFIO_DEVICE_GET_PCI_HOT_RESET_INFO => crate::hot_reset::get_info(device, arg),
+        uapi::VFIO_DEVICE_PCI_HOT_RESET => crate::hot_reset::reset(device, arg),
+        uapi::VFIO_DEVICE_IOEVENTFD => crate::ioeventfd::ioctl(this.into(), arg),
         uapi::VFIO_DEVICE_FEATURE => feature(device, arg),
         _ => Err(ENOTTY),
     }
@@ -317,8 +322,12 @@ fn set_intx(
                     if intx {
                         open.irqs.set_intx_trigger(trigger)?;
                     } else {
-                        open.irqs
-                            .enable_intx(function, trigger, open.virq_disabled)?;
+                        open.irqs.enable_intx(
+                            function,
+                            trigger,
+                            open.virq_disabled,
+                            open.pci_2_3,
+                        )?;
                     }
                 }
                 _ if !intx => return Err(EINVAL),

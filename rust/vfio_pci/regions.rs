@@ -88,6 +88,11 @@ impl Bounce {
     }
 }
 
+/// The region index and the offset in it of device fd offset `pos`.
+pub(crate) fn split_offset(pos: u64) -> (u64, u64) {
+    (pos >> OFFSET_SHIFT, pos & OFFSET_MASK)
+}
+
 /// The device fd offset of region `index`.
 pub(crate) fn index_offset(index: u32) -> u64 {
     u64::from(index) << OFFSET_SHIFT
@@ -176,6 +181,11 @@ fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
         open.config.write(function, pos, data, &mut effect)?;
     }
     if let Some(disabled) = effect.intx_disabled {
+        // Without INTx enabled, the hardware bit follows the virtual one (as upstream), on
+        // devices masked that way.
+        if !open.irqs.is_intx() && open.pci_2_3 && disabled != open.virq_disabled {
+            function.intx(!disabled);
+        }
         if disabled && !open.virq_disabled {
             open.virq_disabled = true;
             open.irqs.set_intx_user_disabled(true);

@@ -205,7 +205,7 @@ impl SriovRole {
 
 /// `sriov_configure` of a PF bound to vfio-pci: `count` VFs, or none.
 pub(crate) fn configure(device: &Arc<VfioPciDevice>, count: u32) -> Result<u32> {
-    if !crate::module_parameters::enable_sriov.value() {
+    if !crate::ext::pci_params::enable_sriov() {
         return Err(ENOENT);
     }
     let function = &device.function;

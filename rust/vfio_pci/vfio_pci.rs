@@ -5,14 +5,18 @@
 use kernel::prelude::*;
 
 mod config;
+mod dev_set;
 mod device;
 mod driver;
 mod ext;
+mod hot_reset;
 #[path = "../uapi/info_caps.rs"]
 mod info_caps;
 mod intrs;
 mod ioctl;
+mod ioeventfd;
 mod layout_table;
+mod params;
 mod regions;
 mod sriov;
 #[path = "../uapi/vfio_uapi.rs"]
@@ -28,12 +32,6 @@ module! {
     description: "VFIO PCI bus driver (rvfio)",
     license: "GPL",
     imports_ns: ["RVFIO"],
-    params: {
-        enable_sriov: bool {
-            default: false,
-            description: "Enable support for SR-IOV configuration. Enabling SR-IOV on a PF typically requires support of the userspace PF driver, enabling VFs without such support may result in non-functional VFs or PF.",
-        },
-    },
 }
 
 /// The module's registrations (dropped in declaration order).
@@ -44,18 +42,27 @@ struct VfioPciModule {
     driver: PciDriverRegistration<VfioPciDriver>,
     /// The SR-IOV PF registry, emptied once the driver (and so every PF) is gone.
     _sriov: sriov::RegistryHandle,
+    /// The reset-set registry, emptied once the driver (and so every device) is gone.
+    _dev_sets: dev_set::RegistryHandle,
 }
 
 impl kernel::InPlaceModule for VfioPciModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let layout = layout_table::check();
+        // Module parameters: `rust/vfio_pci/params.c` (upstream's, visible in sysfs).
         try_pin_init!(Self {
             // Before the driver registers: probe may look PFs up.
             _sriov: sriov::RegistryHandle::new(),
+            _dev_sets: dev_set::RegistryHandle::new(),
             driver <- {
                 layout?;
                 PciDriverRegistration::new(c"vfio-pci", module)
             },
+        })
+        // As upstream: `ids=` once the driver is registered (each ID binds what it matches).
+        .pin_chain(|this| {
+            params::add_ids(&this.driver);
+            Ok(())
         })
     }
 }

@@ -52,7 +52,7 @@
  * differences by op and errno pair. Each call draws from its own random stream and the memory
  * layout is fixed, so with --threads 1 a seed makes the same calls on both stacks.
  * --common leaves out what rvfio does not serve on purpose or yet (README: UPDATE_VADDR,
- * dirty tracking, hot reset, low-power and dma-buf features; and IOEVENTFD) and fd-type
+ * dirty tracking, low-power and dma-buf features) and fd-type
  * confusion; the two stacks must then agree on every call. sh/fuzz_diff.sh SEED CALLS [OPTS]
  * runs a seed on both stacks and diffs (the suite's fuzz_diff, with --common).
  *
@@ -2278,7 +2278,7 @@ static int in_list(const char *list, const char *name)
 }
 
 /* The uAPI rvfio leaves out on purpose or has not yet (README): not in --common runs. */
-static const char common_skip[] = "c_dirty,d_hot_reset_info,d_hot_reset,d_ioeventfd";
+static const char common_skip[] = "c_dirty";
 
 static void setup_weights(void)
 {
