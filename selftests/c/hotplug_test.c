@@ -97,22 +97,6 @@ static bool wait_klog(const char *text, int seconds)
 	return false;
 }
 
-/* Lines of /proc/interrupts naming "vfio". */
-static int vfio_irq_lines(void)
-{
-	char line[512];
-	int n = 0;
-	FILE *f = fopen("/proc/interrupts", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "vfio"))
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* Everything a VFIO user holds of the device: fds, a DMA mapping, a BAR mmap, eventfds. */
 struct holder {
 	struct vfio_pci_dev dev;

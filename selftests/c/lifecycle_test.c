@@ -144,55 +144,6 @@ static int fresh_container_works(const char *bdf)
 	return ret;
 }
 
-/*
- * Lines of /proc/interrupts naming "vfio" (the IRQs vfio-pci requested); they are logged
- * when @want is not what is found.
- */
-static int vfio_irq_lines_log(int want)
-{
-	char line[512];
-	int n = 0;
-	FILE *f = fopen("/proc/interrupts", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "vfio"))
-			n++;
-	if (n != want) {
-		rewind(f);
-		while (fgets(line, sizeof(line), f))
-			if (strstr(line, "vfio"))
-				fprintf(stderr, "# /proc/interrupts: %s", line);
-	}
-	fclose(f);
-	return n;
-}
-
-static int vfio_irq_lines(void)
-{
-	return vfio_irq_lines_log(0);
-}
-
-/* Entries of @bdf's msi_irqs directory (allocated MSI/MSI-X vectors). */
-static int msi_irqs(const char *bdf)
-{
-	char path[128];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/msi_irqs", bdf);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* An anonymous, populated, shared-nothing buffer; NULL on failure. */
 static void *buffer(size_t size)
 {

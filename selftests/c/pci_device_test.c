@@ -87,25 +87,6 @@ static int msix_bar_of(const __u8 *cfg)
 	return cfg[pos + PCI_MSIX_TABLE] & PCI_MSIX_TABLE_BIR;
 }
 
-/* Number of entries in @bdf's msi_irqs directory (allocated MSI/MSI-X vectors). */
-static int msi_irqs(const char *bdf)
-{
-	char path[128];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/msi_irqs", bdf);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 FIXTURE(pci) {
 	const char *bdf;
 	struct vfio_pci_dev dev;

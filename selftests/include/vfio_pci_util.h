@@ -8,11 +8,14 @@
 #ifndef RVFIO_VFIO_PCI_UTIL_H
 #define RVFIO_VFIO_PCI_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -322,6 +325,55 @@ static inline int disable_irqs(int fd, __u32 index)
 {
 	return set_irqs(fd, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 0,
 			NULL, 0);
+}
+
+/*
+ * Lines of /proc/interrupts naming "vfio" (the IRQs vfio-pci requested); they are logged
+ * when @want is not what is found.
+ */
+static inline int vfio_irq_lines_log(int want)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "vfio"))
+			n++;
+	if (n != want) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, "vfio"))
+				fprintf(stderr, "# /proc/interrupts: %s", line);
+	}
+	fclose(f);
+	return n;
+}
+
+static inline int vfio_irq_lines(void)
+{
+	return vfio_irq_lines_log(0);
+}
+
+/* Entries of @bdf's msi_irqs directory (allocated MSI/MSI-X vectors). */
+static inline int msi_irqs(const char *bdf)
+{
+	char path[128];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/msi_irqs", bdf);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* The capability @id in the chain of a REGION_INFO result @info, or NULL. */
