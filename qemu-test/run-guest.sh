@@ -10,7 +10,8 @@
 # serial port lands in OUTDIR/results.log. Exit status: the guest script's, 124 on timeout.
 #
 # Machine: q35 with an emulated Intel IOMMU doing interrupt remapping (split irqchip), and
-# edu, igb, nvme and e1000e each behind its own PCIe root port. TCG unless RVFIO_ACCEL=kvm.
+# edu, igb, nvme and e1000e each behind its own PCIe root port, and a multifunction
+# edu + nvme behind a fifth (one IOMMU group). TCG unless RVFIO_ACCEL=kvm.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,7 +40,9 @@ initrd=$outdir/initramfs.cpio
 
 # Per output directory, so that guests of side-by-side runs do not share (and lock) it.
 nvme_img=$outdir/nvme.img
+nvme_mf_img=$outdir/nvme-mf.img
 [ -f "$nvme_img" ] || truncate -s 16M "$nvme_img"
+[ -f "$nvme_mf_img" ] || truncate -s 16M "$nvme_mf_img"
 
 : > "$outdir/results.log"
 accel=${RVFIO_ACCEL:-tcg}
@@ -80,7 +83,13 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,bus=rp1
 	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
 	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
-	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,id=nic1,bus=rp3)
+	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,id=nic1,bus=rp3
+	# One multifunction device, edu (function 0) and nvme (function 1), neither with ACS:
+	# a single IOMMU group holding a device of a kernel driver (nvme) beside one for VFIO.
+	-device pcie-root-port,id=rp4,chassis=5,bus=pcie.0,addr=0x8
+	-device edu,bus=rp4,addr=0.0,multifunction=on
+	-drive "file=$nvme_mf_img,if=none,id=nvm_mf,format=raw"
+	-device nvme,serial=rvfio1,drive=nvm_mf,bus=rp4,addr=0.1)
 
 log "booting guest ($accel, $script, timeout ${timeout_s}s)"
 python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \
