@@ -7,9 +7,16 @@
 //! records live in an rbtree keyed by IOVA, so lookups, overlap checks and unmaps are
 //! O(log n) and never ask the IOMMU what it maps. Semantics and errnos are those of
 //! upstream's `drivers/vfio/vfio_iommu_type1.c`, including its v1/v2 unmap rules.
+//!
+//! Unlike upstream, the backend lock is not held across a long pin: a `MAP_DMA` larger
+//! than one pinning batch reserves its IOVA range and mapping slot under the lock, pins
+//! and maps without it, and takes the lock again to publish the mapping (see
+//! [`Type1::map_unlocked`]). Other maps, unmaps and queries of the container go on
+//! meanwhile; the range stays reserved against overlaps and attaches until then.
 
 use kernel::{
     device::Device,
+    mm::MmWithUser,
     new_mutex,
     prelude::*,
     rbtree::{
@@ -18,6 +25,10 @@ use kernel::{
     },
     sync::{
         aref::ARef,
+        lock::{
+            mutex::MutexBackend,
+            Guard, //
+        },
         Arc,
         Mutex, //
     },
@@ -35,6 +46,7 @@ use crate::{
     ext::gup::{
         current_mm,
         LockedVmBatch,
+        PAGE_SHIFT,
         PAGE_SIZE, //
     },
     ext::iommu::{
@@ -84,6 +96,10 @@ struct Type1Inner {
     pgsize_bitmap: u64,
     /// Where mappings may go.
     valid: IovaRanges,
+    /// IOVA ranges of `MAP_DMA` calls pinning without the lock, not yet in `mappings`.
+    /// Reserved: new maps may not overlap them and groups may not attach in their way.
+    /// Unmaps do not see them (the user's map has not completed yet).
+    in_flight: KVec<IovaRange>,
 }
 
 /// A domain and the groups attached to it.
@@ -134,6 +150,7 @@ impl Type1 {
                     dma_avail: crate::module_parameters::dma_entry_limit.value(),
                     pgsize_bitmap: PAGE_MASK,
                     valid,
+                    in_flight: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -155,17 +172,16 @@ impl Type1 {
         let attachment = Domain::attach_group(&domain, group)?;
         let aperture = domain.aperture();
         if inner
-            .mappings
-            .values()
-            .any(|m| m.iova < aperture.start || m.last() > aperture.end)
+            .ranges_in_use()
+            .any(|m| m.start < aperture.start || m.end > aperture.end)
         {
             return Err(EINVAL);
         }
         let reserved = group.reserved_regions()?;
-        if inner.mappings.values().any(|m| {
+        if inner.ranges_in_use().any(|m| {
             reserved
                 .iter()
-                .any(|r| m.iova <= r.end && m.last() >= r.start)
+                .any(|r| m.start <= r.end && m.end >= r.start)
         }) {
             return Err(EINVAL);
         }
@@ -203,7 +219,8 @@ impl Type1 {
             reserved,
         };
 
-        // A domain of its own: it gets every existing mapping.
+        // A domain of its own: it gets every existing mapping (those still in flight are
+        // replayed into it by their `MAP_DMA` when it publishes them).
         for (replayed, mapping) in inner.mappings.values().enumerate() {
             if let Err(e) = mapping.replay_into(&domain) {
                 for done in inner.mappings.values().take(replayed) {
@@ -356,13 +373,23 @@ impl Type1 {
             return Err(EINVAL);
         }
 
+        let request = MapRequest {
+            iova: map.iova,
+            vaddr: map.vaddr,
+            size,
+            prot,
+            merge_runs: !crate::module_parameters::disable_hugepages.value(),
+        };
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mm = current_mm().ok_or(ESRCH)?;
+
         let mut inner = self.inner.lock();
         inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
         if (size | map.iova | map.vaddr) & (pgsize - 1) != 0 {
             return Err(EINVAL);
         }
-        if inner.overlaps(map.iova, last) {
+        if inner.overlaps(map.iova, last) || inner.overlaps_in_flight(map.iova, last) {
             return Err(EEXIST);
         }
         if inner.dma_avail == 0 {
@@ -371,18 +398,78 @@ impl Type1 {
         if !inner.valid.contains(map.iova, last) {
             return Err(EINVAL);
         }
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let mm = current_mm().ok_or(ESRCH)?;
-        let mapping = Mapping::create(
-            &mm,
-            inner.domains.iter().map(|entry| &*entry.domain),
-            map.iova,
-            map.vaddr,
-            size,
-            prot,
-            !crate::module_parameters::disable_hugepages.value(),
-        )?;
+        if size > LOCKED_MAP_MAX {
+            return self.map_unlocked(inner, &mm, node, request);
+        }
+        // One pinning batch: done under the lock, which costs less than reserving.
+        let mapping = request.create(&mm, inner.domains.iter().map(|entry| &*entry.domain))?;
         inner.mappings.insert(node.into_node(map.iova, mapping));
+        inner.dma_avail -= 1;
+        Ok(0)
+    }
+
+    /// The rest of a `MAP_DMA` too large to pin under the lock, which the caller holds as
+    /// `inner` and has checked the request against.
+    ///
+    /// The IOVA range and a mapping slot are reserved and the lock dropped; the pages are
+    /// pinned and mapped into the domains of that moment (kept alive by their `Arc`s).
+    /// Under the lock again, the mapping is reconciled with what changed meanwhile: taken
+    /// out of domains whose groups all left, replayed into domains that came, and
+    /// published. If the last group left meanwhile, the backend is released: the map is
+    /// undone and succeeds, as upstream's would have completed before the detach.
+    fn map_unlocked(
+        &self,
+        mut inner: Guard<'_, Type1Inner, MutexBackend>,
+        mm: &MmWithUser,
+        node: RBTreeNodeReservation<u64, Mapping>,
+        request: MapRequest,
+    ) -> Result<isize> {
+        let range = IovaRange {
+            start: request.iova,
+            end: request.iova + (request.size - 1),
+        };
+        let mut snapshot = KVec::with_capacity(inner.domains.len(), GFP_KERNEL)?;
+        for entry in inner.domains.iter() {
+            snapshot.push(entry.domain.clone(), GFP_KERNEL)?;
+        }
+        inner.in_flight.push(range, GFP_KERNEL)?;
+        inner.dma_avail -= 1;
+        drop(inner);
+
+        let created = request.create(mm, snapshot.iter().map(|domain| &**domain));
+
+        let mut inner = self.inner.lock();
+        inner.in_flight.retain(|r| r.start != range.start);
+        inner.dma_avail += 1;
+        let mapping = created?;
+        let in_snapshot = |domain: &Arc<Domain>| snapshot.iter().any(|s| Arc::ptr_eq(s, domain));
+        // Domains whose groups all left: nothing can reach them, but the pages must leave
+        // them before they are unpinned (now or at unmap).
+        let gone = snapshot.iter().filter(|d| !has_domain(&inner.domains, d));
+        mapping.unmap_from(gone.map(|d| &**d));
+        if inner.check_attached().is_err() {
+            drop(inner);
+            drop(mapping);
+            return Ok(0);
+        }
+        // Domains that came: they get the mapping, as `attach_group` gave them the others.
+        for (index, entry) in inner.domains.iter().enumerate() {
+            if in_snapshot(&entry.domain) {
+                continue;
+            }
+            if let Err(e) = mapping.replay_into(&entry.domain) {
+                let current = inner.domains.iter().map(|entry| &entry.domain);
+                let mapped = current
+                    .enumerate()
+                    .filter(|&(i, d)| i < index || in_snapshot(d))
+                    .map(|(_, d)| &**d);
+                mapping.unmap_from(mapped);
+                drop(inner);
+                drop(mapping);
+                return Err(e);
+            }
+        }
+        inner.mappings.insert(node.into_node(request.iova, mapping));
         inner.dma_avail -= 1;
         Ok(0)
     }
@@ -502,6 +589,45 @@ impl Type1 {
     }
 }
 
+/// Whether `domain` is one of `domains`.
+fn has_domain(domains: &[DomainEntry], domain: &Arc<Domain>) -> bool {
+    domains
+        .iter()
+        .any(|entry| Arc::ptr_eq(&entry.domain, domain))
+}
+
+/// Largest `MAP_DMA` pinned and mapped under the backend lock: one pinning batch.
+const LOCKED_MAP_MAX: u64 = (dma::PIN_BATCH_PAGES as u64) << PAGE_SHIFT;
+
+/// A checked `MAP_DMA` request.
+struct MapRequest {
+    iova: u64,
+    vaddr: u64,
+    size: u64,
+    prot: Prot,
+    /// Physically contiguous pages become one IOMMU mapping (not `disable_hugepages`).
+    merge_runs: bool,
+}
+
+impl MapRequest {
+    /// Pins the request's memory and maps it into `domains`.
+    fn create<'a>(
+        &self,
+        mm: &MmWithUser,
+        domains: impl Iterator<Item = &'a Domain> + Clone,
+    ) -> Result<Mapping> {
+        Mapping::create(
+            mm,
+            domains,
+            self.iova,
+            self.vaddr,
+            self.size,
+            self.prot,
+            self.merge_runs,
+        )
+    }
+}
+
 /// Unmaps the IOVA span `[start, end)` from every domain.
 fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
     for entry in domains {
@@ -546,6 +672,22 @@ impl Type1Inner {
             }
             None => matches!(self.mappings.cursor_back(), Some(c) if c.current().1.last() >= start),
         }
+    }
+
+    /// Whether a `MAP_DMA` in flight reserved part of `[start, last]`.
+    fn overlaps_in_flight(&self, start: u64, last: u64) -> bool {
+        self.in_flight
+            .iter()
+            .any(|r| r.start <= last && r.end >= start)
+    }
+
+    /// The IOVA ranges of every mapping, published or in flight.
+    fn ranges_in_use(&self) -> impl Iterator<Item = IovaRange> + '_ {
+        let published = self.mappings.values().map(|m| IovaRange {
+            start: m.iova,
+            end: m.last(),
+        });
+        Iterator::chain(published, self.in_flight.iter().copied())
     }
 
     /// Drops every mapping, which no domain maps any more: unpins all and uncharges

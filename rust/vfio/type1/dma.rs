@@ -33,7 +33,7 @@ use crate::ext::{
 
 /// Pages pinned per GUP call: enough to amortise the mmap lock and the `locked_vm`
 /// accounting, with a page-pointer array of only two pages.
-const PIN_BATCH_PAGES: usize = 1024;
+pub(crate) const PIN_BATCH_PAGES: usize = 1024;
 
 /// A user DMA mapping: `[iova, iova + size)` to user memory at `vaddr`.
 pub(crate) struct Mapping {
