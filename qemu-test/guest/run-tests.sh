@@ -36,7 +36,8 @@ while IFS='	' read -r name cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
 	if selected "$name"; then
 		total=$((total + 1))
-	elif [ -n "$exclude" ] && echo "$name" | grep -qE "$exclude"; then
+	elif [ -n "$exclude" ] && echo "$name" | grep -qE "$exclude" &&
+		{ [ -z "$filter" ] || echo "$name" | grep -qE "$filter"; }; then
 		left_out="$left_out $name"
 	fi
 done < "$tests"

@@ -842,23 +842,6 @@ TEST_F_TIMEOUT(lifecycle, close_with_bar_mmap, 120)
 	munmap(buf, SZ_1M);
 }
 
-/* The driver @bdf is bound to ("none" without one) into @buf. */
-static const char *driver_of(const char *bdf, char *buf, size_t size)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t len;
-
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", bdf);
-	len = readlink(link, target, sizeof(target) - 1);
-	if (len < 0) {
-		snprintf(buf, size, "none");
-		return buf;
-	}
-	target[len] = '\0';
-	snprintf(buf, size, "%.63s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
-	return buf;
-}
-
 /*
  * Unbinds @bdf from its driver in a child (the write blocks while the device is in use);
  * returns the child's pid.

@@ -32,23 +32,6 @@ static __u32 group_flags(int group)
 	return ioctl(group, VFIO_GROUP_GET_STATUS, &status) ? ~0u : status.flags;
 }
 
-/* The name of the driver bound to @bdf, "none" if unbound, in @buf. */
-static const char *driver_of(const char *bdf, char *buf, size_t len)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0) {
-		snprintf(buf, len, "none");
-		return buf;
-	}
-	target[n] = '\0';
-	snprintf(buf, len, "%s", basename(target));
-	return buf;
-}
-
 /*
  * Moves @bdf from its driver to @driver (NULL: to none) by driver_override, as the guest's
  * bind_driver/unbind_driver do. Returns whether @bdf ended up on @driver; a probe that

@@ -33,6 +33,23 @@ static inline int iommu_group_of(const char *bdf)
 	return atoi(basename(target));
 }
 
+/* The driver @bdf is bound to ("none" without one) into @buf. */
+static inline const char *driver_of(const char *bdf, char *buf, size_t size)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", bdf);
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len < 0) {
+		snprintf(buf, size, "none");
+		return buf;
+	}
+	target[len] = '\0';
+	snprintf(buf, size, "%.63s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	return buf;
+}
+
 /* Opens /dev/vfio/<group> of @bdf; -1 (errno set) on failure. */
 static inline int open_group(const char *bdf)
 {
