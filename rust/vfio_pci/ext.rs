@@ -23,3 +23,5 @@ pub(crate) mod pci_raw;
 pub(crate) mod pfn_mmap;
 #[path = "../kernel_ext/raw.rs"]
 pub(crate) mod raw;
+#[path = "../kernel_ext/uuid.rs"]
+pub(crate) mod uuid;

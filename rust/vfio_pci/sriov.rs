@@ -9,7 +9,7 @@
 //! with SR-IOV enabled.
 
 use kernel::{
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{
         Arc,
@@ -19,10 +19,13 @@ use kernel::{
 
 use crate::{
     device::VfioPciDevice,
-    ext::pci_raw::{
-        PciFunction,
-        PowerState,
-        VfCapture, //
+    ext::{
+        pci_raw::{
+            PciFunction,
+            PowerState,
+            VfCapture, //
+        },
+        uuid::random_uuid,
     },
 };
 
@@ -76,14 +79,6 @@ pub(crate) enum SriovRole {
     Pf(Pin<KBox<PfState>>),
     /// A VF, with its PF if that is bound to vfio-pci with SR-IOV enabled.
     Vf(Option<Arc<VfioPciDevice>>),
-}
-
-/// A random UUID.
-fn random_uuid() -> [u8; 16] {
-    let mut uuid = bindings::uuid_t::default();
-    // SAFETY: `uuid` is a valid, writable `uuid_t`.
-    unsafe { bindings::uuid_gen(&mut uuid) };
-    uuid.b
 }
 
 impl SriovRole {

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Random UUIDs (`uuid_gen()`), which 7.3's Rust has no wrapper for.
+
+use kernel::bindings;
+
+/// A random (version 4) UUID, as its 16 bytes.
+pub(crate) fn random_uuid() -> [u8; 16] {
+    let mut uuid = bindings::uuid_t::default();
+    // SAFETY: `uuid` is a valid, writable `uuid_t` for the duration of the call.
+    unsafe { bindings::uuid_gen(&mut uuid) };
+    uuid.b
+}
