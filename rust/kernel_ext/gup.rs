@@ -123,11 +123,11 @@ impl PinBatch {
         if write {
             flags |= bindings::FOLL_WRITE;
         }
+        let pages = self.pages.as_mut_ptr();
         // SAFETY: `pages` is empty with room for `count` entries from its start; the
         // function pins pages of the current task's address space and takes whatever locks
         // it needs itself.
-        let pinned =
-            unsafe { bindings::pin_user_pages_fast(vaddr, count, flags, self.pages.as_mut_ptr()) };
+        let pinned = unsafe { bindings::pin_user_pages_fast(vaddr, count, flags, pages) };
         // GUP's fast path refuses a range ending at the very top of the address space
         // (-EOVERFLOW) where upstream's `pin_user_pages_remote()` finds no memory: -EFAULT.
         if pinned == -(bindings::EOVERFLOW as c_int) {
@@ -257,11 +257,11 @@ impl PinnedRuns {
         let pages = &mut batch.pages[..];
         while *taken < pages.len() {
             let rest = &mut pages[*taken..];
+            let (first, len) = (rest.as_mut_ptr(), rest.len());
             let mut pfn = 0;
             // SAFETY: `rest` is a non-empty array of pinned, hence live, pages (`PinBatch`
             // invariant); `pfn` is a valid out-pointer.
-            let contiguous =
-                unsafe { rvfio_contiguous_pages(rest.as_mut_ptr(), rest.len(), &mut pfn) };
+            let contiguous = unsafe { rvfio_contiguous_pages(first, len, &mut pfn) };
             // Without merging, one run per page: the IOMMU then maps only 4 KiB pages.
             // CAST: at most the batch length, far below `u32::MAX`.
             let npages = if merge { contiguous as u32 } else { 1 };

@@ -8,7 +8,10 @@
 //! `driver_managed_dma = true` and upstream's override-only ID table (binding is by
 //! `driver_override` or `new_id`), and keeps the driver's per-device data as drvdata.
 
-use core::marker::PhantomData;
+use core::{
+    marker::PhantomData,
+    mem::MaybeUninit, //
+};
 use kernel::{
     bindings,
     error::from_result,
@@ -94,8 +97,7 @@ impl<T: PciDriver> PciDriverRegistration<T> {
                 // SAFETY: All-zero is a valid `pci_driver` (integers, pointers, optional
                 // callbacks, an unlocked and not yet initialised spinlock and list heads that
                 // registration initialises); the fields that matter are set below.
-                let mut drv: bindings::pci_driver =
-                    unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+                let mut drv = unsafe { MaybeUninit::<bindings::pci_driver>::zeroed().assume_init() };
                 drv.name = name.as_char_ptr();
                 drv.id_table = OVERRIDE_ONLY_ID_TABLE.as_ptr();
                 drv.probe = Some(Self::probe_callback);

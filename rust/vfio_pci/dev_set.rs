@@ -31,30 +31,10 @@ pub(crate) struct DevSet {
     pub(crate) members: Mutex<KVec<Arc<VfioPciDevice>>>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `RegistryHandle::new()` in module init, before the driver
-    // registers.
-    unsafe(uninit) static DEV_SETS: Mutex<KVec<Arc<DevSet>>> = KVec::new();
-}
-
-/// The module's handle on the set registry: sets it up at init, frees its storage at exit.
-pub(crate) struct RegistryHandle;
-
-impl RegistryHandle {
-    /// Called once, from module init, before the driver registers.
-    pub(crate) fn new() -> Self {
-        // SAFETY: Called once, from module init, before any other use.
-        unsafe { DEV_SETS.init() };
-        Self
-    }
-}
-
-impl Drop for RegistryHandle {
-    fn drop(&mut self) {
-        // Dropped after the driver is unregistered, so every device has left. Replaced,
-        // not cleared: the static is never dropped, so only this frees the old buffer.
-        *DEV_SETS.lock() = KVec::new();
-    }
+crate::ext::registry::arc_registry! {
+    /// Every reset set with a device bound to vfio-pci.
+    static DEV_SETS: DevSet;
+    handle RegistryHandle;
 }
 
 /// Adds `device`, just bound, to its set (creating the set if it is the first).

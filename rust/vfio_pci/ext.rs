@@ -23,5 +23,7 @@ pub(crate) mod pci_raw;
 pub(crate) mod pfn_mmap;
 #[path = "../kernel_ext/raw.rs"]
 pub(crate) mod raw;
+#[path = "../kernel_ext/registry.rs"]
+pub(crate) mod registry;
 #[path = "../kernel_ext/uuid.rs"]
 pub(crate) mod uuid;

@@ -29,31 +29,10 @@ use crate::{
     },
 };
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `RegistryHandle::new()` in module init, before the driver
-    // registers.
-    unsafe(uninit) static SRIOV_PFS: Mutex<KVec<Arc<VfioPciDevice>>> = KVec::new();
-}
-
-/// The module's handle on the PF registry: sets it up at init, frees its storage at exit.
-pub(crate) struct RegistryHandle;
-
-impl RegistryHandle {
-    /// Called once, from module init, before the driver registers.
-    pub(crate) fn new() -> Self {
-        // SAFETY: Called once, from module init, before any other use.
-        unsafe { SRIOV_PFS.init() };
-        Self
-    }
-}
-
-impl Drop for RegistryHandle {
-    fn drop(&mut self) {
-        // Dropped after the driver is unregistered, so every PF has left. Replaced, not
-        // cleared: the static itself is never dropped, so only dropping the old vector frees
-        // its buffer (which otherwise leaked at unload after any SR-IOV use: kmemleak).
-        *SRIOV_PFS.lock() = KVec::new();
-    }
+crate::ext::registry::arc_registry! {
+    /// Every PF bound to vfio-pci with SR-IOV enabled.
+    static SRIOV_PFS: VfioPciDevice;
+    handle RegistryHandle;
 }
 
 /// The token of a PF and how many of its VFs are open.
