@@ -90,6 +90,9 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-device edu,bus=rp4,addr=0.0,multifunction=on
 	-drive "file=$nvme_mf_img,if=none,id=nvm_mf,format=raw"
 	-device nvme,serial=rvfio1,drive=nvm_mf,bus=rp4,addr=0.1)
+# RVFIO_QEMU_ARGS: more QEMU options for investigations (e.g. "-icount shift=0", which makes
+# guest time count instructions).
+[ -n "${RVFIO_QEMU_ARGS:-}" ] && read -r -a extra_qemu <<<"$RVFIO_QEMU_ARGS" && qemu+=("${extra_qemu[@]}")
 
 log "booting guest ($accel, $script, timeout ${timeout_s}s)"
 python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \

@@ -32,6 +32,7 @@ use crate::{
             DevSetKey,
             PciFunction,
             PowerState,
+            Resource,
             SavedState,
             Width, //
         },
@@ -124,6 +125,10 @@ pub(crate) struct VfioPciDevice {
     /// The ERR and REQ eventfds.
     #[pin]
     pub(crate) notifiers: Mutex<[Notifier; 2]>,
+    /// The BARs and the ROM (`pdev->resource[0..=6]`) as assigned when the device was
+    /// bound: the PCI core does not move them while a driver is bound, and reading the copy
+    /// keeps the hot BAR access path off `struct pci_dev`.
+    resources: [Resource; 7],
     /// Which BARs may be mmapped.
     pub(crate) bar_mmap: [bool; 6],
     /// Where the MSI-X table is, if the device has one.
@@ -152,10 +157,13 @@ pub(crate) const NOTIFY_REQ: usize = 1;
 impl VfioPciDevice {
     /// The state of a device just bound.
     pub(crate) fn new(function: PciFunction) -> Result<Arc<Self>> {
+        let mut resources = [Resource::default(); 7];
+        for (i, resource) in resources.iter_mut().enumerate() {
+            // CAST: 0..7.
+            *resource = function.resource(i as u32);
+        }
         let mut bar_mmap = [false; 6];
-        for (i, mmap) in bar_mmap.iter_mut().enumerate() {
-            // CAST: 0..6.
-            let r = function.resource(i as u32);
+        for (mmap, r) in bar_mmap.iter_mut().zip(&resources) {
             // As upstream, less than a page only if page-aligned; rvfio does not reserve
             // the rest of such a page, so it refuses sub-page BARs.
             *mmap = r.is_mem() && r.len >= kernel::page::PAGE_SIZE as u64;
@@ -179,6 +187,7 @@ impl VfioPciDevice {
                 state <- new_mutex!(None),
                 memory <- new_mutex!(MemoryGate::default()),
                 notifiers <- new_mutex!([Notifier::default(), Notifier::default()]),
+                resources,
                 bar_mmap,
                 msix,
                 msix_dyn,
@@ -190,6 +199,16 @@ impl VfioPciDevice {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// BAR `index` (0-5) or the ROM (6) as assigned at bind time; an empty resource for
+    /// any other index.
+    pub(crate) fn resource(&self, index: u32) -> Resource {
+        // CAST: a `u32` fits `usize`.
+        self.resources
+            .get(index as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Moves the open device to power state `target`, as upstream's

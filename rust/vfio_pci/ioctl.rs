@@ -106,7 +106,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     let rw = uapi::VFIO_REGION_INFO_FLAG_READ | uapi::VFIO_REGION_INFO_FLAG_WRITE;
     match index {
         0..=5 => {
-            let resource = device.function.resource(index);
+            let resource = device.resource(index);
             info.size = resource.len;
             if resource.len != 0 {
                 info.flags = rw;
@@ -120,7 +120,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             }
         }
         ROM => {
-            let resource = device.function.resource(ROM);
+            let resource = device.resource(ROM);
             if resource.start != 0 {
                 // Only if the ROM can actually be mapped; report the BAR size.
                 let readable = device.with_memory_enabled(|| device.function.map_rom().is_some());

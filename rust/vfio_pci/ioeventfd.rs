@@ -117,7 +117,7 @@ fn set(device: Arc<VfioPciDevice>, offset: u64, data: u64, width: Width, fd: i32
     }
     // CAST: below 6.
     let bar = index as u32;
-    let resource = device.function.resource(bar);
+    let resource = device.resource(bar);
     let end = pos.checked_add(width.bytes() as u64).ok_or(EINVAL)?;
     if end > resource.len {
         return Err(EINVAL);

@@ -232,7 +232,7 @@ fn bar_rw(
     offset: u64,
     write: bool,
 ) -> Result<usize> {
-    let resource = device.function.resource(index);
+    let resource = device.resource(index);
     if resource.start == 0 {
         return Err(EINVAL);
     }
@@ -376,7 +376,7 @@ pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Resu
     if !device.bar_mmap[index as usize] {
         return Err(EINVAL);
     }
-    let resource = device.function.resource(index);
+    let resource = device.resource(index);
     let phys_len = resource.len.next_multiple_of(PAGE_SIZE as u64);
     let start = (request.pgoff & (OFFSET_MASK >> page_shift)) << page_shift;
     let len = request.end - request.start;
@@ -401,7 +401,7 @@ pub(crate) fn fault(device: &VfioPciDevice, fault: &mut Fault<'_>) -> FaultResul
         return FaultResult::SIGBUS;
     }
     // CAST: below 6.
-    let resource = device.function.resource(index as u32);
+    let resource = device.resource(index as u32);
     let pfn = (resource.start >> page_shift) + page;
     let memory = device.memory.lock();
     if !memory.enabled || device.function.in_d3() {
