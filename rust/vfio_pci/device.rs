@@ -157,11 +157,8 @@ pub(crate) const NOTIFY_REQ: usize = 1;
 impl VfioPciDevice {
     /// The state of a device just bound.
     pub(crate) fn new(function: PciFunction) -> Result<Arc<Self>> {
-        let mut resources = [Resource::default(); 7];
-        for (i, resource) in resources.iter_mut().enumerate() {
-            // CAST: 0..7.
-            *resource = function.resource(i as u32);
-        }
+        // CAST: 0..7.
+        let resources: [Resource; 7] = core::array::from_fn(|i| function.resource(i as u32));
         let mut bar_mmap = [false; 6];
         for (mmap, r) in bar_mmap.iter_mut().zip(&resources) {
             // As upstream, less than a page only if page-aligned; rvfio does not reserve

@@ -1194,7 +1194,6 @@ TEST_F_TIMEOUT(lifecycle, model_map_unmap_v1, 120)
 	model_map_unmap(_metadata, self, VFIO_TYPE1_IOMMU);
 }
 
-/* delete_module(2) without waiting: 0 or -errno. */
 /* A MAP_DMA of BIG_MAP (4 KiB pages) at IOVA 0, run by big_map_thread(). */
 struct big_map {
 	int container;
@@ -1326,6 +1325,7 @@ TEST_F_TIMEOUT(lifecycle, detach_during_big_map, 200)
 	munmap(m.buf, BIG_MAP);
 }
 
+/* delete_module(2) without waiting: 0 or -errno. */
 static int try_rmmod(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
