@@ -57,6 +57,10 @@ if grep -E '^(warning|error)' "$outdir/modules-build.log" >/dev/null; then
 	die "module build has warnings (rustc/clippy must be clean)"
 fi
 make -s rustfmtcheck >/dev/null || die "rustfmt: sources are not formatted (make rustfmt)"
+make -s KDIR="$kbuild" test-modules >"$outdir/test-modules-build.log" 2>&1 || {
+	cat "$outdir/test-modules-build.log" >&2
+	die "test module build failed"
+}
 
 log "building static selftests"
 make -s -C selftests >/dev/null || die "selftest build failed"
