@@ -10,7 +10,9 @@
 # RVFIO_BENCH_RUNS (runs per stack, default 3), RVFIO_BENCH_SMALL_MAX (largest number of
 # small mappings, default 1000000), RVFIO_BENCH_ARGS (more vfio_bench options, e.g.
 # "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log;
-# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION)
+# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION), RVFIO_BENCH_VM_SIZES (VM memory
+# sizes for the VM start/stop runs, default "1G 3G"; "none" skips them),
+# RVFIO_BENCH_VM_MEMS (their backings, default "4k 4kprealloc thp hugetlb")
 # and RVFIO_OUTDIR (default $RVFIO_CACHE/bench) tune it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,10 +21,14 @@ cd "$RVFIO_ROOT"
 runs=${RVFIO_BENCH_RUNS:-3}
 small_max=${RVFIO_BENCH_SMALL_MAX:-1000000}
 args=${RVFIO_BENCH_ARGS:-}
+vm_sizes=${RVFIO_BENCH_VM_SIZES:-1G 3G}
+vm_mems=${RVFIO_BENCH_VM_MEMS:-4k 4kprealloc thp hugetlb}
 if [ "${1:-}" = --quick ]; then
 	runs=${RVFIO_BENCH_RUNS:-2}
 	small_max=${RVFIO_BENCH_SMALL_MAX:-10000}
 	args="--quick $args"
+	vm_sizes=${RVFIO_BENCH_VM_SIZES:-1G}
+	vm_mems=${RVFIO_BENCH_VM_MEMS:-4k thp}
 fi
 outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/bench}
 mkdir -p "$outdir"
@@ -42,6 +48,7 @@ make -s -C selftests >/dev/null || die "selftest build failed"
 export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
 "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$outdir" bench \
 	rvfio_bench_runs="$runs" rvfio_bench_small_max="$small_max" \
+	"rvfio_bench_vm_sizes=\"$vm_sizes\"" "rvfio_bench_vm_mems=\"$vm_mems\"" \
 	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
 	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS} \
 	>"$outdir/bench-console.log" || {

@@ -8,7 +8,8 @@
 out=/tmp/bench-smoke.results
 rm -f $out
 rvfio_bench_runs=1 rvfio_bench_args=--quick rvfio_bench_small_max=10000 \
-	rvfio_bench_hugepages=64 RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh ||
+	rvfio_bench_hugepages=64 rvfio_bench_vm_sizes=1G rvfio_bench_vm_mems=4k \
+	RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh ||
 	fail "guest/bench.sh failed"
 [ -s $out ] || fail "no results"
 for stack in upstream rvfio; do
@@ -17,11 +18,11 @@ done
 n=$(wc -l </tmp/bench-smoke.rvfio)
 echo "bench_smoke: $n metrics on rvfio, $(wc -l </tmp/bench-smoke.upstream) on upstream"
 # Every group of the quick run: DMA map/unmap by memory kind, small mappings, spanning
-# unmap, interrupts, BAR access, open/close.
+# unmap, interrupts, BAR access, open/close, a VM's start and stop.
 [ "$n" -ge 25 ] || fail "only $n metrics reported"
 cmp -s /tmp/bench-smoke.rvfio /tmp/bench-smoke.upstream ||
 	fail "the stacks reported different metrics: $(diff /tmp/bench-smoke.upstream /tmp/bench-smoke.rvfio | tr '\n' ' ')"
-for g in map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close; do
+for g in map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close vm_start_4k_1G vm_stop_4k_1G; do
 	grep -q "^$g" /tmp/bench-smoke.rvfio || fail "no $g metric"
 done
 bad=$(awk '!($5 > 0 && $5 < 1e12) { print }' $out)
