@@ -63,7 +63,7 @@ static int first_eth(char *name, size_t len)
 		return -1;
 	while ((e = readdir(d))) {
 		if (!strncmp(e->d_name, "eth", 3)) {
-			snprintf(name, len, "%s", e->d_name);
+			snprintf(name, len, "%.15s", e->d_name);
 			closedir(d);
 			return 0;
 		}
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 	uint8_t *seen, txbuf[2048], rxbuf[2048];
 	unsigned char mac[ETH_ALEN];
 	double deadline;
-	int opt, s, i;
+	int opt, s;
 
 	while ((opt = getopt(argc, argv, "n:s:i:")) != -1) {
 		switch (opt) {
