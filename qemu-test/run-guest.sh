@@ -39,10 +39,12 @@ initrd=$outdir/initramfs.cpio
 "$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd"
 
 # Per output directory, so that guests of side-by-side runs do not share (and lock) it.
+# 64 MiB: the layout of the VM tests' data (selftests/vm/vm_blk_check.c) reaches 61 MiB;
+# ">" grows an older, smaller image and leaves a larger one alone.
 nvme_img=$outdir/nvme.img
 nvme_mf_img=$outdir/nvme-mf.img
-[ -f "$nvme_img" ] || truncate -s 16M "$nvme_img"
-[ -f "$nvme_mf_img" ] || truncate -s 16M "$nvme_mf_img"
+truncate -s '>64M' "$nvme_img"
+truncate -s '>64M' "$nvme_mf_img"
 
 : > "$outdir/results.log"
 accel=${RVFIO_ACCEL:-tcg}
@@ -55,6 +57,8 @@ accel=${RVFIO_ACCEL:-tcg}
 # cannot allocate gigantic pages at run time (no CONFIG_CONTIG_ALLOC), so that page is
 # reserved at boot; RVFIO_GUEST_1G_PAGES=0 goes without (those variants then skip).
 mem=${RVFIO_GUEST_MEM:-4G}
+# RVFIO_GUEST_CPUS: the guest's vCPUs (2; run-tests.sh boots the VM tests with 1).
+cpus=${RVFIO_GUEST_CPUS:-2}
 huge1g=${RVFIO_GUEST_1G_PAGES:-1}
 cmdline="console=ttyS0 intel_iommu=on panic=-1 oops=panic loglevel=5 hugepagesz=1G hugepages=$huge1g"
 cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
@@ -70,7 +74,7 @@ control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
 rm -f "$control_sock" "$monitor_sock"
 : > "$outdir/monitor.log"
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
-	-smp 2 -m "$mem" -nodefaults -no-reboot -display none
+	-smp "$cpus" -m "$mem" -nodefaults -no-reboot -display none
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 	-monitor "unix:$monitor_sock,server=on,wait=off"
 	-chardev "socket,id=guestctl,path=$control_sock,server=on,wait=off"

@@ -65,36 +65,64 @@ make -s KDIR="$kbuild" test-modules >"$outdir/test-modules-build.log" 2>&1 || {
 log "building static selftests"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
-set +e
-RVFIO_KERNEL=$flavour "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$outdir" run-tests \
-	rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter} \
-	${exclude:+rvfio_exclude=$exclude} \
-	${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
-guest_rc=$?
-set -e
+# Tests that start VMs inside the guest (KVM on TCG's emulated SVM) run in a second boot with
+# one vCPU. QEMU 10.0's TCG leaves the vector of an interrupt that VMRUN injects (EVENTINJ) in
+# the vCPU's exception_index; an exit request that reaches that vCPU before the inner VM's
+# next exit then delivers the vector a second time, ignoring IF, which deadlocks the inner
+# kernel (its interrupt handler re-entered). With two vCPUs the other one's timer ticks
+# send those exit requests hundreds of times a second: half of the inner boots hung (no
+# console, spinning in queued_spin_lock_slowpath under a nested handle_edge_irq); with one
+# vCPU none of 14 did. README: VMs inside the guest.
+vm_tests='^vm_'
+# The selected tests (as the guest runner selects them): of the main boot and of the VM boot.
+selected_names=$(awk -F'\t' '$1 !~ /^(#|$)/ { print $1 }' selftests/tests.txt |
+	{ grep -E "${filter:-.}" || true; } | { if [ -n "$exclude" ]; then grep -vE "$exclude" || true; else cat; fi })
+main_tests=$(echo "$selected_names" | { grep -vE "$vm_tests" || true; })
+vm_boot_tests=$(echo "$selected_names" | { grep -E "$vm_tests" || true; })
 
-results=$outdir/results.log
-passed=$(grep -c '^ok ' "$results" || true)
-failed=$(grep -c '^not ok ' "$results" || true)
-planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$results" | head -1)
-echo
-echo "# results (${outdir}):"
-grep -E '^(not )?ok ' "$results" | sed -E "s/^((not )?ok [0-9]+ )/\1$prefix/" || true
-verdict=0
-if [ "$guest_rc" -ne 0 ]; then
-	log "guest run failed with status $guest_rc"
-	verdict=1
+# guest_boot DIR CPUS PART: one guest run of the selected tests of PART (main or vm), its
+# output in DIR; adds to passed/failed, sets verdict=1 on a run-level failure.
+passed=0 failed=0 verdict=0
+guest_boot() {
+	local dir=$1 cpus=$2 part=$3 rc p f planned results
+	mkdir -p "$dir"
+	set +e
+	RVFIO_KERNEL=$flavour RVFIO_GUEST_CPUS=$cpus "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$dir" run-tests \
+		rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter} \
+		${exclude:+rvfio_exclude=$exclude} rvfio_boot="$part" rvfio_vm_tests="$vm_tests" \
+		${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
+	rc=$?
+	set -e
+	results=$dir/results.log
+	p=$(grep -c '^ok ' "$results" || true)
+	f=$(grep -c '^not ok ' "$results" || true)
+	planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$results" | head -1)
+	echo
+	echo "# results (${dir}${part:+, $part boot}):"
+	grep -E '^(not )?ok ' "$results" | sed -E "s/^((not )?ok [0-9]+ )/\1$prefix/" || true
+	if [ "$rc" -ne 0 ]; then
+		log "guest run ($part) failed with status $rc"
+		verdict=1
+	fi
+	if [ -z "$planned" ] || [ $((p + f)) -ne "$planned" ]; then
+		log "expected ${planned:-?} results, got $((p + f)): the guest stopped early"
+		f=$((f + ${planned:-1} - p - f))
+		verdict=1
+	fi
+	# A splat outside any test (boot, module load in a helper) fails the run too.
+	if grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|KASAN|UBSAN' "$dir/console.log" >/dev/null; then
+		log "kernel splat on the console ($part boot):"
+		grep -E -A20 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|KASAN|UBSAN' "$dir/console.log" | head -60 >&2
+		verdict=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+}
+
+if [ -n "$main_tests" ] || [ -z "$vm_boot_tests" ]; then
+	guest_boot "$outdir" 2 main
 fi
-if [ -z "$planned" ] || [ $((passed + failed)) -ne "$planned" ]; then
-	log "expected ${planned:-?} results, got $((passed + failed)): the guest stopped early"
-	failed=$((failed + ${planned:-1} - passed - failed))
-	verdict=1
-fi
-# A splat outside any test (boot, module load in a helper) fails the run too.
-if grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|KASAN|UBSAN' "$outdir/console.log" >/dev/null; then
-	log "kernel splat on the console:"
-	grep -E -A20 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|KASAN|UBSAN' "$outdir/console.log" | head -60 >&2
-	verdict=1
+if [ -n "$vm_boot_tests" ]; then
+	guest_boot "$outdir/vm" 1 vm
 fi
 [ "$failed" -eq 0 ] || verdict=1
 log "suite${prefix:+ ($flavour kernel)} took $((SECONDS - start)) s"

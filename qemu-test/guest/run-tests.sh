@@ -14,6 +14,10 @@
 # by no test: a kernel thread) fail one more test at the end, kmemleak_final, after a last
 # scan. rvfio_nested=1 (a runner inside a test: the self-check) takes what kmemleak lists
 # already as known instead of scanning first, and has no kmemleak_final.
+#
+# rvfio_vm_tests=REGEX, rvfio_boot=main|vm: the tests that start VMs inside the guest run in a
+# boot of their own (the host's run-tests.sh boots twice): "main" leaves them out, "vm" runs
+# only them; neither lists the other boot's tests as not run.
 . /guest/lib.sh
 
 TEST_TIMEOUT=${rvfio_test_timeout:-300}
@@ -25,9 +29,19 @@ nested=${rvfio_nested:-}
 
 tap() { echo "$*"; echo "$*" >&3; }
 
+# this_boot NAME: whether NAME belongs to this boot (rvfio_boot).
+this_boot() {
+	case "${rvfio_boot:-}" in
+	main) ! echo "$1" | grep -qE "$rvfio_vm_tests" ;;
+	vm) echo "$1" | grep -qE "$rvfio_vm_tests" ;;
+	*) true ;;
+	esac
+}
+
 # selected NAME: whether the filter takes NAME and the exclusion does not.
 selected() {
-	{ [ -z "$filter" ] || echo "$1" | grep -qE "$filter"; } &&
+	this_boot "$1" &&
+		{ [ -z "$filter" ] || echo "$1" | grep -qE "$filter"; } &&
 		{ [ -z "$exclude" ] || ! echo "$1" | grep -qE "$exclude"; }
 }
 
@@ -36,7 +50,7 @@ while IFS='	' read -r name cmd; do
 	case "$name" in ''|'#'*) continue ;; esac
 	if selected "$name"; then
 		total=$((total + 1))
-	elif [ -n "$exclude" ] && echo "$name" | grep -qE "$exclude" &&
+	elif [ -n "$exclude" ] && this_boot "$name" && echo "$name" | grep -qE "$exclude" &&
 		{ [ -z "$filter" ] || echo "$name" | grep -qE "$filter"; }; then
 		left_out="$left_out $name"
 	fi
