@@ -11,9 +11,10 @@
  *
  * Brings IFNAME (default: the first ethN) up, waits for carrier, sends FRAMES frames
  * (default 2000) of BYTES payload (default 1000) with a sequence number and a pattern
- * derived from it, and checks that each comes back exactly once, intact. Prints
+ * derived from it, WINDOW at a time, and checks that each comes back at most once and
+ * intact, and that at most 1% is lost (the wire is a UDP socket on the host). Prints
  * "VMRESULT net ..." lines: the verdict, the counts, and the interface's interrupts
- * (/proc/interrupts lines naming it). Exit status 0 only if every frame came back intact.
+ * (/proc/interrupts lines naming it). Exit status 0 only if the frames passed.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -33,6 +34,7 @@
 
 #define ETHERTYPE 0x88b5	/* IEEE 802 local experimental */
 #define MAGIC 0x72766669u	/* "rvfi" */
+#define WINDOW 16		/* frames in flight */
 
 struct frame {
 	struct ether_header eth;
@@ -44,6 +46,47 @@ struct frame {
 static uint8_t pattern(uint32_t seq, size_t i)
 {
 	return (uint8_t)(seq * 131 + i * 7 + 1);
+}
+
+/*
+ * Receives what is there within @timeout_ms, counting frames that came back intact (each
+ * sequence number once), corrupted, or twice.
+ */
+static void receive_some(int s, unsigned int frames, size_t size, uint8_t *seen,
+			 unsigned int *received, unsigned int *bad, unsigned int *dup,
+			 int timeout_ms)
+{
+	uint8_t rxbuf[2048];
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+
+	while (poll(&pfd, 1, timeout_ms) == 1) {
+		struct sockaddr_ll from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(s, rxbuf, sizeof(rxbuf), 0, (struct sockaddr *)&from, &fromlen);
+		struct frame *f = (struct frame *)rxbuf;
+		uint32_t seq;
+		size_t k;
+		int ok;
+
+		if (n < 0)
+			return;
+		/* Our own transmissions, as the socket sees them on the way out. */
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		if (n < (ssize_t)sizeof(*f) || ntohl(f->magic) != MAGIC)
+			continue;
+		seq = ntohl(f->seq);
+		ok = seq < frames && (size_t)n >= sizeof(*f) + size;
+		for (k = 0; ok && k < size; k++)
+			ok = f->data[k] == pattern(seq, k);
+		if (!ok)
+			(*bad)++;
+		else if (seen[seq]++)
+			(*dup)++;
+		else
+			(*received)++;
+		timeout_ms = 0;
+	}
 }
 
 static double now_s(void)
@@ -121,15 +164,15 @@ static void report_irqs(const char *ifname)
 
 int main(int argc, char **argv)
 {
-	unsigned int frames = 2000, sent = 0, received = 0, bad = 0, dup = 0;
+	unsigned int frames = 2000, sent = 0, received = 0, bad = 0, dup = 0, lost;
 	size_t size = 1000;
 	char ifname[IFNAMSIZ] = "";
 	struct sockaddr_ll addr = { .sll_family = AF_PACKET };
 	struct ifreq ifr = { 0 };
-	uint8_t *seen, txbuf[2048], rxbuf[2048];
+	uint8_t *seen, txbuf[2048];
 	unsigned char mac[ETH_ALEN];
 	double deadline;
-	int opt, s;
+	int opt, s, ok;
 
 	while ((opt = getopt(argc, argv, "n:s:i:")) != -1) {
 		switch (opt) {
@@ -173,13 +216,17 @@ int main(int argc, char **argv)
 	if (!seen)
 		return 1;
 
-	/* Send in bursts, draining what came back in between; then wait for the rest. */
-	deadline = now_s() + 60;
-	while ((sent < frames || received + bad < frames) && now_s() < deadline) {
-		struct pollfd pfd = { .fd = s, .events = POLLIN };
-		int burst;
+	/*
+	 * A window of frames in flight: send WINDOW, then receive until they are back (or
+	 * 500 ms passed), so that neither the VM's receive ring nor the UDP socket behind the
+	 * looped-back wire overflows; stragglers are waited for 2 s after the last send.
+	 */
+	deadline = now_s() + 120;
+	while (sent < frames && now_s() < deadline) {
+		unsigned int burst, target;
+		double window_end;
 
-		for (burst = 0; burst < 16 && sent < frames; burst++, sent++) {
+		for (burst = 0; burst < WINDOW && sent < frames; burst++, sent++) {
 			struct frame *f = (struct frame *)txbuf;
 			size_t k;
 
@@ -190,46 +237,22 @@ int main(int argc, char **argv)
 			f->seq = htonl(sent);
 			for (k = 0; k < size; k++)
 				f->data[k] = pattern(sent, k);
-			if (send(s, txbuf, sizeof(*f) + size, 0) < 0) {
-				if (errno == ENOBUFS || errno == EAGAIN) {
-					usleep(1000);
-					break;
-				}
-				return perror("send"), 1;
+			while (send(s, txbuf, sizeof(*f) + size, 0) < 0) {
+				if (errno != ENOBUFS && errno != EAGAIN)
+					return perror("send"), 1;
+				usleep(1000);
 			}
 		}
-		while (poll(&pfd, 1, sent < frames ? 0 : 200) == 1) {
-			struct sockaddr_ll from;
-			socklen_t fromlen = sizeof(from);
-			ssize_t n = recvfrom(s, rxbuf, sizeof(rxbuf), 0, (struct sockaddr *)&from,
-					     &fromlen);
-			struct frame *f = (struct frame *)rxbuf;
-			uint32_t seq;
-			size_t k;
-			int ok;
-
-			if (n < 0)
-				break;
-			/* Our own transmissions, as the socket sees them on the way out. */
-			if (from.sll_pkttype == PACKET_OUTGOING)
-				continue;
-			if (n < (ssize_t)sizeof(*f) || ntohl(f->magic) != MAGIC)
-				continue;
-			seq = ntohl(f->seq);
-			ok = seq < frames && (size_t)n >= sizeof(*f) + size;
-			for (k = 0; ok && k < size; k++)
-				ok = f->data[k] == pattern(seq, k);
-			if (!ok)
-				bad++;
-			else if (seen[seq]++)
-				dup++;
-			else
-				received++;
-		}
+		target = sent;
+		window_end = now_s() + (sent < frames ? 0.5 : 2.0);
+		while (received + bad + dup < target && now_s() < window_end)
+			receive_some(s, frames, size, seen, &received, &bad, &dup, 50);
 	}
-	printf("VMRESULT net %s %s sent=%u received=%u bad=%u dup=%u size=%zu\n",
-	       received == frames && !bad && !dup ? "ok" : "FAIL", ifname, sent, received, bad,
-	       dup, size);
+	lost = sent - received;
+	/* Loss on the wire (a UDP socket on the host) is the host's; corruption is not. */
+	ok = sent == frames && !bad && !dup && lost * 100 <= frames;
+	printf("VMRESULT net %s %s sent=%u received=%u lost=%u bad=%u dup=%u size=%zu\n",
+	       ok ? "ok" : "FAIL", ifname, sent, received, lost, bad, dup, size);
 	report_irqs(ifname);
-	return received == frames && !bad && !dup ? 0 : 1;
+	return ok ? 0 : 1;
 }
