@@ -10,7 +10,8 @@
 # rvfio_bench_hugepages=N (2 MiB pages to reserve, default 600), rvfio_bench_profile=1 (profile the kernel side of every run, printed on the console),
 # rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION),
 # rvfio_bench_vm_sizes="1G 3G" and rvfio_bench_vm_mems="4k 4kprealloc thp hugetlb" (the VM
-# start/stop runs; rvfio_bench_vm_sizes=none skips them).
+# start/stop runs; rvfio_bench_vm_sizes=none skips them), rvfio_bench_vfio=0 (no
+# vfio_bench runs: a boot for the VM runs only, which want one vCPU, run-tests.sh).
 . /guest/lib.sh
 
 runs=${rvfio_bench_runs:-3}
@@ -118,6 +119,7 @@ if [ "$vm_sizes" != none ]; then
 	echo "${rvfio_bench_hugepages:-600}" >$hugepages
 	echo always >$thp
 fi
+[ "${rvfio_bench_vfio:-1}" = 0 ] && runs=0
 for run in $(seq 1 "$runs"); do
 	# ABBA: upstream first on odd runs, rvfio first on even ones.
 	if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi
