@@ -36,7 +36,8 @@ kbuild=$(kernel_build_dir "$flavour")
 
 mkdir -p "$outdir"
 initrd=$outdir/initramfs.cpio
-"$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd"
+# RVFIO_GUEST_VM=1: with QEMU and the inner VM in the initramfs (qemu-test/guest/vm.sh).
+"$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd" ${RVFIO_GUEST_VM:+--vm}
 
 # Per output directory, so that guests of side-by-side runs do not share (and lock) it.
 # 64 MiB: the layout of the VM tests' data (selftests/vm/vm_blk_check.c) reaches 61 MiB;

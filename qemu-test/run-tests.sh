@@ -80,14 +80,16 @@ selected_names=$(awk -F'\t' '$1 !~ /^(#|$)/ { print $1 }' selftests/tests.txt |
 main_tests=$(echo "$selected_names" | { grep -vE "$vm_tests" || true; })
 vm_boot_tests=$(echo "$selected_names" | { grep -E "$vm_tests" || true; })
 
-# guest_boot DIR CPUS PART: one guest run of the selected tests of PART (main or vm), its
-# output in DIR; adds to passed/failed, sets verdict=1 on a run-level failure.
+# guest_boot DIR CPUS PART: one guest run of the selected tests of PART (main or vm: with QEMU
+# and the inner VM in its initramfs), its output in DIR; adds to passed/failed, sets verdict=1
+# on a run-level failure.
 passed=0 failed=0 verdict=0
 guest_boot() {
-	local dir=$1 cpus=$2 part=$3 rc p f planned results
+	local dir=$1 cpus=$2 part=$3 rc p f planned results with_vm=
+	[ "$part" = main ] || with_vm=1
 	mkdir -p "$dir"
 	set +e
-	RVFIO_KERNEL=$flavour RVFIO_GUEST_CPUS=$cpus "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$dir" run-tests \
+	RVFIO_KERNEL=$flavour RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$with_vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$dir" run-tests \
 		rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter} \
 		${exclude:+rvfio_exclude=$exclude} rvfio_boot="$part" rvfio_vm_tests="$vm_tests" \
 		${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
