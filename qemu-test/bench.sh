@@ -46,12 +46,12 @@ make -s -C selftests >/dev/null || die "selftest build failed"
 # 6 GiB: 1 GiB hugetlb1g + 1.2 GiB of 2 MiB pages + 1 GiB buffers + page tables of a million
 # mappings, with room to spare; and for the VM runs a 3 GiB VM with its hugetlb pages.
 export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
-# bench_boot DIR CPUS ARGS...: one guest boot of guest/bench.sh; its RESULT lines in DIR.
+# bench_boot DIR CPUS VM ARGS...: one guest boot (VM: 1 with QEMU and the inner VM) of guest/bench.sh; its RESULT lines in DIR.
 bench_boot() {
-	local dir=$1 cpus=$2
-	shift 2
+	local dir=$1 cpus=$2 vm=$3
+	shift 3
 	mkdir -p "$dir"
-	RVFIO_GUEST_CPUS=$cpus "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
+	RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
 		rvfio_bench_runs="$runs" "$@" >"$dir/bench-console.log" || {
 		tail -40 "$dir/bench-console.log" >&2
 		die "benchmark guest failed (console: $dir/bench-console.log)"
@@ -59,11 +59,11 @@ bench_boot() {
 }
 # vfio_bench in a boot of two vCPUs, as the suite's; the VM runs in a boot of their own
 # with one (run-tests.sh: TCG's nested SVM and a second vCPU).
-bench_boot "$outdir" 2 rvfio_bench_small_max="$small_max" rvfio_bench_vm_sizes=none \
+bench_boot "$outdir" 2 "" rvfio_bench_small_max="$small_max" rvfio_bench_vm_sizes=none \
 	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
 	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS}
 if [ "$vm_sizes" != none ]; then
-	bench_boot "$outdir/vm" 1 rvfio_bench_vfio=0 \
+	bench_boot "$outdir/vm" 1 1 rvfio_bench_vfio=0 \
 		"rvfio_bench_vm_sizes=\"$vm_sizes\"" "rvfio_bench_vm_mems=\"$vm_mems\""
 	cat "$outdir/results.log" "$outdir/vm/results.log" >"$outdir/results-all.log"
 else

@@ -11,5 +11,5 @@ cd "$RVFIO_ROOT"
 kbuild=$("$RVFIO_ROOT/qemu-test/build-kernel.sh" test)
 make -s KDIR="$kbuild" modules
 make -s -C selftests >/dev/null
-# One vCPU, as for the VM tests (run-tests.sh: TCG's nested SVM and a second vCPU).
-RVFIO_GUEST_CPUS=1 exec "$RVFIO_ROOT/qemu-test/run-guest.sh" -t 300 -o "$RVFIO_CACHE/demo" demo
+# One vCPU and the VM payload (QEMU, the inner VM), as for the VM tests (run-tests.sh).
+RVFIO_GUEST_CPUS=1 RVFIO_GUEST_VM=1 exec "$RVFIO_ROOT/qemu-test/run-guest.sh" -t 300 -o "$RVFIO_CACHE/demo" demo
