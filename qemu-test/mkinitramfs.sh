@@ -59,6 +59,11 @@ PY
 
 # The debug kernel's deliberately leaking sample module, for the runner's kmemleak self-check.
 find "$moddir" -name kmemleak-test.ko -exec cp {} "$root/lib/modules/" \;
+# Test-only modules of our own (selftests/kmod, built by `make test-modules`).
+mkdir -p "$root/lib/modules/test"
+for ko in "$RVFIO_ROOT"/selftests/kmod/*.ko; do
+	[ -f "$ko" ] && cp "$ko" "$root/lib/modules/test/"
+done
 
 if [ -d "$RVFIO_ROOT/selftests/out" ]; then
 	cp -r "$RVFIO_ROOT"/selftests/out/. "$root/tests/"
