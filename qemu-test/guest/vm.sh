@@ -116,9 +116,9 @@ vm_wait() {
 
 vm_wait_for() {
 	local d=$VM_RUN/$1 re=$2 limit=${3:-60} t=0
-	while ! tr -d '\r' <"$d/console.log" 2>/dev/null | grep -E -q "^VMRESULT $re"; do
+	while ! tr -d '\r' 2>/dev/null <"$d/console.log" | grep -E -q "^VMRESULT $re"; do
 		kill -0 "$(cat "$d/pid")" 2>/dev/null || {
-			tr -d '\r' <"$d/console.log" 2>/dev/null | grep -E -q "^VMRESULT $re" && return 0
+			tr -d '\r' 2>/dev/null <"$d/console.log" | grep -E -q "^VMRESULT $re" && return 0
 			echo "# vm $1: QEMU exited before 'VMRESULT $re'"
 			return 1
 		}
@@ -128,7 +128,7 @@ vm_wait_for() {
 	done
 }
 
-vm_result() { tr -d '\r' <"$VM_RUN/$1/console.log" 2>/dev/null | sed -n "s/^VMRESULT $2 //p"; }
+vm_result() { tr -d '\r' 2>/dev/null <"$VM_RUN/$1/console.log" | sed -n "s/^VMRESULT $2 //p"; }
 
 vm_monitor() { $VM_MON "$VM_RUN/$1/monitor.sock" "$2"; }
 
@@ -140,7 +140,7 @@ vm_kill() {
 
 vm_show() {
 	local d=$VM_RUN/$1
-	tr -d '\r' <"$d/console.log" 2>/dev/null | sed "s/^/# vm $1 console: /"
+	tr -d '\r' 2>/dev/null <"$d/console.log" | sed "s/^/# vm $1 console: /"
 	sed "s/^/# vm $1 qemu stderr: /" "$d/stderr.log" 2>/dev/null
 	[ ! -s "$d/host-irqs" ] || echo "# vm $1: the guest's VFIO IRQs of its devices, most seen: $(tr '\n' ' ' <"$d/host-irqs")"
 }
