@@ -2,6 +2,7 @@
 #
 #   make                 build vfio.ko and vfio-pci.ko against $(KDIR)
 #   make CLIPPY=1        the same, with the kernel's clippy lints
+#   make test-modules    the test-only kernel modules of selftests/kmod
 #   make rustfmt         format the Rust sources with the kernel tree's rustfmt config
 #   make rustfmtcheck    fail if formatting is off
 #   make check           the whole test suite in the QEMU guest, on the test kernel and then
@@ -28,14 +29,19 @@ KCC ?= $(shell grep -qx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config 2>/dev/null && cd
 
 RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
 
-.PHONY: modules clean rustfmt rustfmtcheck check check-test check-debug demo setup kernel selftests bench bench-quick
+.PHONY: modules test-modules clean rustfmt rustfmtcheck check check-test check-debug demo setup kernel selftests bench bench-quick
 
 modules:
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) $(if $(KCC),CC=$(KCC)) modules
 
+# Test-only kernel modules (selftests/kmod: the IRQ bypass probe), against the same tree.
+test-modules:
+	$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT)/selftests/kmod $(if $(KCC),CC=$(KCC)) modules
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT) $(if $(KCC),CC=$(KCC)) clean
+	-$(MAKE) -C $(KDIR) M=$(RVFIO_ROOT)/selftests/kmod $(if $(KCC),CC=$(KCC)) clean
 	rm -rf generated
 	$(MAKE) -C selftests clean
 

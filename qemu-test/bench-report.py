@@ -23,6 +23,8 @@ TARGETS = [
     (r"unmap_span_us_per_mapping", 3.0, "one UNMAP spanning many mappings >= 3x per mapping"),
     (r"map_anon4k_", 1.5, "MAP_DMA >= 1.5x at 4 KiB (scattered pages)"),
     (r"map_(thp|hugetlb2m|hugetlb1g)_", 1.0, "MAP_DMA >= 1.0x on huge pages"),
+    (r"vm_start_4k", 1.5, "VM start with 4 KiB-backed memory >= 1.5x"),
+    (r"vm_stop_", 10.0, "VM teardown >= 10x"),
     (r".*", 1.0, "no worse than upstream"),
 ]
 # Absolute targets on rvfio's own value (not a ratio).

@@ -10,7 +10,9 @@
 # RVFIO_BENCH_RUNS (runs per stack, default 3), RVFIO_BENCH_SMALL_MAX (largest number of
 # small mappings, default 1000000), RVFIO_BENCH_ARGS (more vfio_bench options, e.g.
 # "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log;
-# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION)
+# RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION), RVFIO_BENCH_VM_SIZES (VM memory
+# sizes for the VM start/stop runs, default "1G 3G"; "none" skips them),
+# RVFIO_BENCH_VM_MEMS (their backings, default "4k 4kprealloc thp hugetlb")
 # and RVFIO_OUTDIR (default $RVFIO_CACHE/bench) tune it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,10 +21,14 @@ cd "$RVFIO_ROOT"
 runs=${RVFIO_BENCH_RUNS:-3}
 small_max=${RVFIO_BENCH_SMALL_MAX:-1000000}
 args=${RVFIO_BENCH_ARGS:-}
+vm_sizes=${RVFIO_BENCH_VM_SIZES:-1G 3G}
+vm_mems=${RVFIO_BENCH_VM_MEMS:-4k 4kprealloc thp hugetlb}
 if [ "${1:-}" = --quick ]; then
 	runs=${RVFIO_BENCH_RUNS:-2}
 	small_max=${RVFIO_BENCH_SMALL_MAX:-10000}
 	args="--quick $args"
+	vm_sizes=${RVFIO_BENCH_VM_SIZES:-1G}
+	vm_mems=${RVFIO_BENCH_VM_MEMS:-4k thp}
 fi
 outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/bench}
 mkdir -p "$outdir"
@@ -38,16 +44,31 @@ log "building static selftests and benchmarks"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
 # 6 GiB: 1 GiB hugetlb1g + 1.2 GiB of 2 MiB pages + 1 GiB buffers + page tables of a million
-# mappings, with room to spare.
+# mappings, with room to spare; and for the VM runs a 3 GiB VM with its hugetlb pages.
 export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
-"$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$outdir" bench \
-	rvfio_bench_runs="$runs" rvfio_bench_small_max="$small_max" \
-	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
-	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS} \
-	>"$outdir/bench-console.log" || {
-	tail -40 "$outdir/bench-console.log" >&2
-	die "benchmark guest failed (console: $outdir/bench-console.log)"
+# bench_boot DIR CPUS VM ARGS...: one guest boot (VM: 1 with QEMU and the inner VM) of guest/bench.sh; its RESULT lines in DIR.
+bench_boot() {
+	local dir=$1 cpus=$2 vm=$3
+	shift 3
+	mkdir -p "$dir"
+	RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
+		rvfio_bench_runs="$runs" "$@" >"$dir/bench-console.log" || {
+		tail -40 "$dir/bench-console.log" >&2
+		die "benchmark guest failed (console: $dir/bench-console.log)"
+	}
 }
-python3 "$RVFIO_ROOT/qemu-test/bench-report.py" "$outdir/results.log" \
+# vfio_bench in a boot of two vCPUs, as the suite's; the VM runs in a boot of their own
+# with one (run-tests.sh: TCG's nested SVM and a second vCPU).
+bench_boot "$outdir" 2 "" rvfio_bench_small_max="$small_max" rvfio_bench_vm_sizes=none \
+	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
+	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS}
+if [ "$vm_sizes" != none ]; then
+	bench_boot "$outdir/vm" 1 1 rvfio_bench_vfio=0 \
+		"rvfio_bench_vm_sizes=\"$vm_sizes\"" "rvfio_bench_vm_mems=\"$vm_mems\""
+	cat "$outdir/results.log" "$outdir/vm/results.log" >"$outdir/results-all.log"
+else
+	cp "$outdir/results.log" "$outdir/results-all.log"
+fi
+python3 "$RVFIO_ROOT/qemu-test/bench-report.py" "$outdir/results-all.log" \
 	--csv "$outdir/bench.csv" --svg "$outdir/bench.svg" | tee "$outdir/bench-table.txt"
 log "raw results, CSV, SVG and table in $outdir"

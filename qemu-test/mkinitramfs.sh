@@ -103,7 +103,7 @@ vm_payload() {
 	cp /bin/busybox "$vmroot/bin/"
 	cp "$RVFIO_ROOT/qemu-test/vm/init" "$vmroot/init"
 	chmod +x "$vmroot/init"
-	for prog in vm_blk_check; do
+	for prog in vm_blk_check vm_net_check; do
 		f=$RVFIO_ROOT/selftests/out/vm/$prog
 		[ -x "$f" ] || die "$f not built (make -C selftests)"
 		file -L "$f" | grep -q 'statically linked' || die "$f is not static"

@@ -9,7 +9,7 @@ connects to CONTROL_SOCKET; this relay passes the command to the monitor at MONI
 and logs both sides to LOG. Only hot-plug commands on the devices named by ID are passed:
 
     device_del ID
-    device_add DRIVER,id=ID,bus=BUS
+    device_add DRIVER,id=ID,bus=BUS[,netdev=NETDEV]
 
 That is how a guest test unplugs a device (QEMU's `device_del`, as an operator would)
 while a VFIO user holds it, and plugs it back afterwards. The relay ends with QEMU.
@@ -59,7 +59,7 @@ def allowed(command, ids):
     m = re.fullmatch(rf"device_del ({name})", command)
     if m:
         return m.group(1) in ids
-    m = re.fullmatch(rf"device_add {name},id=({name}),bus=({name})", command)
+    m = re.fullmatch(rf"device_add {name},id=({name}),bus=({name})(,netdev={name})?", command)
     return bool(m) and m.group(1) in ids
 
 

@@ -69,6 +69,8 @@ cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 # OUTDIR/monitor.log). Native PCIe hot-plug (pciehp), as on real root ports: no ACPI
 # hot-plug for them.
 hotplug_ids="nic1"
+# A free UDP port on loopback for the e1000e's looped-back wire.
+nic_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
 rm -f "$control_sock" "$monitor_sock"
 : > "$outdir/monitor.log"
@@ -88,7 +90,11 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,bus=rp1
 	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
 	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
-	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,id=nic1,bus=rp3
+	# The e1000e's wire loops back to the e1000e (a UDP socket on loopback sending to
+	# itself): the frames it transmits, it receives, so that a VM using it has traffic
+	# (vm_net). Nothing leaves this machine's loopback.
+	-netdev "dgram,id=nicnet,local.type=inet,local.host=127.0.0.1,local.port=$nic_port,remote.type=inet,remote.host=127.0.0.1,remote.port=$nic_port"
+	-device pcie-root-port,id=rp3,chassis=4,bus=pcie.0,addr=0x7 -device e1000e,id=nic1,bus=rp3,netdev=nicnet
 	# One multifunction device, edu (function 0) and nvme (function 1), neither with ACS:
 	# a single IOMMU group holding a device of a kernel driver (nvme) beside one for VFIO.
 	-device pcie-root-port,id=rp4,chassis=5,bus=pcie.0,addr=0x8

@@ -87,6 +87,26 @@ fetch_kernel_source() {
 	touch "$KSRC/.rvfio-unpacked"
 }
 
+case ${1:-} in
+# setup.sh apt-download DIR PACKAGE[=VERSION]...: .debs into DIR, never installed
+# (Debian's kernels for qemu-test/distro.sh).
+apt-download)
+	dir=$2
+	shift 2
+	apt_update_private
+	mkdir -p "$dir"
+	(cd "$dir" && apt_private apt-get -qq download "$@")
+	exit 0
+	;;
+# setup.sh install PACKAGE...: more Debian packages, for scripts that need them only
+# sometimes (distro.sh: mmdebstrap).
+install)
+	shift
+	DEB_PACKAGES+=("$@")
+	install_packages
+	exit 0
+	;;
+esac
 install_packages
 install_rust_bits
 fetch_kernel_source

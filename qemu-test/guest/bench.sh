@@ -8,7 +8,10 @@
 # Kernel command line: rvfio_bench_runs=N (runs per stack, default 3),
 # rvfio_bench_args="..." (passed to vfio_bench, e.g. --quick), rvfio_bench_small_max=N,
 # rvfio_bench_hugepages=N (2 MiB pages to reserve, default 600), rvfio_bench_profile=1 (profile the kernel side of every run, printed on the console),
-# rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION).
+# rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION),
+# rvfio_bench_vm_sizes="1G 3G" and rvfio_bench_vm_mems="4k 4kprealloc thp hugetlb" (the VM
+# start/stop runs; rvfio_bench_vm_sizes=none skips them), rvfio_bench_vfio=0 (no
+# vfio_bench runs: a boot for the VM runs only, which want one vCPU, run-tests.sh).
 . /guest/lib.sh
 
 runs=${rvfio_bench_runs:-3}
@@ -52,8 +55,71 @@ bench_run() {
 	sed -n "s/^BENCH /RESULT $stack $run /p" /tmp/bench.out >>"$results"
 }
 
+# --- VM start and stop with a passed-through device (bench/vm_bench.c): a KVM VM with the
+# nvme, its memory of SIZE backed by MEM: 4k (4 KiB pages, faulted in by MAP_DMA's
+# pinning), 4kprealloc (the same, touched by QEMU first: -mem-prealloc), thp (transparent
+# huge pages), hugetlb (2 MiB hugetlbfs pages, -mem-path). First, while memory is
+# unfragmented enough for the hugetlb VMs' pages.
+vm_sizes=${rvfio_bench_vm_sizes:-1G 3G}
+vm_mems=${rvfio_bench_vm_mems:-4k 4kprealloc thp hugetlb}
+nvme=$(bdf_of $NVME_ID) || fail "no nvme device"
+
+# vm_run STACK RUN: every VM configuration once on STACK.
+vm_run() {
+	local stack=$1 run=$2 size mem memargs rc=0
+	load_$stack
+	bind_driver "$nvme" vfio-pci
+	for size in $vm_sizes; do
+		for mem in $vm_mems; do
+			memargs=
+			case $mem in
+			4k) echo never >$thp ;;
+			4kprealloc) echo never >$thp; memargs=-mem-prealloc ;;
+			thp) echo always >$thp ;;
+			hugetlb) memargs="-mem-path /dev/hugepages" ;;
+			*) fail "unknown VM memory '$mem'" ;;
+			esac
+			echo "== run $run on $stack: VM of $size, $mem"
+			/tests/bench/vm_bench "${mem}_$size" -- /usr/bin/qemu-system-x86_64 -L /vm/fw \
+				-machine q35 -accel kvm -cpu host -smp 1 -m "$size" $memargs \
+				-nodefaults -display none -no-reboot -serial stdio \
+				-device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=0x2 \
+				-device vfio-pci,host="$nvme",bus=rp1 \
+				-kernel /vm/bzImage -initrd /vm/initramfs.cpio \
+				-append "console=ttyS0 panic=-1 loglevel=5 vm_task=probe" >/tmp/vm-bench.out ||
+				{ echo "bench: vm_bench failed on $stack ($size, $mem)"; rc=1; }
+			cat /tmp/vm-bench.out
+			sed -n "s/^BENCH /RESULT $stack $run /p" /tmp/vm-bench.out >>"$results"
+		done
+	done
+	unbind_driver "$nvme"
+	bind_driver "$nvme" nvme
+	echo >/sys/bus/pci/devices/$nvme/driver_override
+	unload_$stack
+	return $rc
+}
+
 dmesg -c >/dev/null
 status=0
+if [ "$vm_sizes" != none ]; then
+	# hugetlb pages for the largest VM, 2 MiB each.
+	case " $vm_mems " in
+	*" hugetlb "*)
+		largest=$(for s in $vm_sizes; do echo "${s%G}"; done | sort -n | tail -1)
+		echo $((largest * 512)) >$hugepages
+		;;
+	esac
+	echo "bench: VMs of $vm_sizes ($vm_mems); $(cat $hugepages) 2M pages for them"
+	for run in $(seq 1 "$runs"); do
+		if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi
+		for stack in $order; do
+			vm_run $stack $run || status=1
+		done
+	done
+	echo "${rvfio_bench_hugepages:-600}" >$hugepages
+	echo always >$thp
+fi
+[ "${rvfio_bench_vfio:-1}" = 0 ] && runs=0
 for run in $(seq 1 "$runs"); do
 	# ABBA: upstream first on odd runs, rvfio first on even ones.
 	if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi

@@ -140,6 +140,23 @@ pub(crate) fn install_fd<T: AnonFileOps>(
     Ok(fd)
 }
 
+/// The data of `file` if it is an anonymous file of kind `T`: how a caller handed some file
+/// (KVM's kvm-vfio device) tells whether it is one of ours.
+pub(crate) fn open_state<T: AnonFileOps>(
+    file: &File,
+) -> Option<<T::Data as ForeignOwnable>::Borrowed<'_>> {
+    // SAFETY: `file` is a live file for the borrow; `f_op` is set when the file is created
+    // and never changes afterwards.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    if !core::ptr::eq(fops, Vtable::<T>::build()) {
+        return None;
+    }
+    // SAFETY: Files with `T`'s operations are ours, their private data the `T::Data` that
+    // `install_fd` stored; it stays there until release, which cannot run while the
+    // caller holds `file`.
+    Some(unsafe { Vtable::<T>::data(file.as_ptr()) })
+}
+
 /// The `file_operations` of anonymous files of kind `T`.
 struct Vtable<T: AnonFileOps>(PhantomData<T>);
 

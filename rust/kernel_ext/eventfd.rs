@@ -6,7 +6,8 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::from_err_ptr,
-    prelude::*, //
+    prelude::*,
+    sync::Arc, //
 };
 
 /// A reference to the eventfd context behind a user's fd.
@@ -50,6 +51,62 @@ impl Drop for EventFd {
     }
 }
 
+/// `struct irq_bypass_producer`, allocated by `rust/vfio_pci/helpers.c`.
+#[repr(C)]
+struct RawBypassProducer {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn rvfio_irq_bypass_register(
+        trigger: *mut bindings::eventfd_ctx,
+        irq: kernel::ffi::c_int,
+    ) -> *mut RawBypassProducer;
+    fn rvfio_irq_bypass_unregister(producer: *mut RawBypassProducer);
+}
+
+/// An interrupt announced to the IRQ bypass manager as the source of an eventfd's signals,
+/// so that a consumer of the same eventfd (KVM's irqfd) can have the interrupt delivered
+/// to its guest directly (posted interrupts). Dropping it withdraws the announcement.
+///
+/// # Invariants
+///
+/// `raw` is registered under `trigger`'s context until [`Drop`] unregisters it; the
+/// context, the registration's key, is kept alive (and so its address unique) meanwhile.
+pub(crate) struct BypassProducer {
+    raw: NonNull<RawBypassProducer>,
+    _trigger: Arc<EventFd>,
+}
+
+// SAFETY: Unregistering may happen on any thread (it takes the manager's mutex).
+unsafe impl Send for BypassProducer {}
+// SAFETY: No `&self` methods.
+unsafe impl Sync for BypassProducer {}
+
+impl BypassProducer {
+    /// Announces Linux IRQ `irq` as what signals `trigger`. `Ok(None)` when the kernel has
+    /// no bypass manager; -EBUSY when another producer already announced that eventfd.
+    pub(crate) fn register(trigger: &Arc<EventFd>, irq: u32) -> Result<Option<Self>> {
+        let irq = kernel::ffi::c_int::try_from(irq)?;
+        // SAFETY: The context is live (`EventFd` invariant) and stays so while registered:
+        // the producer keeps a reference to it.
+        let raw = from_err_ptr(unsafe { rvfio_irq_bypass_register(trigger.ctx.as_ptr(), irq) })?;
+        // INVARIANT: registered under `trigger`, which the producer keeps.
+        Ok(NonNull::new(raw).map(|raw| Self {
+            raw,
+            _trigger: trigger.clone(),
+        }))
+    }
+}
+
+impl Drop for BypassProducer {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant); unregistered and freed once, here, before
+        // the eventfd reference is dropped.
+        unsafe { rvfio_irq_bypass_unregister(self.raw.as_ptr()) };
+    }
+}
+
 /// What runs when a [`Virqfd`]'s eventfd is signalled.
 pub(crate) trait VirqfdHandler: Send + Sync + 'static {
     /// The eventfd was signalled (process context; several signals may coalesce).
@@ -81,7 +138,7 @@ extern "C" {
 /// it, which waits for a running callback; `_handler`, a field, is released only after that.
 pub(crate) struct Virqfd<T: VirqfdHandler> {
     raw: NonNull<RawVirqfd>,
-    _handler: kernel::sync::Arc<T>,
+    _handler: Arc<T>,
 }
 
 // SAFETY: Freeing may happen on any thread; the handler is `Send + Sync`.
@@ -92,8 +149,8 @@ unsafe impl<T: VirqfdHandler> Sync for Virqfd<T> {}
 impl<T: VirqfdHandler> Virqfd<T> {
     /// Runs `handler` whenever the caller's eventfd `fd` is signalled (at once if it already
     /// is): -EBADF for a bad fd, -EINVAL if it is not an eventfd.
-    pub(crate) fn new(fd: i32, handler: kernel::sync::Arc<T>) -> Result<Self> {
-        let data = kernel::sync::Arc::as_ptr(&handler).cast_mut().cast();
+    pub(crate) fn new(fd: i32, handler: Arc<T>) -> Result<Self> {
+        let data = Arc::as_ptr(&handler).cast_mut().cast();
         // SAFETY: `data` stays valid until `Drop` has freed the virqfd (type invariant).
         let raw = from_err_ptr(unsafe { rvfio_virqfd_new(fd, Self::fire, data) })?;
         // INVARIANT: listening with `handler`'s address.

@@ -26,6 +26,19 @@ use kernel::{
 
 use super::raw::device_ptr;
 
+/// Whether the IOMMU translating for `dev` can make its DMA cache coherent whatever the
+/// device asks for (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`): what KVM needs to know to leave
+/// the guest's WBINVD alone.
+pub(crate) fn enforces_cache_coherency(dev: &Device) -> bool {
+    // SAFETY: `dev` is a live device for the duration of the borrow.
+    unsafe {
+        bindings::device_iommu_capable(
+            device_ptr(dev),
+            bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
+        )
+    }
+}
+
 /// An IOMMU group (`struct iommu_group`): the unit of DMA isolation, and so of VFIO
 /// ownership.
 ///

@@ -30,6 +30,7 @@ use crate::{
         },
         device_inode::DeviceInode,
         iommu::IommuGroup,
+        kvm::KvmRef,
     },
     group::{
         self,
@@ -57,6 +58,9 @@ pub(crate) struct BusDevice {
 /// The mutable state of a [`BusDevice`].
 struct DeviceState {
     open_fds: u32,
+    /// The VM of the device's group when its first fd opened, referenced until the last
+    /// closes (upstream's `device->kvm`).
+    kvm: Option<KvmRef>,
     /// Unregistration started: no new device fds.
     removing: bool,
 }
@@ -85,26 +89,39 @@ impl BusDevice {
         &self.callbacks
     }
 
-    /// Accounts a new device fd; the first one opens the device in the bus driver.
-    pub(crate) fn open_fd(&self) -> Result {
+    /// Accounts a new device fd; the first one takes a reference on the VM `kvm` finds
+    /// (the group's, if KVM associated one) and opens the device in the bus driver.
+    pub(crate) fn open_fd(&self, kvm: impl FnOnce() -> Option<KvmRef>) -> Result {
         let mut state = self.state.lock();
         if state.removing {
             return Err(ENODEV);
         }
         if state.open_fds == 0 {
-            self.callbacks.open_device()?;
+            let kvm = kvm();
+            if let Err(e) = self.callbacks.open_device() {
+                drop(state);
+                drop(kvm);
+                return Err(e);
+            }
+            state.kvm = kvm;
         }
         state.open_fds += 1;
         Ok(())
     }
 
-    /// Accounts a closed device fd; the last one closes the device in the bus driver.
+    /// Accounts a closed device fd; the last one closes the device in the bus driver, then
+    /// drops its VM reference.
     pub(crate) fn close_fd(&self) {
         let mut state = self.state.lock();
         state.open_fds -= 1;
         if state.open_fds == 0 {
             self.callbacks.close_device();
             self.all_closed.notify_all();
+            // Dropped unlocked: the last reference destroys the VM, whose kvm-vfio device
+            // then calls back into VFIO.
+            let kvm = state.kvm.take();
+            drop(state);
+            drop(kvm);
         }
     }
 
@@ -153,6 +170,7 @@ fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registrat
             inode: DeviceInode::new()?,
             state <- new_mutex!(DeviceState {
                 open_fds: 0,
+                kvm: None,
                 removing: false,
             }),
             all_closed <- new_condvar!(),

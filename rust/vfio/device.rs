@@ -44,7 +44,7 @@ impl DeviceFile {
         group: Arc<Group>,
         group_file: &File,
     ) -> Result<u32> {
-        device.open_fd()?;
+        device.open_fd(|| group.kvm_reference())?;
         group.device_opened();
         let file = KBox::new(
             DeviceFile {
@@ -67,6 +67,18 @@ impl DeviceFile {
                 Err(e.into())
             }
         }
+    }
+}
+
+impl DeviceFile {
+    /// The device fd behind `file`, if it is one.
+    pub(crate) fn of_file(file: &File) -> Option<&DeviceFile> {
+        anon_file::open_state::<DeviceFileOps>(file)
+    }
+
+    /// The device.
+    pub(crate) fn device(&self) -> &Arc<BusDevice> {
+        &self.device
     }
 }
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Exports of vfio.ko. The device ABI is implemented in Rust (rust/vfio/bus.rs), but only C
- * can emit ksymtab entries, so the exports live here, in the "RVFIO" namespace.
+ * can emit ksymtab entries, so the exports live here, in the "RVFIO" namespace; KVM's
+ * entry points (rust/vfio/kvm.rs) too, in none.
  */
 #include <linux/build_bug.h>
 #include <linux/export.h>
 #include <linux/stddef.h>
+#include <linux/vfio.h>
 #include <rvfio/device_abi.h>
 
 EXPORT_SYMBOL_NS_GPL(rvfio_register_device, "RVFIO");
@@ -13,6 +15,16 @@ EXPORT_SYMBOL_NS_GPL(rvfio_unregister_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_device_unmap_mmaps, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_is_group, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_has_dev, "RVFIO");
+
+/*
+ * What KVM's kvm-vfio device finds with symbol_get() (rust/vfio/kvm.rs): upstream's names,
+ * with their prototypes from <linux/vfio.h> so that the signatures cannot differ, and no
+ * namespace (symbol_get() ignores namespaces; upstream exports them without one).
+ */
+EXPORT_SYMBOL_GPL(vfio_file_is_valid);
+EXPORT_SYMBOL_GPL(vfio_file_enforced_coherent);
+EXPORT_SYMBOL_GPL(vfio_file_set_kvm);
+EXPORT_SYMBOL_GPL(vfio_file_iommu_group);
 
 /* Must match the assertions in rust/kernel_ext/device_abi.rs. */
 static_assert(offsetof(struct rvfio_device_ops, open_device) == 8);

@@ -17,6 +17,8 @@ pub(crate) mod device_inode;
 pub(crate) mod gup;
 #[path = "../kernel_ext/iommu.rs"]
 pub(crate) mod iommu;
+#[path = "../kernel_ext/kvm.rs"]
+pub(crate) mod kvm;
 #[path = "../kernel_ext/layout.rs"]
 pub(crate) mod layout;
 #[path = "../kernel_ext/misc.rs"]

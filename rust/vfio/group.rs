@@ -41,8 +41,14 @@ use crate::{
             NodeOps, //
         },
         iommu::{
+            self,
             DmaOwnerClaim,
             IommuGroup, //
+        },
+        kvm::{
+            KvmHandle,
+            KvmRef,
+            KvmSlot, //
         },
         misc,
     },
@@ -55,6 +61,10 @@ pub(crate) struct Group {
     iommu_group: ARef<IommuGroup>,
     #[pin]
     inner: Mutex<GroupInner>,
+    /// The VM KVM's kvm-vfio device associated the group file with; a device opened
+    /// meanwhile holds a reference on it until its last close.
+    #[pin]
+    kvm: KvmSlot,
 }
 
 /// The mutable state of a [`Group`], under its lock.
@@ -202,6 +212,27 @@ impl Group {
     /// The group of `file` if it is an open group file (upstream's `vfio_file_is_group()`).
     pub(crate) fn of_file(file: &File) -> Option<ArcBorrow<'_, Group>> {
         chrdev::open_state::<GroupNode>(file)
+    }
+
+    /// Records the VM KVM associated the group file with (`vfio_file_set_kvm()`).
+    pub(crate) fn set_kvm(&self, kvm: Option<KvmHandle>) {
+        self.kvm.set(kvm);
+    }
+
+    /// A reference on the group's VM, for a device being opened.
+    pub(crate) fn kvm_reference(&self) -> Option<KvmRef> {
+        self.kvm.reference()
+    }
+
+    /// Whether the DMA of every device of the group is cache coherent whatever the device
+    /// asks for, which any domain the group is attached to then enforces (upstream's
+    /// `vfio_group_enforced_coherent()`, for KVM).
+    pub(crate) fn enforced_coherent(&self) -> bool {
+        self.inner
+            .lock()
+            .devices
+            .iter()
+            .all(|d| iommu::enforces_cache_coherency(d.device()))
     }
 
     /// Accounts a new device fd of one of the group's devices.
@@ -379,6 +410,7 @@ pub(crate) fn add_device(
                 attachment: None,
                 open_devices: 0,
             }),
+            kvm <- KvmSlot::new(),
         }),
         GFP_KERNEL,
     )?;

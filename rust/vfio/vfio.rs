@@ -12,6 +12,7 @@ mod ext;
 mod group;
 #[path = "../uapi/info_caps.rs"]
 mod info_caps;
+mod kvm;
 mod layout_table;
 mod type1;
 #[path = "../uapi/vfio_uapi.rs"]

@@ -7,6 +7,7 @@
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
+#include <linux/irqbypass.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/workqueue.h>
@@ -240,6 +241,45 @@ void rvfio_virqfd_free(struct rvfio_virqfd *virqfd)
 	cancel_work_sync(&virqfd->work);
 	eventfd_ctx_put(virqfd->eventfd);
 	kfree(virqfd);
+}
+
+/*
+ * IRQ bypass producers (rust/kernel_ext/eventfd.rs): an MSI/MSI-X vector's Linux IRQ
+ * announced under its eventfd, so that a consumer of the same eventfd (KVM's irqfd) can
+ * take the interrupt without the eventfd (posted interrupts), as upstream's
+ * vfio_msi_set_vector_signal(). The producer is allocated here so that no Rust code
+ * depends on the structure's layout. Without the bypass manager there is no consumer to
+ * pair with either (KVM selects it): NULL, no producer.
+ */
+struct irq_bypass_producer *rvfio_irq_bypass_register(struct eventfd_ctx *trigger, int irq);
+void rvfio_irq_bypass_unregister(struct irq_bypass_producer *producer);
+
+struct irq_bypass_producer *rvfio_irq_bypass_register(struct eventfd_ctx *trigger, int irq)
+{
+#if IS_ENABLED(CONFIG_IRQ_BYPASS_MANAGER)
+	struct irq_bypass_producer *producer;
+	int ret;
+
+	producer = kzalloc(sizeof(*producer), GFP_KERNEL_ACCOUNT);
+	if (!producer)
+		return ERR_PTR(-ENOMEM);
+	ret = irq_bypass_register_producer(producer, trigger, irq);
+	if (ret) {
+		kfree(producer);
+		return ERR_PTR(ret);
+	}
+	return producer;
+#else
+	return NULL;
+#endif
+}
+
+void rvfio_irq_bypass_unregister(struct irq_bypass_producer *producer)
+{
+#if IS_ENABLED(CONFIG_IRQ_BYPASS_MANAGER)
+	irq_bypass_unregister_producer(producer);
+	kfree(producer);
+#endif
 }
 
 /*

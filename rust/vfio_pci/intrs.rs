@@ -21,6 +21,7 @@ use kernel::{
 
 use crate::ext::{
     eventfd::{
+        BypassProducer,
         EventFd,
         Virqfd,
         VirqfdHandler, //
@@ -129,7 +130,7 @@ impl IrqHandler for IntxHandler {
 
 /// The hard-IRQ handler of one MSI/MSI-X vector.
 struct MsiHandler {
-    trigger: EventFd,
+    trigger: Arc<EventFd>,
 }
 
 impl IrqHandler for MsiHandler {
@@ -147,11 +148,19 @@ pub(crate) struct Intx {
     _registration: IrqRegistration<IntxHandler>,
 }
 
+/// An MSI/MSI-X vector with an eventfd attached.
+struct MsiVector {
+    /// The vector announced as its eventfd's source, for KVM to post it to a guest
+    /// directly; withdrawn before the line is freed (field order), as upstream.
+    _bypass: Option<BypassProducer>,
+    registration: IrqRegistration<MsiHandler>,
+}
+
 /// Enabled MSI or MSI-X vectors.
 pub(crate) struct Msi {
     msix: bool,
     /// Vectors the user attached an eventfd to, by index.
-    vectors: KVec<Option<IrqRegistration<MsiHandler>>>,
+    vectors: KVec<Option<MsiVector>>,
 }
 
 /// The interrupt mode of an open device.
@@ -423,9 +432,9 @@ impl IrqMode {
         for i in 0..count {
             // CAST: vector counts are at most 2048.
             let vector = (start + i) as usize;
-            if let Some(Some(registration)) = msi.vectors.get(vector) {
+            if let Some(Some(v)) = msi.vectors.get(vector) {
                 if data.fires(i as usize) {
-                    registration.handler().trigger.signal();
+                    v.registration.handler().trigger.signal();
                 }
             }
         }
@@ -486,14 +495,30 @@ impl Msi {
             Err(_) if self.msix && dyn_alloc => function.msix_alloc_irq_at(vector)?,
             Err(e) => return Err(e),
         };
-        let trigger = EventFd::from_fd(fd)?;
+        let trigger = Arc::new(EventFd::from_fd(fd)?, GFP_KERNEL)?;
         let kind = if self.msix { "msix" } else { "msi" };
-        *slot = Some(IrqRegistration::new(
+        let registration = IrqRegistration::new(
             irq,
             IrqSharing::Exclusive,
             irq_name(kind, Some(vector), function)?,
-            MsiHandler { trigger },
-        )?);
+            MsiHandler {
+                trigger: trigger.clone(),
+            },
+        )?;
+        // As upstream, a vector whose eventfd cannot be announced (another producer has it
+        // already) still works, through the eventfd.
+        let bypass = BypassProducer::register(&trigger, irq).unwrap_or_else(|e| {
+            dev_info!(
+                function.dev(),
+                "irq bypass producer (vector {vector}) registration fails: {}\n",
+                e.to_errno()
+            );
+            None
+        });
+        *slot = Some(MsiVector {
+            _bypass: bypass,
+            registration,
+        });
         Ok(())
     }
 }

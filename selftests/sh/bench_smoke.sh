@@ -1,15 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0
-# The benchmarks, short, so they cannot rot: guest/bench.sh runs vfio_bench --quick once on
-# each stack (loading and unloading both itself). Passes when both stacks report the same,
-# complete set of metrics with finite positive values; prints the ratios for information.
-# The timings of this short run are not judged (qemu-test/bench.sh does the real runs).
+# bench_smoke.sh [vfio|vm]: the benchmarks, short, so they cannot rot: guest/bench.sh runs
+# vfio_bench --quick (vfio), or the start and stop of a 1 GiB VM with a passed-through nvme
+# (vm, in the VM tests' one-vCPU boot), once on each stack (loading and unloading both
+# itself). Passes when both stacks report the same, complete set of metrics with finite
+# positive values; prints the ratios for information. The timings of this short run are not
+# judged (qemu-test/bench.sh does the real runs).
 . /guest/lib.sh
 
+part=${1:-vfio}
 out=/tmp/bench-smoke.results
 rm -f $out
-rvfio_bench_runs=1 rvfio_bench_args=--quick rvfio_bench_small_max=10000 \
-	rvfio_bench_hugepages=64 RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh ||
-	fail "guest/bench.sh failed"
+case $part in
+vfio)
+	rvfio_bench_runs=1 rvfio_bench_args=--quick rvfio_bench_small_max=10000 \
+		rvfio_bench_hugepages=64 rvfio_bench_vm_sizes=none \
+		RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh || fail "guest/bench.sh failed"
+	groups="map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close"
+	min=25
+	;;
+vm)
+	rvfio_bench_runs=1 rvfio_bench_vfio=0 rvfio_bench_hugepages=64 \
+		rvfio_bench_vm_sizes=1G rvfio_bench_vm_mems="4k thp" \
+		RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh || fail "guest/bench.sh failed"
+	groups="vm_start_4k_1G vm_stop_4k_1G vm_start_thp_1G vm_stop_thp_1G"
+	min=4
+	;;
+*) fail "usage: bench_smoke.sh [vfio|vm]" ;;
+esac
 [ -s $out ] || fail "no results"
 for stack in upstream rvfio; do
 	awk -v s=$stack '$2 == s { print $4 }' $out | sort >/tmp/bench-smoke.$stack
@@ -17,11 +34,11 @@ done
 n=$(wc -l </tmp/bench-smoke.rvfio)
 echo "bench_smoke: $n metrics on rvfio, $(wc -l </tmp/bench-smoke.upstream) on upstream"
 # Every group of the quick run: DMA map/unmap by memory kind, small mappings, spanning
-# unmap, interrupts, BAR access, open/close.
-[ "$n" -ge 25 ] || fail "only $n metrics reported"
+# unmap, interrupts, BAR access, open/close; or a VM's start and stop.
+[ "$n" -ge $min ] || fail "only $n metrics reported"
 cmp -s /tmp/bench-smoke.rvfio /tmp/bench-smoke.upstream ||
 	fail "the stacks reported different metrics: $(diff /tmp/bench-smoke.upstream /tmp/bench-smoke.rvfio | tr '\n' ' ')"
-for g in map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close; do
+for g in $groups; do
 	grep -q "^$g" /tmp/bench-smoke.rvfio || fail "no $g metric"
 done
 bad=$(awk '!($5 > 0 && $5 < 1e12) { print }' $out)

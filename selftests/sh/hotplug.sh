@@ -12,6 +12,8 @@
 
 NIC_ID=nic1
 NIC_PORT=rp3
+# The looped-back wire it is plugged back into (run-guest.sh).
+NIC_NETDEV=nicnet
 
 # nic_plug BDF: the e1000e is at BDF again, enumerated and past driver probing.
 nic_plug() {
@@ -19,7 +21,7 @@ nic_plug() {
 	while [ ! -e /sys/bus/pci/devices/$bdf ]; do
 		# QEMU refuses the add while the previous unplug is still being completed: ask
 		# again every 5 s.
-		[ $((waited % 5)) -eq 0 ] && qemu_monitor "device_add e1000e,id=$NIC_ID,bus=$NIC_PORT"
+		[ $((waited % 5)) -eq 0 ] && qemu_monitor "device_add e1000e,id=$NIC_ID,bus=$NIC_PORT,netdev=$NIC_NETDEV"
 		[ $waited -lt 60 ] || fail "$bdf did not come back within 60 s of device_add"
 		sleep 1
 		waited=$((waited + 1))
