@@ -17,6 +17,8 @@
 #   vm_kill NAME               SIGKILL the VM's QEMU (and reap it)
 #   vm_show NAME               the VM's console and QEMU's stderr, prefixed, for the log
 #   vm_cleanup                 SIGKILL every VM still running (an EXIT trap for tests)
+# and below: checks on a finished VM (vm_check, vm_blk_ok, vm_irqs, vm_stderr_clean, ...),
+# pinned-page counts, and a test's set-up and tear-down (vm_setup, vm_own, vm_teardown).
 #
 # Everything of VM NAME is in $VM_RUN/NAME: console.log (the inner serial console),
 # stderr.log (QEMU's), monitor.sock, pid, seed, rc, secs, host-irqs.
@@ -69,8 +71,7 @@ vm_start() {
 		</dev/null >"$d/stdout.log" 2>"$d/stderr.log" &
 	echo $! >"$d/pid"
 	date +%s >"$d/start"
-	# Host-side interrupt counts of the passed devices while the VM runs (VFIO frees its
-	# IRQs when QEMU closes the device, so the last sample is what is kept).
+	# The test guest's interrupt counts of the passed devices, sampled while the VM runs.
 	vm_sample_irqs "$d" $(cat "$d/pid") "$@" &
 	echo $! >"$d/sampler"
 }
