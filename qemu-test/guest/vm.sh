@@ -17,6 +17,8 @@
 #   vm_kill NAME               SIGKILL the VM's QEMU (and reap it)
 #   vm_show NAME               the VM's console and QEMU's stderr, prefixed, for the log
 #   vm_cleanup                 SIGKILL every VM still running (an EXIT trap for tests)
+# and below: checks on a finished VM (vm_check, vm_blk_ok, vm_irqs, vm_stderr_clean, ...),
+# pinned-page counts, and a test's set-up and tear-down (vm_setup, vm_own, vm_teardown).
 #
 # Everything of VM NAME is in $VM_RUN/NAME: console.log (the inner serial console),
 # stderr.log (QEMU's), monitor.sock, pid, seed, rc, secs, host-irqs.
@@ -69,8 +71,7 @@ vm_start() {
 		</dev/null >"$d/stdout.log" 2>"$d/stderr.log" &
 	echo $! >"$d/pid"
 	date +%s >"$d/start"
-	# Host-side interrupt counts of the passed devices while the VM runs (VFIO frees its
-	# IRQs when QEMU closes the device, so the last sample is what is kept).
+	# The test guest's interrupt counts of the passed devices, sampled while the VM runs.
 	vm_sample_irqs "$d" $(cat "$d/pid") "$@" &
 	echo $! >"$d/sampler"
 }
@@ -116,9 +117,9 @@ vm_wait() {
 
 vm_wait_for() {
 	local d=$VM_RUN/$1 re=$2 limit=${3:-60} t=0
-	while ! tr -d '\r' <"$d/console.log" 2>/dev/null | grep -E -q "^VMRESULT $re"; do
+	while ! tr -d '\r' 2>/dev/null <"$d/console.log" | grep -E -q "^VMRESULT $re"; do
 		kill -0 "$(cat "$d/pid")" 2>/dev/null || {
-			tr -d '\r' <"$d/console.log" 2>/dev/null | grep -E -q "^VMRESULT $re" && return 0
+			tr -d '\r' 2>/dev/null <"$d/console.log" | grep -E -q "^VMRESULT $re" && return 0
 			echo "# vm $1: QEMU exited before 'VMRESULT $re'"
 			return 1
 		}
@@ -128,7 +129,7 @@ vm_wait_for() {
 	done
 }
 
-vm_result() { tr -d '\r' <"$VM_RUN/$1/console.log" 2>/dev/null | sed -n "s/^VMRESULT $2 //p"; }
+vm_result() { tr -d '\r' 2>/dev/null <"$VM_RUN/$1/console.log" | sed -n "s/^VMRESULT $2 //p"; }
 
 vm_monitor() { $VM_MON "$VM_RUN/$1/monitor.sock" "$2"; }
 
@@ -140,7 +141,7 @@ vm_kill() {
 
 vm_show() {
 	local d=$VM_RUN/$1
-	tr -d '\r' <"$d/console.log" 2>/dev/null | sed "s/^/# vm $1 console: /"
+	tr -d '\r' 2>/dev/null <"$d/console.log" | sed "s/^/# vm $1 console: /"
 	sed "s/^/# vm $1 qemu stderr: /" "$d/stderr.log" 2>/dev/null
 	[ ! -s "$d/host-irqs" ] || echo "# vm $1: the guest's VFIO IRQs of its devices, most seen: $(tr '\n' ' ' <"$d/host-irqs")"
 }

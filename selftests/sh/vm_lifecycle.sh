@@ -9,7 +9,8 @@
 #            kill) in one, the multifunction group's edu and nvme (both functions: the
 #            group's devices go together) in the other
 #   unplug   device_del of the passed-through nvme on the running VM's monitor: the VM sees it
-#            go, QEMU keeps running and exits 0 when the VM powers off
+#            go, QEMU keeps running (and drops the device), and exits 0 when the VM powers
+#            off (on system_powerdown)
 # QEMU's stderr must have no VFIO error or warning in every case but the kill; the devices
 # end on their drivers (nvme with its namespace; edu on none).
 . /guest/lib.sh
@@ -103,6 +104,7 @@ if [ $ready -eq 0 ]; then
 	vm_monitor unplug 'device_del hostdev1'
 	vm_wait_for unplug 'unplugged' 60
 	gone=$?
+	vm_wait_for unplug 'waiting-powerdown' 10
 	running=1
 	kill -0 "$(cat $VM_RUN/unplug/pid)" 2>/dev/null && running=0
 	# QEMU's own view: the nvme gone from its PCI devices (it removes the device once the
@@ -113,7 +115,10 @@ if [ $ready -eq 0 ]; then
 		sleep 0.5
 		t=$((t + 1))
 	done
-	grep -q '1b36:0010' $VM_RUN/unplug/info-pci && sed 's/^/# vm unplug: info pci: /' $VM_RUN/unplug/info-pci
+	grep -q 'Host bridge' $VM_RUN/unplug/info-pci && ! grep -q '1b36:0010' $VM_RUN/unplug/info-pci ||
+		sed 's/^/# vm unplug: info pci: /' $VM_RUN/unplug/info-pci
+	# The VM powers off on the power button.
+	vm_monitor unplug system_powerdown
 fi
 vm_wait unplug
 rc=$?
