@@ -10,6 +10,11 @@
 #                        combined "N passed, N failed" (README's test command, CI)
 #   make check-test      the suite on the test kernel only (about 9 min)
 #   make check-debug     the suite on the debug kernel only, kmemleak scanned after every test
+#   make check-debian    the suite on Debian's stock 7.3.4 kernel, rvfio built with Debian's
+#                        toolchain (qemu-test/distro.sh), Debian's signed VFIO as reference
+#   make install         vfio.ko and vfio-pci.ko of MODULES (default: this build) in place of
+#                        the running kernel's VFIO (scripts/install.sh: KVER, DESTDIR,
+#                        SIGN_KEY + SIGN_CERT to sign them); make uninstall undoes it
 #   make demo            set everything up and run the main job (README's first command)
 #   make bench           rvfio against upstream VFIO in one guest boot: table, CSV, SVG
 #   make bench-quick     the same, short (what CI's bench_smoke test runs in the suite)
@@ -29,7 +34,7 @@ KCC ?= $(shell grep -qx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config 2>/dev/null && cd
 
 RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
 
-.PHONY: modules test-modules clean rustfmt rustfmtcheck check check-test check-debug demo setup kernel selftests bench bench-quick
+.PHONY: modules test-modules clean rustfmt rustfmtcheck check check-test check-debug check-debian install uninstall demo setup kernel selftests bench bench-quick
 
 modules:
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
@@ -68,6 +73,16 @@ check-test:
 
 check-debug:
 	RVFIO_KERNEL=debug qemu-test/run-tests.sh
+
+check-debian:
+	RVFIO_KERNEL=debian qemu-test/run-tests.sh
+
+MODULES ?= $(RVFIO_ROOT)
+install:
+	scripts/install.sh install $(MODULES)
+
+uninstall:
+	scripts/install.sh uninstall
 
 demo:
 	qemu-test/demo.sh

@@ -8,6 +8,8 @@
 #                                 $RVFIO_CACHE/debian/out-FLAVOUR (printed)
 #   distro.sh tree [FLAVOUR]      prepare the module build tree (printed)
 #   distro.sh root [FLAVOUR]      unpack the kernel and its modules (printed)
+#   distro.sh guest [FLAVOUR]     modules, plus the kernel laid out for the guest scripts
+#                                 (run-guest.sh, mkinitramfs.sh): printed
 #   distro.sh toolchain           make the toolchain chroot (printed)
 #   distro.sh shell [FLAVOUR]     a shell in the toolchain chroot, in the repository
 #
@@ -165,7 +167,15 @@ build_modules() {
 		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' "$RVFIO_ROOT/" "$src/"
 	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 		"$RVFIO_ROOT/selftests/kmod" "$src/selftests/"
-	in_chroot "$src" make -s KDIR="$tree" KCC=x86_64-linux-gnu-gcc-14 modules test-modules >&2
+	in_chroot "$src" make -s KDIR="$tree" KCC=x86_64-linux-gnu-gcc-14 modules test-modules \
+		>"$DEBIAN_DIR/build-$flavour.log" 2>&1 || {
+		cat "$DEBIAN_DIR/build-$flavour.log" >&2
+		die "module build for $release failed"
+	}
+	if grep -E '^(warning|error)' "$DEBIAN_DIR/build-$flavour.log" >/dev/null; then
+		cat "$DEBIAN_DIR/build-$flavour.log" >&2
+		die "module build for $release has warnings (rustc must be clean)"
+	fi
 	rm -rf "$out"
 	mkdir -p "$out"
 	cp "$src"/vfio.ko "$src"/vfio-pci.ko "$src"/selftests/kmod/*.ko "$out/"
@@ -174,8 +184,33 @@ build_modules() {
 	echo "$out"
 }
 
+# The guest's view of this kernel, in $DEBIAN_DIR/guest-FLAVOUR: its vmlinuz, its modules
+# under modroot/lib/modules/RELEASE with a modules.dep (the packages ship none: depmod makes
+# it at installation), rvfio's modules built for it in rvfio/, and the marker files that
+# run-guest.sh and mkinitramfs.sh read (.rvfio-built, .rvfio-distro: the release).
+guest_dir() {
+	local root out guest=$DEBIAN_DIR/guest-$flavour
+	out=$(build_modules)
+	root=$(kernel_root)
+	if [ ! -f "$guest/.rvfio-built" ]; then
+		rm -rf "$guest"
+		mkdir -p "$guest/modroot/lib/modules"
+		# Hard links: the unpacked package stays as it is, nothing is copied.
+		cp -al "$root/usr/lib/modules/$release" "$guest/modroot/lib/modules/"
+		# depmod wants these; Debian's packages have none to give (all is in modules.dep).
+		touch "$guest/modroot/lib/modules/$release"/modules.{order,builtin,builtin.modinfo}
+		depmod -b "$guest/modroot" "$release"
+		echo "$release" >"$guest/.rvfio-distro"
+		touch "$guest/.rvfio-built"
+	fi
+	rm -rf "$guest/rvfio"
+	cp -r "$out" "$guest/rvfio"
+	echo "$guest"
+}
+
 case $cmd in
 modules) build_modules ;;
+guest) guest_dir ;;
 tree) prepare_tree ;;
 root) kernel_root ;;
 toolchain) make_toolchain ;;

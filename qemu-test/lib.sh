@@ -32,9 +32,14 @@ kernel_make_flags() {
 
 # kernel_build_dir FLAVOUR: the cached build tree for a config flavour ("test" or "debug"),
 # keyed by kernel version, the hash of the fragments that make the config, rustc and (when
-# not the default) the C compiler.
+# not the default) the C compiler. For Debian's kernels ("debian", "debian-rt"), the
+# directory that qemu-test/distro.sh guest lays out like one.
 kernel_build_dir() {
 	local flavour=$1 hash flags
+	case $flavour in
+	debian) echo "$RVFIO_CACHE/debian/guest-amd64"; return ;;
+	debian-rt) echo "$RVFIO_CACHE/debian/guest-rt-amd64"; return ;;
+	esac
 	flags=$(kernel_make_flags "$flavour")
 	hash=$( { cat "$RVFIO_ROOT/qemu-test/kernel.config"
 		  [ "$flavour" = test ] || cat "$RVFIO_ROOT/qemu-test/kernel-$flavour.config"
@@ -42,4 +47,13 @@ kernel_build_dir() {
 		  [ -z "$flags" ] || { echo "$flags"; clang-$LLVM_VERSION --version | head -1; }
 		} | sha256sum | cut -c1-12)
 	echo "$RVFIO_CACHE/build/$KERNEL_VERSION-$flavour-$hash"
+}
+
+# kernel_image DIR: the bootable kernel of a kernel_build_dir.
+kernel_image() {
+	if [ -f "$1/.rvfio-distro" ]; then
+		echo "$1/modroot/lib/modules/$(cat "$1/.rvfio-distro")/vmlinuz"
+	else
+		echo "$1/arch/x86/boot/bzImage"
+	fi
 }

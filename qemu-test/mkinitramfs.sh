@@ -24,44 +24,70 @@ cp "$RVFIO_ROOT/qemu-test/guest/init" "$root/init"
 chmod +x "$root/init"
 cp "$RVFIO_ROOT"/qemu-test/guest/*.sh "$root/guest/"
 
+# Our modules: the repository's build, or for a distribution kernel (qemu-test/distro.sh
+# guest: the .rvfio-distro marker) the build made for it with its toolchain.
+distro=
+[ -f "$kbuild/.rvfio-distro" ] && distro=$(cat "$kbuild/.rvfio-distro")
+ours=$RVFIO_ROOT test_mods=$RVFIO_ROOT/selftests/kmod
+[ -z "$distro" ] || ours=$kbuild/rvfio test_mods=$kbuild/rvfio
 for ko in vfio.ko vfio-pci.ko; do
-	[ -f "$RVFIO_ROOT/$ko" ] || die "$ko not built (make)"
-	cp "$RVFIO_ROOT/$ko" "$root/lib/modules/rvfio/"
+	[ -f "$ours/$ko" ] || die "$ko not built in $ours (make)"
+	cp "$ours/$ko" "$root/lib/modules/rvfio/"
 done
 
-# Upstream's modules and their load order, from the tree's modules.dep.
+# Upstream's modules and their load order, from the kernel's modules.dep. A distribution
+# kernel has as modules what the test kernel builds in: those the guest needs at boot (nvme
+# for the NVMe devices, kvm-amd for VMs) go to /lib/modules/boot with their own load order
+# (guest/init loads them), and are left out of upstream's. Compressed modules (.ko.xz) are
+# decompressed: busybox's insmod reads plain ELF.
 moddir=$(echo "$kbuild"/modroot/lib/modules/*)
 [ -f "$moddir/modules.dep" ] || die "no modules.dep in $moddir"
-python3 - "$moddir" "$root/lib/modules/upstream" <<'PY'
-import os, shutil, sys
-moddir, dest = sys.argv[1], sys.argv[2]
+mkdir -p "$root/lib/modules/boot"
+python3 - "$moddir" "$root/lib/modules" "${distro:+nvme kvm-amd}" <<'PY'
+import lzma, os, shutil, sys
+moddir, dest, boot = sys.argv[1], sys.argv[2], sys.argv[3].split()
 deps = {}
 for line in open(os.path.join(moddir, "modules.dep")):
     mod, _, rest = line.partition(":")
     deps[mod] = rest.split()
-order = []
-def visit(m):
-    if m in order:
-        return
-    for d in deps.get(m, []):
-        visit(d)
-    order.append(m)
-wanted = [m for m in deps if os.path.basename(m) in ("vfio-pci.ko", "vfio_iommu_type1.ko")]
-if len(wanted) != 2:
-    sys.exit(f"upstream VFIO modules missing from modules.dep: found {wanted}")
-for m in sorted(wanted):
-    visit(m)
-with open(os.path.join(dest, "load-order"), "w") as f:
-    for m in order:
-        shutil.copy(os.path.join(moddir, m), dest)
-        f.write(os.path.basename(m) + "\n")
+def name(m):
+    base = os.path.basename(m)
+    return base[: base.index(".ko")]
+def closure(names):
+    wanted = [m for m in deps if name(m) in names]
+    if len(wanted) != len(names):
+        sys.exit(f"modules missing from modules.dep: wanted {names}, found {wanted}")
+    order = []
+    def visit(m):
+        if m in order:
+            return
+        for d in deps.get(m, []):
+            visit(d)
+        order.append(m)
+    for m in sorted(wanted):
+        visit(m)
+    return order
+def install(order, sub):
+    with open(os.path.join(dest, sub, "load-order"), "w") as f:
+        for m in order:
+            src, out = os.path.join(moddir, m), os.path.join(dest, sub, name(m) + ".ko")
+            if m.endswith(".ko.xz"):
+                with lzma.open(src) as i, open(out, "wb") as o:
+                    shutil.copyfileobj(i, o)
+            else:
+                shutil.copy(src, out)
+            f.write(name(m) + ".ko\n")
+at_boot = closure(boot) if boot else []
+install(at_boot, "boot")
+install([m for m in closure(["vfio-pci", "vfio_iommu_type1"]) if m not in at_boot], "upstream")
 PY
 
 # The debug kernel's deliberately leaking sample module, for the runner's kmemleak self-check.
 find "$moddir" -name kmemleak-test.ko -exec cp {} "$root/lib/modules/" \;
 # Test-only modules of our own (selftests/kmod, built by `make test-modules`).
 mkdir -p "$root/lib/modules/test"
-for ko in "$RVFIO_ROOT"/selftests/kmod/*.ko; do
+for ko in "$test_mods"/*.ko; do
+	case ${ko##*/} in vfio.ko | vfio-pci.ko) continue ;; esac
 	[ -f "$ko" ] && cp "$ko" "$root/lib/modules/test/"
 done
 

@@ -29,10 +29,16 @@ script=${1:?guest script name}
 shift
 extra_env=("$@")
 
-# RVFIO_KERNEL=debug boots the debug kernel (build-kernel.sh debug); default: the test kernel.
+# RVFIO_KERNEL=debug boots the debug kernel (build-kernel.sh debug), debian Debian's stock
+# kernel (distro.sh guest), debian-rt its PREEMPT_RT flavour; default: the test kernel.
 flavour=${RVFIO_KERNEL:-test}
 kbuild=$(kernel_build_dir "$flavour")
-[ -f "$kbuild/.rvfio-built" ] || die "kernel ($flavour) not built: qemu-test/build-kernel.sh $flavour"
+case $flavour in
+debian) prepare="qemu-test/distro.sh guest" ;;
+debian-rt) prepare="qemu-test/distro.sh guest rt-amd64" ;;
+*) prepare="qemu-test/build-kernel.sh $flavour" ;;
+esac
+[ -f "$kbuild/.rvfio-built" ] || die "kernel ($flavour) not built: $prepare"
 
 mkdir -p "$outdir"
 initrd=$outdir/initramfs.cpio
@@ -80,7 +86,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-monitor "unix:$monitor_sock,server=on,wait=off"
 	-chardev "socket,id=guestctl,path=$control_sock,server=on,wait=off"
 	-serial stdio -serial "file:$outdir/results.log" -serial chardev:guestctl
-	-kernel "$kbuild/arch/x86/boot/bzImage" -initrd "$initrd" -append "$cmdline"
+	-kernel "$(kernel_image "$kbuild")" -initrd "$initrd" -append "$cmdline"
 	# The IOMMU must come before the devices it translates for.
 	-device intel-iommu,intremap=on,aw-bits=48
 	-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x4 -device edu,bus=rp0
