@@ -203,9 +203,39 @@ guest_dir() {
 		echo "$release" >"$guest/.rvfio-distro"
 		touch "$guest/.rvfio-built"
 	fi
+	cp "$DEBIAN_DIR/tree-$flavour/.config" "$guest/.config"
 	rm -rf "$guest/rvfio"
 	cp -r "$out" "$guest/rvfio"
+	sign_for_guest "$guest"
 	echo "$guest"
+}
+
+# sign_for_guest DIR: `make install` with signing, as a Secure Boot host's user runs it
+# (scripts/install.sh, Debian's sign-file, Debian's kmod), into a scratch root in the
+# chroot, with a throwaway key made for it: its signed modules and certificate go to
+# DIR/signed for the guest's install test (selftests/sh/install_distro.sh).
+sign_for_guest() {
+	local dir=$1 tree=$DEBIAN_DIR/tree-$flavour scratch=$DEBIAN_DIR/install-$flavour
+	rm -rf "$scratch"
+	mkdir -p "$scratch/lib/modules/$release"
+	touch "$scratch/lib/modules/$release"/modules.{order,builtin,builtin.modinfo}
+	cp -al "$DEBIAN_DIR/root-$flavour/usr/lib/modules/$release/kernel" "$scratch/lib/modules/$release/"
+	in_chroot "$scratch" openssl req -new -x509 -newkey rsa:2048 -nodes -days 2 -batch \
+		-subj "/CN=rvfio throwaway test key/" -keyout key.pem -out cert.pem 2>/dev/null ||
+		die "openssl could not make the throwaway signing key"
+	in_chroot "$scratch" env PATH=/usr/sbin:/usr/bin:/sbin:/bin DESTDIR="$scratch" KVER="$release" SIGN_KEY=key.pem \
+		SIGN_CERT=cert.pem SIGN_FILE="$tree/scripts/sign-file" \
+		sh "$RVFIO_ROOT/scripts/install.sh" install "$dir/rvfio" >&2
+	rm -rf "$dir/signed"
+	mkdir -p "$dir/signed"
+	cp "$scratch/lib/modules/$release/updates/rvfio/"*.ko "$scratch/cert.pem" "$dir/signed/"
+	local ko signer
+	for ko in "$dir"/signed/*.ko; do
+		signer=$(modinfo -F signer "$ko")
+		[ "$signer" = "rvfio throwaway test key" ] || die "$ko: signer '$signer'"
+		[ "$(modinfo -F sig_hashalgo "$ko")" = sha256 ] || die "$ko: not signed with sha256"
+	done
+	rm -rf "$scratch"
 }
 
 case $cmd in

@@ -35,6 +35,29 @@ for ko in vfio.ko vfio-pci.ko; do
 	cp "$ours/$ko" "$root/lib/modules/rvfio/"
 done
 
+# The kernel's configuration, for tests that depend on it (guest/lib.sh kconfig).
+cp "$kbuild/.config" "$root/lib/modules/kernel.config"
+
+# copy_at_path FILE: FILE, dereferenced, at its own path in the initramfs.
+copy_at_path() {
+	mkdir -p "$root$(dirname "$1")"
+	cp -L "$1" "$root$1"
+}
+
+# copy_program FILE: a dynamically linked program of this machine with its dynamic loader
+# and libraries, each at its own path.
+copy_program() {
+	local prog=$1 interp libs lib
+	copy_at_path "$prog"
+	interp=$(readelf -l "$prog" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+	[ -n "$interp" ] || die "no program interpreter in $prog"
+	copy_at_path "$interp"
+	libs=$(ldd "$prog" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+	[ -n "$libs" ] || die "ldd $prog listed no libraries"
+	ldd "$prog" | grep -q 'not found' && die "ldd $prog: $(ldd "$prog" | grep 'not found')"
+	for lib in $libs; do copy_at_path "$lib"; done
+}
+
 # Upstream's modules and their load order, from the kernel's modules.dep. A distribution
 # kernel has as modules what the test kernel builds in: those the guest needs at boot (nvme
 # for the NVMe devices, kvm-amd for VMs) go to /lib/modules/boot with their own load order
@@ -95,24 +118,33 @@ if [ -d "$RVFIO_ROOT/selftests/out" ]; then
 	cp -r "$RVFIO_ROOT"/selftests/out/. "$root/tests/"
 fi
 
+# A distribution kernel: what `make install` needs on a host, for the install test
+# (selftests/sh/install_distro.sh): the kernel's own VFIO modules at their installed paths
+# (compressed as shipped), kmod (this machine's, with its libraries; depmod, modprobe and
+# modinfo in /usr/sbin, where busybox has none), scripts/install.sh, and rvfio's modules
+# signed with the build's throwaway key (qemu-test/distro.sh).
+if [ -n "$distro" ]; then
+	kdir=$root/lib/modules/$distro
+	mkdir -p "$kdir/kernel/drivers" "$kdir/kernel/virt/lib" "$root/usr/sbin" "$root/tests/scripts"
+	cp -r "$moddir/kernel/drivers/vfio" "$kdir/kernel/drivers/"
+	cp "$moddir"/kernel/virt/lib/irqbypass.ko* "$kdir/kernel/virt/lib/"
+	touch "$kdir"/modules.{order,builtin,builtin.modinfo}
+	copy_program /usr/bin/kmod
+	for tool in depmod modprobe modinfo insmod rmmod lsmod; do
+		ln -s /usr/bin/kmod "$root/usr/sbin/$tool"
+	done
+	cp "$RVFIO_ROOT/scripts/install.sh" "$root/tests/scripts/"
+	[ -d "$kbuild/signed" ] || die "no $kbuild/signed (qemu-test/distro.sh guest)"
+	cp -r "$kbuild/signed" "$root/lib/modules/signed"
+fi
+
 # --- with --vm, for VMs with devices passed through (qemu-test/guest/vm.sh): the host's own
 # QEMU with its ldd closure at the same paths, the dynamic loader, and the firmware it loads
 # for a q35 VM booted with -kernel, in a -L directory (/vm/fw).
 vm_payload() {
 	qemu=/usr/bin/qemu-system-x86_64
 	[ -x $qemu ] || die "no $qemu (qemu-test/setup.sh installs it)"
-	copy_at_path() {	# copy_at_path FILE: FILE, dereferenced, at its own path in the initramfs
-		mkdir -p "$root$(dirname "$1")"
-		cp -L "$1" "$root$1"
-	}
-	copy_at_path $qemu
-	interp=$(readelf -l $qemu | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-	[ -n "$interp" ] || die "no program interpreter in $qemu"
-	copy_at_path "$interp"
-	libs=$(ldd $qemu | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
-	[ -n "$libs" ] || die "ldd $qemu listed no libraries"
-	ldd $qemu | grep -q 'not found' && die "ldd $qemu: $(ldd $qemu | grep 'not found')"
-	for lib in $libs; do copy_at_path "$lib"; done
+	copy_program $qemu
 	mkdir -p "$root/vm/fw"
 	for fw in bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
 		for dir in /usr/share/qemu /usr/share/seabios ""; do

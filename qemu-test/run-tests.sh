@@ -8,8 +8,9 @@
 #
 #   run-tests.sh [REGEX]      only the tests whose names match REGEX
 #
-# RVFIO_EXCLUDE=REGEX leaves out the tests whose names match it (listed as not run); on the
-# debug kernel it defaults to '_upstream$|^hotplug$'.
+# RVFIO_EXCLUDE=REGEX leaves out the tests whose names match it (listed as not run); it
+# defaults to '_distro$' on the test kernel, '_upstream$|^hotplug$|^vm_|_distro$' on the debug
+# kernel, nothing on Debian's.
 #
 # RVFIO_KERNEL=debug runs the suite on the debug kernel instead (qemu-test/kernel-debug.config:
 # KASAN, lockdep, kmemleak, UBSAN...): our modules and upstream's come from that build tree,
@@ -25,7 +26,8 @@ filter=${1:-}
 start=$SECONDS
 flavour=${RVFIO_KERNEL:-test}
 case $flavour in
-test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-} ;;
+# Tests named *_distro need a distribution kernel's installed modules (make install's test).
+test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-_distro\$} ;;
 # The debug kernel runs tests 2-8 times slower (vfio_pci_driver_test: 85 s -> 400-650 s),
 # and each kmemleak scan after a test takes a minute or more (README: the debug kernel).
 # Upstream's runs are the reference the rvfio ones are checked against; on the debug kernel
@@ -37,7 +39,7 @@ test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-} ;;
 # 90 minutes on a new machine: on the debug kernel the kvm-vfio and irqbypass paths are
 # covered by kvm_vfio, ch_vfio_rust_vmm and irqbypass in its main boot (vm_nvme, vm_intx
 # and vm_net passed there too, in 58, 83 and 79 s: RVFIO_EXCLUDE='_upstream$|^hotplug$').
-debug) prefix=debug: test_timeout=1800 timeout=7200 exclude=${RVFIO_EXCLUDE-_upstream\$|^hotplug\$|^vm_} ;;
+debug) prefix=debug: test_timeout=1800 timeout=7200 exclude=${RVFIO_EXCLUDE-_upstream\$|^hotplug\$|^vm_|_distro\$} ;;
 # Debian's stock kernel (and its PREEMPT_RT flavour): our modules built with Debian's own
 # toolchain (qemu-test/distro.sh), upstream's being Debian's signed modules.
 debian | debian-rt) prefix=$flavour: test_timeout=600 timeout=3600 exclude=${RVFIO_EXCLUDE-} ;;

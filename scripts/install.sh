@@ -13,7 +13,8 @@
 # certificate (PEM) to sign the modules with, for hosts whose kernel enforces module
 # signatures (Secure Boot); the certificate must be trusted by that kernel (enrolled as a
 # MOK, e.g. `mokutil --import`). SIGN_FILE: the kernel's scripts/sign-file (default: the
-# one of /lib/modules/$KVER/build, else of $KDIR).
+# one of /lib/modules/$KVER/build, else of $KDIR). DEPMOD, MODINFO: kmod's tools (default:
+# depmod and modinfo of PATH; a busybox sh prefers its own applets to PATH).
 #
 # Why updates/: depmod ranks updates/ above the kernel's own directory for a module of the
 # same name (its default search order), so `modprobe vfio-pci` loads rvfio's vfio-pci.ko
@@ -26,6 +27,8 @@ set -eu
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 KVER=${KVER:-$(uname -r)}
+DEPMOD=${DEPMOD:-depmod}
+MODINFO=${MODINFO:-modinfo}
 DESTDIR=${DESTDIR:-}
 moddir=$DESTDIR/lib/modules/$KVER
 target=$moddir/updates/rvfio
@@ -38,9 +41,9 @@ BLOCKED="vfio_iommu_type1 vfio_pci_core vfio_iommu_spapr_tce mdev vfio_mdev
 
 run_depmod() {
 	if [ -n "$DESTDIR" ]; then
-		depmod -b "$DESTDIR" "$KVER"
+		"$DEPMOD" -b "$DESTDIR" "$KVER"
 	else
-		depmod "$KVER"
+		"$DEPMOD" "$KVER"
 	fi
 }
 
@@ -49,7 +52,7 @@ install_rvfio() {
 	[ -d "$moddir/kernel" ] || die "no $moddir/kernel: is $KVER installed? (KVER=...)"
 	for ko in vfio.ko vfio-pci.ko; do
 		[ -f "$src/$ko" ] || die "no $src/$ko (build it first)"
-		vermagic=$(modinfo -F vermagic "$src/$ko")
+		vermagic=$("$MODINFO" -F vermagic "$src/$ko")
 		case $vermagic in
 		"$KVER "*) ;;
 		*) die "$src/$ko was built for '${vermagic%% *}', not $KVER" ;;

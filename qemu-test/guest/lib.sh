@@ -10,6 +10,10 @@ SPLAT_PATTERN='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# kconfig NAME: whether the guest kernel has CONFIG_NAME (=y or =m); its .config is in the
+# initramfs (qemu-test/mkinitramfs.sh).
+kconfig() { grep -Eq "^CONFIG_$1=(y|m)\$" /lib/modules/kernel.config; }
+
 # Loaded-module queries that do not depend on lsmod's formatting.
 module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2>/dev/null)" = live ]; }
 

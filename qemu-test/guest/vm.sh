@@ -229,7 +229,12 @@ nvme_blockdev() {
 	while [ $t -lt 100 ]; do
 		for c in /sys/bus/pci/devices/$1/nvme/nvme*; do
 			for b in "$c"/nvme*n1; do
-				[ -e "$b" ] && [ -b "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
+				[ -e "$b" ] || continue
+				b=${b##*/}
+				# With NVMe multipath (Debian's kernel) the controller's namespace is
+				# the hidden path nvmeScCnN; the block device is its head, nvmeSnN.
+				case $b in nvme*c*n*) b=${b%%c*}n${b##*n} ;; esac
+				[ -b "/dev/$b" ] && { echo "/dev/$b"; return 0; }
 			done
 		done
 		sleep 0.1

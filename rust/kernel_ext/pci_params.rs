@@ -12,6 +12,7 @@ use kernel::{
 extern "C" {
     fn rvfio_pci_param_ids() -> *const c_char;
     fn rvfio_pci_param_nointxmask() -> bool;
+    fn rvfio_pci_param_disable_idle_d3() -> bool;
     fn rvfio_pci_param_enable_sriov() -> bool;
     fn rvfio_pci_param_disable_denylist() -> bool;
 }
@@ -27,6 +28,12 @@ pub(crate) fn ids() -> &'static CStr {
 pub(crate) fn nointxmask() -> bool {
     // SAFETY: Reads a static `bool` once.
     unsafe { rvfio_pci_param_nointxmask() }
+}
+
+/// `disable_idle_d3`: no runtime suspend of idle devices (latched per device at bind).
+pub(crate) fn disable_idle_d3() -> bool {
+    // SAFETY: Reads a static `bool` once.
+    unsafe { rvfio_pci_param_disable_idle_d3() }
 }
 
 /// `enable_sriov`: PFs may enable VFs (read at each `sriov_numvfs` write, as upstream).

@@ -122,8 +122,8 @@ impl PciFunction {
         self.pdev.as_ref()
     }
 
-    /// The `struct pci_dev`.
-    fn raw(&self) -> *mut bindings::pci_dev {
+    /// The `struct pci_dev`, for the other wrappers of `kernel_ext/`.
+    pub(super) fn raw(&self) -> *mut bindings::pci_dev {
         pci_dev_ptr(&self.pdev)
     }
 

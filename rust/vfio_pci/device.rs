@@ -42,6 +42,7 @@ use crate::{
             MmapGeometry,
             PfnFault, //
         },
+        runtime_pm::PmActive,
     },
     intrs::{
         IrqMode,
@@ -83,6 +84,8 @@ pub(crate) struct MsixTable {
 
 /// State of an open device.
 pub(crate) struct OpenDevice {
+    /// Out of idle D3 while open; dropped last, after close has disabled the device.
+    _active: PmActive,
     /// The virtual config space.
     pub(crate) config: ConfigSpace,
     /// Config state saved at open, restored at close.
@@ -125,6 +128,9 @@ pub(crate) struct VfioPciDevice {
     /// The ERR and REQ eventfds.
     #[pin]
     pub(crate) notifiers: Mutex<[Notifier; 2]>,
+    /// A PF with VFs enabled stays in D0 while they exist (upstream's sriov_configure).
+    #[pin]
+    pub(crate) vfs_active: Mutex<Option<PmActive>>,
     /// The BARs and the ROM (`pdev->resource[0..=6]`) as assigned when the device was
     /// bound: the PCI core does not move them while a driver is bound, and reading the copy
     /// keeps the hot BAR access path off `struct pci_dev`.
@@ -184,6 +190,7 @@ impl VfioPciDevice {
                 state <- new_mutex!(None),
                 memory <- new_mutex!(MemoryGate::default()),
                 notifiers <- new_mutex!([Notifier::default(), Notifier::default()]),
+                vfs_active <- new_mutex!(None),
                 resources,
                 bar_mmap,
                 msix,
@@ -258,6 +265,8 @@ impl VfioPciDevice {
     /// First open: enable, reset and save the device, snapshot its config space.
     fn open(&self) -> Result<OpenDevice> {
         let function = &self.function;
+        // Out of idle D3 for as long as it is open.
+        let active = PmActive::get(function)?;
         // The saved state must not include bus mastering.
         function.clear_master();
         function.enable()?;
@@ -280,6 +289,7 @@ impl VfioPciDevice {
         let opened = (|| {
             let config = ConfigSpace::new(function, function.irq() != 0)?;
             Ok(OpenDevice {
+                _active: active,
                 config,
                 saved,
                 reset_works: reset.is_ok(),

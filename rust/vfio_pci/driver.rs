@@ -15,19 +15,23 @@ use crate::{
     ext::{
         core_abi::CoreRegistration,
         pci_driver::PciDriver,
+        pci_params,
         pci_raw::{
             self,
             PciFunction, //
         },
+        runtime_pm::RuntimePm,
     },
     params, sriov,
 };
 
 /// What vfio-pci keeps per bound device: its registration with the core, whose drop
-/// (at unbind) waits until userspace has let go of the device.
+/// (at unbind) waits until userspace has let go of the device, and its runtime PM.
 pub(crate) struct Binding {
     device: Arc<VfioPciDevice>,
     registration: Option<CoreRegistration<VfioPciDevice>>,
+    /// Idle D3 from the end of probe until remove has closed everything.
+    runtime_pm: Option<RuntimePm>,
 }
 
 /// The vfio-pci driver.
@@ -65,10 +69,14 @@ impl PciDriver for VfioPciDriver {
             pdev.vendor_id().as_raw(),
             pdev.device_id()
         );
+        // Last, as upstream's registration: from here an idle device may suspend (D3hot)
+        // unless `disable_idle_d3` was set.
+        let runtime_pm = RuntimePm::allow(&device.function, !pci_params::disable_idle_d3());
         Ok(KBox::new(
             Binding {
                 device,
                 registration: Some(registration),
+                runtime_pm: Some(runtime_pm),
             },
             GFP_KERNEL,
         )?)
@@ -80,6 +88,8 @@ impl PciDriver for VfioPciDriver {
         sriov::disable(&binding.device);
         drop(binding.registration.take());
         dev_set::leave(&binding.device);
+        // Every holder of the device active is gone with its fds and VFs.
+        drop(binding.runtime_pm.take());
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
     }
 

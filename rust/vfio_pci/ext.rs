@@ -25,5 +25,7 @@ pub(crate) mod pfn_mmap;
 pub(crate) mod raw;
 #[path = "../kernel_ext/registry.rs"]
 pub(crate) mod registry;
+#[path = "../kernel_ext/runtime_pm.rs"]
+pub(crate) mod runtime_pm;
 #[path = "../kernel_ext/uuid.rs"]
 pub(crate) mod uuid;

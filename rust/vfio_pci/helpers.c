@@ -10,6 +10,7 @@
 #include <linux/irqbypass.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/pm_runtime.h>
 #include <linux/workqueue.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -382,4 +383,40 @@ int rvfio_pci_iommu_group_id(struct pci_dev *pdev)
 	id = iommu_group_id(group);
 	iommu_group_put(group);
 	return id;
+}
+
+/*
+ * Runtime PM of a bound device (rust/kernel_ext/runtime_pm.rs), as upstream vfio-pci-core's
+ * register/unregister: allowed at bind and, for idle D3, the usage reference the PCI core
+ * holds across a binding given up (it is taken back before unbind). All static inlines,
+ * and no-ops without CONFIG_PM.
+ */
+void rvfio_pm_runtime_allow(struct pci_dev *pdev, bool idle_d3);
+void rvfio_pm_runtime_forbid(struct pci_dev *pdev, bool idle_d3);
+int rvfio_pm_runtime_get(struct pci_dev *pdev);
+void rvfio_pm_runtime_put(struct pci_dev *pdev);
+
+void rvfio_pm_runtime_allow(struct pci_dev *pdev, bool idle_d3)
+{
+	pm_runtime_allow(&pdev->dev);
+	if (idle_d3)
+		pm_runtime_put(&pdev->dev);
+}
+
+void rvfio_pm_runtime_forbid(struct pci_dev *pdev, bool idle_d3)
+{
+	if (idle_d3)
+		pm_runtime_get_noresume(&pdev->dev);
+	pm_runtime_forbid(&pdev->dev);
+}
+
+/* Resumes @pdev (D0) and holds it active; 0 or -errno (then nothing is held). */
+int rvfio_pm_runtime_get(struct pci_dev *pdev)
+{
+	return pm_runtime_resume_and_get(&pdev->dev);
+}
+
+void rvfio_pm_runtime_put(struct pci_dev *pdev)
+{
+	pm_runtime_put(&pdev->dev);
 }

@@ -32,6 +32,7 @@ use crate::{
             PowerState,
             ResetScope, //
         },
+        runtime_pm::PmActive,
     },
     uapi,
 };
@@ -150,17 +151,21 @@ pub(crate) fn reset(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     Ok(0)
 }
 
-/// The locks of one device of the set, held across the reset.
+/// The locks of one device of the set, held across the reset, with the device out of idle
+/// D3 (upstream's `vfio_pci_dev_set_pm_runtime_get()`): a bus reset of a suspended
+/// function would lose the state the PCI core saved for its resume.
 struct Held<'a> {
     device: &'a VfioPciDevice,
     state: MutexGuard<'a, Option<OpenDevice>>,
     _memory: MutexGuard<'a, MemoryGate>,
+    _active: PmActive,
 }
 
 impl<'a> Held<'a> {
     /// Takes the locks of `device` (waiting for them when `wait`, else -EBUSY if taken)
     /// and revokes its BAR mmaps.
     fn take(device: &'a VfioPciDevice, wait: bool) -> Result<Self> {
+        let active = PmActive::get(&device.function)?;
         let (state, memory) = if wait {
             (device.state.lock(), device.memory.lock())
         } else {
@@ -173,6 +178,7 @@ impl<'a> Held<'a> {
             device,
             state,
             _memory: memory,
+            _active: active,
         })
     }
 }

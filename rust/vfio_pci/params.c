@@ -25,8 +25,8 @@ MODULE_PARM_DESC(disable_vga, "Disable VGA resource access through vfio-pci");
 #endif
 
 /*
- * Upstream's idle D3 is runtime PM, compiled out without CONFIG_PM; rvfio never puts an
- * idle device into D3, so this has nothing to turn off: accepted for compatibility.
+ * Idle D3 is runtime PM: with CONFIG_PM an idle bound device suspends into D3hot unless this
+ * was set when it was bound (latched then, as upstream); without CONFIG_PM it has no effect.
  */
 static bool disable_idle_d3;
 module_param(disable_idle_d3, bool, 0644);
@@ -45,6 +45,7 @@ MODULE_PARM_DESC(disable_denylist, "Disable use of device denylist. Disabling th
 
 const char *rvfio_pci_param_ids(void);
 bool rvfio_pci_param_nointxmask(void);
+bool rvfio_pci_param_disable_idle_d3(void);
 bool rvfio_pci_param_enable_sriov(void);
 bool rvfio_pci_param_disable_denylist(void);
 
@@ -58,6 +59,11 @@ const char *rvfio_pci_param_ids(void)
 bool rvfio_pci_param_nointxmask(void)
 {
 	return READ_ONCE(nointxmask);
+}
+
+bool rvfio_pci_param_disable_idle_d3(void)
+{
+	return READ_ONCE(disable_idle_d3);
 }
 
 bool rvfio_pci_param_enable_sriov(void)

@@ -25,6 +25,7 @@ use crate::{
             PowerState,
             VfCapture, //
         },
+        runtime_pm::PmActive,
         uuid::random_uuid,
     },
 };
@@ -194,6 +195,14 @@ pub(crate) fn configure(device: &Arc<VfioPciDevice>, count: u32) -> Result<u32> 
         }
         pfs.push(device.clone(), GFP_KERNEL)?;
     }
+    // Out of idle D3 while the VFs exist, as upstream.
+    let active = match PmActive::get(function) {
+        Ok(active) => active,
+        Err(e) => {
+            SRIOV_PFS.lock().retain(|pf| !Arc::ptr_eq(pf, device));
+            return Err(e);
+        }
+    };
     {
         let _memory = device.memory.lock();
         let _ = function.set_power_state(PowerState::D0);
@@ -202,6 +211,7 @@ pub(crate) fn configure(device: &Arc<VfioPciDevice>, count: u32) -> Result<u32> 
         SRIOV_PFS.lock().retain(|pf| !Arc::ptr_eq(pf, device));
         return Err(e);
     }
+    *device.vfs_active.lock() = Some(active);
     Ok(count)
 }
 
@@ -210,5 +220,6 @@ pub(crate) fn disable(device: &Arc<VfioPciDevice>) {
     if device.function.num_vf() > 0 {
         device.function.disable_sriov();
     }
+    drop(device.vfs_active.lock().take());
     SRIOV_PFS.lock().retain(|pf| !Arc::ptr_eq(pf, device));
 }
