@@ -4,6 +4,8 @@
 # and print the build directory on stdout. A cached build with the same key is reused.
 #
 #   build-kernel.sh [test|debug]     (default: test)
+#
+# RVFIO_JOBS: make's -j (default: the number of CPUs).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,9 +50,10 @@ done < <(cat "${fragments[@]}")
 
 kmake rustavailable >/dev/null || die "Rust toolchain not usable for this kernel (make rustavailable)"
 
-log "building kernel ($flavour) with -j$(nproc); this takes 5-10 minutes the first time"
+jobs=${RVFIO_JOBS:-$(nproc)}
+log "building kernel ($flavour) with -j$jobs; this takes 5-10 minutes the first time"
 start=$SECONDS
-kmake -j"$(nproc)" bzImage modules >"$build/build.log" 2>&1 || {
+kmake -j"$jobs" bzImage modules >"$build/build.log" 2>&1 || {
 	tail -40 "$build/build.log" >&2
 	die "kernel build failed (full log: $build/build.log)"
 }

@@ -13,7 +13,7 @@
 #   distro.sh toolchain           make the toolchain chroot (printed)
 #   distro.sh shell [FLAVOUR]     a shell in the toolchain chroot, in the repository
 #
-# FLAVOUR: amd64 (default) or rt-amd64 (PREEMPT_RT).
+# FLAVOUR: amd64 (default) or rt-amd64 (PREEMPT_RT). RVFIO_JOBS: make's -j for the tree.
 #
 # Why a chroot: an out-of-tree Rust module links against the Rust crates the kernel was
 # built with, and every exported Rust symbol carries a hash of the rustc build, so only
@@ -149,7 +149,7 @@ prepare_tree() {
 		cmp -s "$headers/.config" "$tree/.config" ||
 			die "olddefconfig changed Debian's .config: the source does not match the kernel"
 		# shellcheck disable=SC2046
-		in_chroot "$KSRC" make -s O="$tree" $(kmake_vars) -j"$(nproc)" modules_prepare >&2
+		in_chroot "$KSRC" make -s O="$tree" $(kmake_vars) -j"${RVFIO_JOBS:-$(nproc)}" modules_prepare >&2
 		cp "$headers/Module.symvers" "$headers/vmlinux" "$tree/"
 		touch "$tree/.rvfio-prepared"
 	fi
