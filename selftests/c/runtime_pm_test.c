@@ -24,16 +24,8 @@
 /* The PCI core's power state of @bdf ("D0", "D3hot", ...) into @buf. */
 static const char *power_state(const char *bdf, char *buf, size_t size)
 {
-	char path[128];
-	ssize_t n;
-	int fd;
+	ssize_t n = sysfs_attr(bdf, "power_state", buf, size - 1);
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power_state", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return "unreadable";
-	n = read(fd, buf, size - 1);
-	close(fd);
 	if (n <= 0)
 		return "unreadable";
 	buf[n] = 0;

@@ -170,20 +170,26 @@ static inline int bar_write64(int fd, int index, off_t offset, __u64 val)
 	return pwrite(fd, &val, 8, REGION_OFFSET(index) + offset) == 8 ? 0 : -1;
 }
 
-/* The sysfs config space of @bdf (root reads all of it) into @buf; bytes read or -1. */
-static inline ssize_t sysfs_config(const char *bdf, void *buf, size_t size)
+/* The sysfs attribute @name of PCI device @bdf into @buf; bytes read or -1. */
+static inline ssize_t sysfs_attr(const char *bdf, const char *name, void *buf, size_t size)
 {
 	char path[128];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, name);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
 	n = pread(fd, buf, size, 0);
 	close(fd);
 	return n;
+}
+
+/* The sysfs config space of @bdf (root reads all of it) into @buf; bytes read or -1. */
+static inline ssize_t sysfs_config(const char *bdf, void *buf, size_t size)
+{
+	return sysfs_attr(bdf, "config", buf, size);
 }
 
 /* Size of @bdf's sysfs config file: the kernel's cfg_size. */
