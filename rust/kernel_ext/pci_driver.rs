@@ -35,8 +35,24 @@ pub(crate) trait PciDriver: 'static {
     /// Binds `pdev`.
     fn probe(pdev: &pci::Device) -> Result<Self::Data>;
 
+    /// Probe has succeeded and `data` is the device's drvdata: from here the PM core may
+    /// call [`Self::runtime_suspend`] and [`Self::runtime_resume`], once the PCI core's
+    /// usage reference of the probe is given up (which is what this is for).
+    fn bound(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {}
+
     /// Unbinds `pdev`, consuming what `probe` returned.
     fn remove(pdev: &pci::Device, data: Self::Data);
+
+    /// The PM core is about to suspend the device (runtime PM; nothing holds it active),
+    /// and the PCI core will then put it into D3hot; an error keeps it active.
+    fn runtime_suspend(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) -> Result {
+        Ok(())
+    }
+
+    /// The device has been resumed from a runtime suspend (D0).
+    fn runtime_resume(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) -> Result {
+        Ok(())
+    }
 
     /// `sriov_numvfs` was written: enable `count` VFs (0: disable); the count enabled.
     fn sriov_configure(
@@ -85,6 +101,16 @@ static OVERRIDE_ONLY_ID_TABLE: [bindings::pci_device_id; 2] = [
 ];
 
 impl<T: PciDriver> PciDriverRegistration<T> {
+    /// The driver's PM callbacks: runtime PM only, as upstream's vfio-pci (system sleep is
+    /// the PCI core's default handling).
+    const PM_OPS: bindings::dev_pm_ops = {
+        // SAFETY: All-zero is a valid `dev_pm_ops`: every member is an optional callback.
+        let mut ops = unsafe { MaybeUninit::<bindings::dev_pm_ops>::zeroed().assume_init() };
+        ops.runtime_suspend = Some(Self::runtime_suspend_callback);
+        ops.runtime_resume = Some(Self::runtime_resume_callback);
+        ops
+    };
+
     /// Registers the driver as `name` for `module`.
     pub(crate) fn new(
         name: &'static CStr,
@@ -103,6 +129,7 @@ impl<T: PciDriver> PciDriverRegistration<T> {
                 drv.probe = Some(Self::probe_callback);
                 drv.remove = Some(Self::remove_callback);
                 drv.sriov_configure = Some(Self::sriov_configure_callback);
+                drv.driver.pm = &Self::PM_OPS;
                 // The whole point of this adapter: DMA ownership stays with userspace.
                 drv.driver_managed_dma = true;
                 // SAFETY: `slot` is valid for writes (`try_ffi_init`).
@@ -128,10 +155,14 @@ impl<T: PciDriver> PciDriverRegistration<T> {
         from_result(|| {
             let data = T::probe(pdev)?;
             let dev = device_ptr(pdev.as_ref());
+            let raw = data.into_foreign();
             // SAFETY: `dev` is the live device being probed; the drvdata belongs to its
             // driver, which is us.
             // INVARIANT: the drvdata is a `T::Data` from `into_foreign`.
-            unsafe { bindings::dev_set_drvdata(dev, data.into_foreign().cast()) };
+            unsafe { bindings::dev_set_drvdata(dev, raw.cast()) };
+            // SAFETY: `raw` came from `into_foreign` just now and only remove takes it back.
+            let data = unsafe { T::Data::borrow(raw) };
+            T::bound(data);
             Ok(0)
         })
     }
@@ -149,6 +180,39 @@ impl<T: PciDriver> PciDriverRegistration<T> {
             // CAST: bounded by TotalVFs, a 16-bit field.
             Ok(T::sriov_configure(pdev, data, count)? as c_int)
         })
+    }
+
+    /// Runs `f` on the drvdata of `dev` if it has one (a PM callback's device).
+    ///
+    /// # Safety
+    ///
+    /// `dev` is the `struct device` of a PCI device bound to this driver, and the call is a
+    /// runtime PM callback of it.
+    unsafe fn with_pm_data(
+        dev: *mut bindings::device,
+        f: impl FnOnce(<T::Data as ForeignOwnable>::Borrowed<'_>) -> Result,
+    ) -> c_int {
+        // SAFETY: `dev` is live while its PM callback runs (function contract).
+        let raw = unsafe { bindings::dev_get_drvdata(dev) };
+        if raw.is_null() {
+            return 0;
+        }
+        // SAFETY: A non-null drvdata of a device bound to us is our `T::Data` (type
+        // invariant). It outlives this callback: `pci_device_remove()` holds a usage
+        // reference and waits for callbacks in flight (`pm_runtime_barrier()`) before it
+        // calls remove, and no callback runs while a usage reference is held.
+        let data = unsafe { T::Data::borrow(raw.cast()) };
+        from_result(|| f(data).map(|()| 0))
+    }
+
+    extern "C" fn runtime_suspend_callback(dev: *mut bindings::device) -> c_int {
+        // SAFETY: The PM core calls this for a device bound to us (`PM_OPS` is only ours).
+        unsafe { Self::with_pm_data(dev, T::runtime_suspend) }
+    }
+
+    extern "C" fn runtime_resume_callback(dev: *mut bindings::device) -> c_int {
+        // SAFETY: As in `runtime_suspend_callback`.
+        unsafe { Self::with_pm_data(dev, T::runtime_resume) }
     }
 
     extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {

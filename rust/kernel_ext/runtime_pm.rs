@@ -15,27 +15,24 @@ use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
 ///
 /// # Invariants
 ///
-/// Runtime PM of `function` is allowed, and when `idle_d3` the usage reference that the PCI
-/// core holds across a binding is given up. The value lives in the driver's binding and is
-/// dropped in remove, after every [`PmActive`] is gone: those are held by an open device,
-/// by a hot reset in an ioctl of an open device, or by enabled VFs, all of which remove
-/// ends first.
+/// Runtime PM of `function` is allowed and the usage reference that the PCI core holds
+/// across a probe is given up. The value lives in the driver's binding and is dropped in
+/// remove, after every [`PmActive`] is gone: those are held by an open device, by a hot
+/// reset in an ioctl of an open device, by enabled VFs or (`disable_idle_d3`) by the
+/// binding, all of which remove ends first.
 pub(crate) struct RuntimePm {
     function: PciFunction,
-    idle_d3: bool,
 }
 
 impl RuntimePm {
-    /// Allows runtime PM of `function`, being probed; it suspends when idle if `idle_d3`
-    /// (not `disable_idle_d3`).
-    pub(crate) fn allow(function: &PciFunction, idle_d3: bool) -> Self {
-        // SAFETY: The function is bound and live (`PciFunction` invariant); probe holds the
-        // PCI core's usage reference that this gives up when `idle_d3`.
-        unsafe { rvfio_pm_runtime_allow(function.raw(), idle_d3) };
-        // INVARIANT: allowed just now, the reference given up iff `idle_d3`.
+    /// Allows runtime PM of `function`, just probed: it suspends when nothing holds it.
+    pub(crate) fn allow(function: &PciFunction) -> Self {
+        // SAFETY: The function is bound and live (`PciFunction` invariant); its probe
+        // holds the PCI core's usage reference that this gives up.
+        unsafe { rvfio_pm_runtime_allow(function.raw()) };
+        // INVARIANT: allowed and the reference given up just now.
         Self {
             function: function.clone(),
-            idle_d3,
         }
     }
 }
@@ -44,15 +41,15 @@ impl Drop for RuntimePm {
     fn drop(&mut self) {
         // SAFETY: Still bound (type invariant: dropped in remove); takes back the reference
         // `allow` gave up, so the PCI core's unbind finds the count it expects.
-        unsafe { rvfio_pm_runtime_forbid(self.function.raw(), self.idle_d3) };
+        unsafe { rvfio_pm_runtime_forbid(self.function.raw()) };
     }
 }
 
-/// The function resumed to D0 and kept active until this is dropped.
+/// The function kept active (out of runtime suspend) until this is dropped.
 ///
 /// # Invariants
 ///
-/// Holds one runtime PM usage reference of `function`, taken by a successful resume.
+/// Holds one runtime PM usage reference of `function`.
 pub(crate) struct PmActive {
     function: PciFunction,
 }
@@ -67,6 +64,17 @@ impl PmActive {
             function: function.clone(),
         })
     }
+
+    /// Holds `function` active without resuming it: it is active already (an ioctl holds
+    /// it so, or this is its resume callback), or the caller resumes it next.
+    pub(crate) fn get_noresume(function: &PciFunction) -> Self {
+        // SAFETY: The function is bound and live (`PciFunction` invariant).
+        unsafe { rvfio_pm_runtime_get_noresume(function.raw()) };
+        // INVARIANT: the reference was taken just now.
+        Self {
+            function: function.clone(),
+        }
+    }
 }
 
 impl Drop for PmActive {
@@ -79,8 +87,9 @@ impl Drop for PmActive {
 // `struct pci_dev` has a zero-sized member that trips the lint; only pointers cross here.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn rvfio_pm_runtime_allow(pdev: *mut bindings::pci_dev, idle_d3: bool);
-    fn rvfio_pm_runtime_forbid(pdev: *mut bindings::pci_dev, idle_d3: bool);
+    fn rvfio_pm_runtime_allow(pdev: *mut bindings::pci_dev);
+    fn rvfio_pm_runtime_forbid(pdev: *mut bindings::pci_dev);
     fn rvfio_pm_runtime_get(pdev: *mut bindings::pci_dev) -> c_int;
+    fn rvfio_pm_runtime_get_noresume(pdev: *mut bindings::pci_dev);
     fn rvfio_pm_runtime_put(pdev: *mut bindings::pci_dev);
 }

@@ -88,4 +88,5 @@ plain_data! {
     vfio_pci_hot_reset_info = 12,
     vfio_pci_hot_reset = 12,
     vfio_device_ioeventfd = 32,
+    vfio_device_low_power_entry_with_wakeup = 8,
 }

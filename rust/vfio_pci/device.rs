@@ -46,9 +46,11 @@ use crate::{
     },
     intrs::{
         IrqMode,
-        Notifier, //
+        Notifier,
+        SuspendMask, //
     },
     ioeventfd::IoEventFds,
+    power::PowerHold,
     regions,
     sriov::SriovRole,
 };
@@ -84,8 +86,6 @@ pub(crate) struct MsixTable {
 
 /// State of an open device.
 pub(crate) struct OpenDevice {
-    /// Out of idle D3 while open; dropped last, after close has disabled the device.
-    _active: PmActive,
     /// The virtual config space.
     pub(crate) config: ConfigSpace,
     /// Config state saved at open, restored at close.
@@ -112,6 +112,14 @@ pub(crate) struct MemoryGate {
     pub(crate) enabled: bool,
     /// The BARs, mapped while the device is open.
     pub(crate) bars: [Option<BarMap>; 6],
+    /// What holds the device out of runtime suspend: the open, or nothing in the user's
+    /// low power (then mmap faults get SIGBUS).
+    pub(crate) power: PowerHold,
+    /// INTx masked by a runtime suspend, for the resume to unmask.
+    pub(crate) intx_suspended: Option<SuspendMask>,
+    /// With `disable_idle_d3`, what keeps the bound device out of runtime suspend while
+    /// it is not in the user's low power.
+    pub(crate) idle_hold: Option<PmActive>,
 }
 
 /// The per-device state of vfio-pci.
@@ -289,7 +297,6 @@ impl VfioPciDevice {
         let opened = (|| {
             let config = ConfigSpace::new(function, function.irq() != 0)?;
             Ok(OpenDevice {
-                _active: active,
                 config,
                 saved,
                 reset_works: reset.is_ok(),
@@ -308,6 +315,7 @@ impl VfioPciDevice {
                     // CAST: 0..6. BARs that cannot be mapped fail their accesses.
                     *bar = function.map_bar(i as u32).ok();
                 }
+                memory.power = PowerHold::Active { _open: active };
                 Ok(open)
             }
             Err(e) => {
@@ -320,6 +328,11 @@ impl VfioPciDevice {
     /// Last close: quiesce, restore and reset the device.
     fn close(&self, mut open: OpenDevice) {
         let function = &self.function;
+        // Out of the user's low power and awake, as upstream's `vfio_pci_core_disable()`;
+        // the open's hold goes last, after the device is disabled.
+        self.exit_low_power();
+        let _awake = PmActive::get(function);
+        let _hold = core::mem::take(&mut self.memory.lock().power);
         // No more writes on the user's behalf.
         drop(core::mem::take(&mut open.ioeventfds));
         // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
@@ -383,6 +396,7 @@ impl DeviceOps for VfioPciDevice {
     }
 
     fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize> {
+        let _awake = this.awake()?;
         crate::ioctl::dispatch(this, cmd, arg)
     }
 

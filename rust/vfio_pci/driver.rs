@@ -6,7 +6,10 @@
 use kernel::{
     pci,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        Arc,
+        SetOnce, //
+    },
 };
 
 use crate::{
@@ -20,7 +23,10 @@ use crate::{
             self,
             PciFunction, //
         },
-        runtime_pm::RuntimePm,
+        runtime_pm::{
+            PmActive,
+            RuntimePm, //
+        },
     },
     params, sriov,
 };
@@ -30,8 +36,9 @@ use crate::{
 pub(crate) struct Binding {
     device: Arc<VfioPciDevice>,
     registration: Option<CoreRegistration<VfioPciDevice>>,
-    /// Idle D3 from the end of probe until remove has closed everything.
-    runtime_pm: Option<RuntimePm>,
+    /// Runtime PM (idle D3, user low power) from the end of probe until remove has closed
+    /// everything.
+    runtime_pm: SetOnce<RuntimePm>,
 }
 
 /// The vfio-pci driver.
@@ -69,17 +76,24 @@ impl PciDriver for VfioPciDriver {
             pdev.vendor_id().as_raw(),
             pdev.device_id()
         );
-        // Last, as upstream's registration: from here an idle device may suspend (D3hot)
-        // unless `disable_idle_d3` was set.
-        let runtime_pm = RuntimePm::allow(&device.function, !pci_params::disable_idle_d3());
         Ok(KBox::new(
             Binding {
                 device,
                 registration: Some(registration),
-                runtime_pm: Some(runtime_pm),
+                runtime_pm: SetOnce::new(),
             },
             GFP_KERNEL,
         )?)
+    }
+
+    fn bound(binding: &Binding) {
+        // Last, as upstream's registration, and once the PM callbacks find the binding: from
+        // here an idle device suspends (D3hot) unless `disable_idle_d3` was set.
+        let function = &binding.device.function;
+        if pci_params::disable_idle_d3() {
+            binding.device.memory.lock().idle_hold = Some(PmActive::get_noresume(function));
+        }
+        binding.runtime_pm.populate(RuntimePm::allow(function));
     }
 
     fn remove(pdev: &pci::Device, mut binding: KBox<Binding>) {
@@ -88,9 +102,20 @@ impl PciDriver for VfioPciDriver {
         sriov::disable(&binding.device);
         drop(binding.registration.take());
         dev_set::leave(&binding.device);
-        // Every holder of the device active is gone with its fds and VFs.
-        drop(binding.runtime_pm.take());
+        // Every other holder of the device active is gone with its fds and VFs: runtime PM
+        // goes with the binding.
+        drop(binding.device.memory.lock().idle_hold.take());
+        drop(binding);
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
+    }
+
+    fn runtime_suspend(binding: &Binding) -> Result {
+        binding.device.runtime_suspend()
+    }
+
+    fn runtime_resume(binding: &Binding) -> Result {
+        binding.device.runtime_resume();
+        Ok(())
     }
 
     fn sriov_configure(_pdev: &pci::Device, binding: &Binding, count: u32) -> Result<u32> {

@@ -387,26 +387,27 @@ int rvfio_pci_iommu_group_id(struct pci_dev *pdev)
 
 /*
  * Runtime PM of a bound device (rust/kernel_ext/runtime_pm.rs), as upstream vfio-pci-core's
- * register/unregister: allowed at bind and, for idle D3, the usage reference the PCI core
- * holds across a binding given up (it is taken back before unbind). All static inlines,
- * and no-ops without CONFIG_PM.
+ * register/unregister: allowed at bind and the usage reference the PCI core holds across
+ * a probe given up (it is taken back before unbind; with disable_idle_d3 the driver holds
+ * one of its own instead). All static inlines, and no-ops without CONFIG_PM.
  */
-void rvfio_pm_runtime_allow(struct pci_dev *pdev, bool idle_d3);
-void rvfio_pm_runtime_forbid(struct pci_dev *pdev, bool idle_d3);
+void rvfio_pm_runtime_allow(struct pci_dev *pdev);
+void rvfio_pm_runtime_forbid(struct pci_dev *pdev);
 int rvfio_pm_runtime_get(struct pci_dev *pdev);
+void rvfio_pm_runtime_get_noresume(struct pci_dev *pdev);
 void rvfio_pm_runtime_put(struct pci_dev *pdev);
 
-void rvfio_pm_runtime_allow(struct pci_dev *pdev, bool idle_d3)
+/* Allows runtime PM of @pdev, just probed, and gives up the probe's usage reference. */
+void rvfio_pm_runtime_allow(struct pci_dev *pdev)
 {
 	pm_runtime_allow(&pdev->dev);
-	if (idle_d3)
-		pm_runtime_put(&pdev->dev);
+	pm_runtime_put(&pdev->dev);
 }
 
-void rvfio_pm_runtime_forbid(struct pci_dev *pdev, bool idle_d3)
+/* Takes back what rvfio_pm_runtime_allow() gave up and forbids runtime PM again. */
+void rvfio_pm_runtime_forbid(struct pci_dev *pdev)
 {
-	if (idle_d3)
-		pm_runtime_get_noresume(&pdev->dev);
+	pm_runtime_get_noresume(&pdev->dev);
 	pm_runtime_forbid(&pdev->dev);
 }
 
@@ -414,6 +415,12 @@ void rvfio_pm_runtime_forbid(struct pci_dev *pdev, bool idle_d3)
 int rvfio_pm_runtime_get(struct pci_dev *pdev)
 {
 	return pm_runtime_resume_and_get(&pdev->dev);
+}
+
+/* Holds @pdev active without resuming it. */
+void rvfio_pm_runtime_get_noresume(struct pci_dev *pdev)
+{
+	pm_runtime_get_noresume(&pdev->dev);
 }
 
 void rvfio_pm_runtime_put(struct pci_dev *pdev)

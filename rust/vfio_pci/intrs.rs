@@ -81,17 +81,31 @@ impl IntxLine {
         }
     }
 
-    /// Masks the line, always (not only when the device asserts it).
-    fn mask(&self) {
+    /// Masks the line, always (not only when the device asserts it); whether it was
+    /// unmasked.
+    fn mask(&self) -> bool {
         let mut state = self.state.lock();
-        if !state.masked {
-            if self.pci_2_3 {
-                self.function.intx(false);
-            } else {
-                irq::disable_nosync(self.irq);
-            }
-            state.masked = true;
+        if state.masked {
+            return false;
         }
+        if self.pci_2_3 {
+            self.function.intx(false);
+        } else {
+            irq::disable_nosync(self.irq);
+        }
+        state.masked = true;
+        true
+    }
+}
+
+/// INTx masked across a runtime suspend (upstream's `pm_intx_masked`): a suspended device
+/// must not be asked, from a shared line's handler, whether it interrupted.
+pub(crate) struct SuspendMask(Arc<IntxLine>);
+
+impl SuspendMask {
+    /// Unmasks the line again, on resume.
+    pub(crate) fn unmask(self) {
+        self.0.unmask();
     }
 }
 
@@ -320,6 +334,15 @@ impl IrqMode {
     pub(crate) fn mask_intx(&self) {
         if let IrqMode::Intx(intx) = self {
             intx.line.mask();
+        }
+    }
+
+    /// Masks INTx for a runtime suspend; what the resume unmasks, if INTx is enabled and
+    /// was unmasked.
+    pub(crate) fn mask_intx_for_suspend(&self) -> Option<SuspendMask> {
+        match self {
+            IrqMode::Intx(intx) if intx.line.mask() => Some(SuspendMask(intx.line.clone())),
+            _ => None,
         }
     }
 

@@ -19,7 +19,10 @@ use crate::{
         NOTIFY_ERR,
         NOTIFY_REQ, //
     },
-    ext::pci_raw::PowerState,
+    ext::{
+        eventfd::EventFd,
+        pci_raw::PowerState, //
+    },
     info_caps::{
         write_info,
         InfoCaps,
@@ -403,7 +406,7 @@ fn set_msi(
 }
 
 /// `VFIO_DEVICE_FEATURE`, validated as upstream's core (`vfio_ioctl_device_feature`);
-/// vfio-pci serves `PCI_VF_TOKEN` (SET) only.
+/// vfio-pci serves `PCI_VF_TOKEN` (SET) and the low-power features (SET).
 fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_feature, data);
     let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
@@ -421,26 +424,49 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     if flags & probe == 0 && flags & set != 0 && flags & get != 0 {
         return Err(EINVAL);
     }
+    let request = FeatureRequest {
+        flags,
+        data: arg + MINSZ,
+        // CAST: `u32` fits `usize`; at least `MINSZ`, checked above.
+        data_len: argsz as usize - MINSZ,
+    };
     match flags & uapi::VFIO_DEVICE_FEATURE_MASK {
         uapi::VFIO_DEVICE_FEATURE_PCI_VF_TOKEN => {
             if !device.sriov.has_token() {
                 return Err(ENOTTY);
             }
-            // `vfio_check_feature(flags, argsz, SET, sizeof(uuid))`.
-            if flags & (get | set) & !set != 0 {
-                return Err(EINVAL);
+            if request.check(set, 16)? {
+                let mut uuid = [0u8; 16];
+                request.reader(16).read_slice(&mut uuid)?;
+                device.sriov.set_token(uuid)?;
             }
-            if flags & probe != 0 {
-                return Ok(0);
+            Ok(0)
+        }
+        uapi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY => {
+            if request.check(set, 0)? {
+                device.enter_low_power(None)?;
             }
-            if flags & (get | set) == 0 || (argsz as usize) - MINSZ < 16 {
-                return Err(EINVAL);
+            Ok(0)
+        }
+        uapi::VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP => {
+            type Entry = uapi::vfio_device_low_power_entry_with_wakeup;
+            const SIZE: usize = core::mem::size_of::<Entry>();
+            if request.check(set, SIZE)? {
+                let entry: Entry = request.reader(SIZE).read()?;
+                if entry.wakeup_eventfd < 0 {
+                    return Err(EINVAL);
+                }
+                let wake = EventFd::from_fd(entry.wakeup_eventfd)?;
+                device.enter_low_power(Some(wake))?;
             }
-            let mut uuid = [0u8; 16];
-            UserSlice::new(UserPtr::from_addr(arg + MINSZ), 16)
-                .reader()
-                .read_slice(&mut uuid)?;
-            device.sriov.set_token(uuid)?;
+            Ok(0)
+        }
+        uapi::VFIO_DEVICE_FEATURE_LOW_POWER_EXIT => {
+            if request.check(set, 0)? {
+                // The ioctl has the device awake: if it had suspended with a wakeup
+                // eventfd, its resume exited low power already, and this does nothing.
+                device.exit_low_power();
+            }
             Ok(0)
         }
         // The core's answer for a device without pre-copy migration
@@ -448,6 +474,38 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
         // and DMA-logging features are -ENOTTY there, as here.
         uapi::VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 => Err(EINVAL),
         _ => Err(ENOTTY),
+    }
+}
+
+/// A `VFIO_DEVICE_FEATURE` request past its header: the flags and the user's data.
+struct FeatureRequest {
+    flags: u32,
+    /// User address of the data.
+    data: usize,
+    /// Bytes of data (`argsz` less the header).
+    data_len: usize,
+}
+
+impl FeatureRequest {
+    /// Upstream's `vfio_check_feature()` for a feature that serves the `supported` ops and
+    /// takes `minsz` bytes of data: whether to go on (false: a PROBE, answered 0).
+    fn check(&self, supported: u32, minsz: usize) -> Result<bool> {
+        let ops = self.flags & (uapi::VFIO_DEVICE_FEATURE_GET | uapi::VFIO_DEVICE_FEATURE_SET);
+        if ops & !supported != 0 {
+            return Err(EINVAL);
+        }
+        if self.flags & uapi::VFIO_DEVICE_FEATURE_PROBE != 0 {
+            return Ok(false);
+        }
+        if ops == 0 || self.data_len < minsz {
+            return Err(EINVAL);
+        }
+        Ok(true)
+    }
+
+    /// A reader of the first `len` bytes of data.
+    fn reader(&self, len: usize) -> kernel::uaccess::UserSliceReader {
+        UserSlice::new(UserPtr::from_addr(self.data), len).reader()
     }
 }
 

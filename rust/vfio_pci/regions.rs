@@ -117,6 +117,8 @@ pub(crate) fn rw(
     // CAST: below `NUM_REGIONS`.
     let index = index as u32;
     let offset = pos & OFFSET_MASK;
+    // Out of runtime suspend for the access (upstream's `vfio_pci_rw()`).
+    let _awake = device.awake()?;
     match index {
         CONFIG => config_rw(device, buf, len, offset, write),
         ROM if write => Err(EINVAL),
@@ -390,7 +392,8 @@ pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Resu
     Ok(())
 }
 
-/// Maps the faulting page of a BAR mmap, if memory decode is on.
+/// Maps the faulting page of a BAR mmap, if memory decode is on and the device is in D0
+/// and not in the user's low power.
 pub(crate) fn fault(device: &VfioPciDevice, fault: &mut Fault<'_>) -> FaultResult {
     let page_shift = PAGE_SIZE.trailing_zeros();
     let pgoff = fault.pgoff();
@@ -404,7 +407,7 @@ pub(crate) fn fault(device: &VfioPciDevice, fault: &mut Fault<'_>) -> FaultResul
     let resource = device.resource(index as u32);
     let pfn = (resource.start >> page_shift) + page;
     let memory = device.memory.lock();
-    if !memory.enabled || device.function.in_d3() {
+    if !memory.enabled || memory.power.is_low_power() || device.function.in_d3() {
         return FaultResult::SIGBUS;
     }
     fault.insert_pfn(pfn)

@@ -17,6 +17,7 @@ mod ioctl;
 mod ioeventfd;
 mod layout_table;
 mod params;
+mod power;
 mod regions;
 mod sriov;
 #[path = "../uapi/vfio_uapi.rs"]

@@ -21,48 +21,6 @@
 #include "kselftest_harness.h"
 #include "vfio_pci_util.h"
 
-/* The PCI core's power state of @bdf ("D0", "D3hot", ...) into @buf. */
-static const char *power_state(const char *bdf, char *buf, size_t size)
-{
-	ssize_t n = sysfs_attr(bdf, "power_state", buf, size - 1);
-
-	if (n <= 0)
-		return "unreadable";
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return buf;
-}
-
-/* Waits up to 3 s (runtime suspend runs from a workqueue) for @bdf to be in @want. */
-static bool reaches(const char *bdf, const char *want)
-{
-	char buf[32];
-	int i;
-
-	for (i = 0; i < 300; i++) {
-		if (!strcmp(power_state(bdf, buf, sizeof(buf)), want))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-/* Whether @bdf has a PCI power management capability (its config space, through sysfs). */
-static bool has_pm_cap(const char *bdf)
-{
-	__u8 config[256];
-	int pos, hops;
-
-	if (sysfs_config(bdf, config, sizeof(config)) < 0x40 || !(config[0x06] & 0x10))
-		return false;
-	for (pos = config[0x34] & ~3, hops = 0; pos && hops < 48; hops++) {
-		if (config[pos] == 0x01)
-			return true;
-		pos = config[pos + 1] & ~3;
-	}
-	return false;
-}
-
 FIXTURE(pm) {
 	const char *bdf;
 	const char *idle;
@@ -99,7 +57,7 @@ TEST_F(pm, idle_state)
 {
 	char buf[32];
 
-	EXPECT_TRUE(reaches(self->bdf, self->idle))
+	EXPECT_TRUE(power_reaches(self->bdf, self->idle))
 		TH_LOG("%s idle in %s, want %s", self->bdf,
 		       power_state(self->bdf, buf, sizeof(buf)), self->idle);
 }
@@ -112,7 +70,7 @@ TEST_F(pm, open_resumes_close_suspends)
 	int round;
 
 	for (round = 0; round < 3; round++) {
-		ASSERT_TRUE(reaches(self->bdf, self->idle));
+		ASSERT_TRUE(power_reaches(self->bdf, self->idle));
 		ASSERT_EQ(0, vfio_pci_open(&dev, self->bdf, VFIO_TYPE1v2_IOMMU));
 		EXPECT_STREQ("D0", power_state(self->bdf, buf, sizeof(buf)));
 		/* The device answers: its vendor ID through the fd's config region. */
@@ -127,7 +85,7 @@ TEST_F(pm, open_resumes_close_suspends)
 		usleep(300000);
 		EXPECT_STREQ("D0", power_state(self->bdf, buf, sizeof(buf)));
 		vfio_pci_close(&dev);
-		EXPECT_TRUE(reaches(self->bdf, self->idle))
+		EXPECT_TRUE(power_reaches(self->bdf, self->idle))
 			TH_LOG("round %d: after close %s, want %s", round,
 			       power_state(self->bdf, buf, sizeof(buf)), self->idle);
 	}
@@ -150,7 +108,7 @@ TEST_F(pm, device_fd_twice)
 	close(second);
 	dev.fd = -1;
 	vfio_pci_close(&dev);
-	EXPECT_TRUE(reaches(self->bdf, self->idle));
+	EXPECT_TRUE(power_reaches(self->bdf, self->idle));
 }
 
 TEST_HARNESS_MAIN

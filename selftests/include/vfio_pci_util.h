@@ -456,4 +456,46 @@ static inline int edu_dma(int fd, __u64 src, __u64 dst, __u64 count, __u32 cmd, 
 	return wait ? edu_dma_wait(fd, 5000) : 0;
 }
 
+/* The PCI core's power state of @bdf ("D0", "D3hot", ...) into @buf. */
+static inline const char *power_state(const char *bdf, char *buf, size_t size)
+{
+	ssize_t n = sysfs_attr(bdf, "power_state", buf, size - 1);
+
+	if (n <= 0)
+		return "unreadable";
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+/* Waits up to 3 s (runtime suspend runs from a workqueue) for @bdf to be in @want. */
+static inline bool power_reaches(const char *bdf, const char *want)
+{
+	char buf[32];
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		if (!strcmp(power_state(bdf, buf, sizeof(buf)), want))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Whether @bdf has a PCI power management capability (its config space, through sysfs). */
+static inline bool has_pm_cap(const char *bdf)
+{
+	__u8 config[256];
+	int pos, hops;
+
+	if (sysfs_config(bdf, config, sizeof(config)) < 0x40 || !(config[0x06] & 0x10))
+		return false;
+	for (pos = config[0x34] & ~3, hops = 0; pos && hops < 48; hops++) {
+		if (config[pos] == 0x01)
+			return true;
+		pos = config[pos + 1] & ~3;
+	}
+	return false;
+}
+
 #endif
