@@ -88,7 +88,7 @@ RVFIO_JOBS=1 "$RVFIO_ROOT/qemu-test/build-kernel.sh" test >/dev/null ||
 	log "test kernel build failed (its run below reports it)"
 run test "$filter"
 wait "$distro" || log "preparing Debian's kernel failed ($distro_log): its run retries it"
-RVFIO_EXCLUDE=${RVFIO_EXCLUDE-^vm_} run debian "$filter"
+RVFIO_EXCLUDE=${RVFIO_EXCLUDE-^vm_|_fault\$} run debian "$filter"
 
 log "waiting for the debug kernel's suite"
 wait "$lane" || verdict=1

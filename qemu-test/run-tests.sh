@@ -9,8 +9,8 @@
 #   run-tests.sh [REGEX]      only the tests whose names match REGEX
 #
 # RVFIO_EXCLUDE=REGEX leaves out the tests whose names match it (listed as not run); it
-# defaults to '_distro$' on the test kernel, '_upstream$|^hotplug$|^vm_|_distro$' on the debug
-# kernel, nothing on Debian's.
+# defaults to '_distro$|_fault$' on the test kernel, '_upstream$|^hotplug$|^vm_|_distro$' on
+# the debug kernel, '_fault$' on Debian's.
 #
 # RVFIO_KERNEL=debug runs the suite on the debug kernel instead (qemu-test/kernel-debug.config:
 # KASAN, lockdep, kmemleak, UBSAN...): our modules and upstream's come from that build tree,
@@ -26,8 +26,9 @@ filter=${1:-}
 start=$SECONDS
 flavour=${RVFIO_KERNEL:-test}
 case $flavour in
-# Tests named *_distro need a distribution kernel's installed modules (make install's test).
-test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-_distro\$} ;;
+# Tests named *_distro need a distribution kernel's installed modules (make install's test),
+# those named *_fault fault injection (CONFIG_FAIL_FUNCTION), which only the debug kernel has.
+test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-_distro\$|_fault\$} ;;
 # The debug kernel runs tests 2-8 times slower (vfio_pci_driver_test: 85 s -> 400-650 s),
 # and each kmemleak scan after a test takes a minute or more (README: the debug kernel).
 # Upstream's runs are the reference the rvfio ones are checked against; on the debug kernel
@@ -42,7 +43,7 @@ test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-_distro\$} ;
 debug) prefix=debug: test_timeout=1800 timeout=7200 exclude=${RVFIO_EXCLUDE-_upstream\$|^hotplug\$|^vm_|_distro\$} ;;
 # Debian's stock kernel (and its PREEMPT_RT flavour): our modules built with Debian's own
 # toolchain (qemu-test/distro.sh), upstream's being Debian's signed modules.
-debian | debian-rt) prefix=$flavour: test_timeout=600 timeout=3600 exclude=${RVFIO_EXCLUDE-} ;;
+debian | debian-rt) prefix=$flavour: test_timeout=600 timeout=3600 exclude=${RVFIO_EXCLUDE-_fault\$} ;;
 *) die "RVFIO_KERNEL must be test, debug, debian or debian-rt, not '$flavour'" ;;
 esac
 test_timeout=${RVFIO_TEST_TIMEOUT:-$test_timeout}

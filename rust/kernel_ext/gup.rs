@@ -217,6 +217,8 @@ pub(crate) struct PinnedRuns {
     runs: RunList,
     /// Mark the pages dirty when unpinning (the device could write them).
     dirty: bool,
+    /// A device may still reach the pages ([`Self::leak`]): they are never unpinned.
+    leaked: bool,
 }
 
 // SAFETY: Page pins are not tied to a thread.
@@ -230,7 +232,15 @@ impl PinnedRuns {
         Self {
             runs: RunList::new(),
             dirty,
+            leaked: false,
         }
+    }
+
+    /// Keeps the pages pinned for good: an IOMMU unmap of them came up short, so a device
+    /// may still reach them, and unpinning would let them be freed and reused under its
+    /// DMA. Dropping the object then gives up the pins without releasing them.
+    pub(crate) fn leak(&mut self) {
+        self.leaked = true;
     }
 
     /// The runs.
@@ -300,6 +310,16 @@ impl PinnedRuns {
 
 impl Drop for PinnedRuns {
     fn drop(&mut self) {
+        if self.leaked {
+            let pages: u64 = self
+                .runs
+                .iter()
+                .filter(|run| run.pinned)
+                .map(|run| u64::from(run.npages))
+                .sum();
+            pr_err!("leaking {pages} pinned pages that an IOMMU may still map\n");
+            return;
+        }
         for run in self.runs.iter().filter(|run| run.pinned) {
             // CAST: frame numbers and counts of pinned memory fit in `unsigned long`.
             // SAFETY: Each run is a range of pinned `struct page`s we own (type invariant),

@@ -320,10 +320,17 @@ impl Domain {
         })
     }
 
-    /// Unmaps `[iova, iova + size)` and flushes the IOTLB; returns the bytes unmapped.
-    pub(crate) fn unmap(&self, iova: u64, size: usize) -> usize {
+    /// Unmaps `[iova, iova + size)`, all of which the caller mapped, and flushes the
+    /// IOTLB. A short unmap is an error: the IOMMU may still map the rest, so the caller
+    /// must not release the memory behind it.
+    pub(crate) fn unmap(&self, iova: u64, size: usize) -> Result<(), ShortUnmap> {
         // SAFETY: The domain is live; unmapping a range the caller mapped.
-        unsafe { bindings::iommu_unmap(self.ptr.as_ptr(), iova as usize, size) }
+        let unmapped = unsafe { rvfio_iommu_unmap(self.ptr.as_ptr(), iova as usize, size) };
+        if unmapped == size {
+            return Ok(());
+        }
+        pr_err!("IOMMU unmap of {size:#x} bytes at IOVA {iova:#x} removed {unmapped:#x}\n");
+        Err(ShortUnmap)
     }
 
     /// Attaches `group` to the domain; dropping the result detaches it.
@@ -341,6 +348,10 @@ impl Domain {
         })
     }
 }
+
+/// An IOMMU unmap that removed less than asked ([`Domain::unmap`]).
+#[derive(Debug)]
+pub(crate) struct ShortUnmap;
 
 impl Drop for Domain {
     fn drop(&mut self) {
@@ -371,4 +382,11 @@ impl Drop for DomainAttachment {
         // SAFETY: Attached (type invariant), detached once, here.
         unsafe { bindings::iommu_detach_group(self.domain.ptr.as_ptr(), self.group.0.get()) };
     }
+}
+
+// `struct iommu_domain` has a zero-sized member that trips the lint; only pointers cross here.
+#[allow(improper_ctypes)]
+extern "C" {
+    /// `iommu_unmap()`, open to fault injection (`rust/vfio/inject.c`).
+    fn rvfio_iommu_unmap(domain: *mut bindings::iommu_domain, iova: usize, size: usize) -> usize;
 }

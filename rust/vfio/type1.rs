@@ -54,7 +54,8 @@ use crate::{
         DomainAttachment,
         IommuGroup,
         IovaRange,
-        Prot, //
+        Prot,
+        ShortUnmap, //
     },
     info_caps::{
         write_info,
@@ -221,13 +222,18 @@ impl Type1 {
 
         // A domain of its own: it gets every existing mapping (those still in flight are
         // replayed into it by their `MAP_DMA` when it publishes them).
-        for (replayed, mapping) in inner.mappings.values().enumerate() {
+        let mut failed = None;
+        for (replayed, mapping) in inner.mappings.values_mut().enumerate() {
             if let Err(e) = mapping.replay_into(&domain) {
-                for done in inner.mappings.values().take(replayed) {
-                    done.unmap_from(core::iter::once(&*domain));
-                }
-                return Err(e);
+                failed = Some((replayed, e));
+                break;
             }
+        }
+        if let Some((replayed, e)) = failed {
+            for done in inner.mappings.values_mut().take(replayed) {
+                done.unmap_from(core::iter::once(&*domain));
+            }
+            return Err(e);
         }
         let mut groups = KVec::new();
         groups.push(attached, GFP_KERNEL)?;
@@ -441,7 +447,7 @@ impl Type1 {
         let mut inner = self.inner.lock();
         inner.in_flight.retain(|r| r.start != range.start);
         inner.dma_avail += 1;
-        let mapping = created?;
+        let mut mapping = created?;
         let in_snapshot = |domain: &Arc<Domain>| snapshot.iter().any(|s| Arc::ptr_eq(s, domain));
         // Domains whose groups all left: nothing can reach them, but the pages must leave
         // them before they are unpinned (now or at unmap).
@@ -546,6 +552,7 @@ impl Type1 {
         // First take the selected mappings out of every domain, one IOMMU unmap (and IOTLB
         // flush) per run of IOVA-adjacent mappings rather than per mapping...
         let mut unmapped = 0u64;
+        let mut short = false;
         let mut span: Option<(u64, u64)> = None;
         let mut cursor = mappings.cursor_lower_bound_mut(&iova);
         while let Some(c) = cursor {
@@ -557,7 +564,7 @@ impl Type1 {
             span = match span {
                 Some((first, end)) if end == start => Some((first, end + m.size)),
                 Some(done) => {
-                    unmap_span(domains, done);
+                    short |= unmap_span(domains, done).is_err();
                     Some((start, start + m.size))
                 }
                 None => Some((start, start + m.size)),
@@ -565,10 +572,12 @@ impl Type1 {
             cursor = c.move_next();
         }
         if let Some(done) = span {
-            unmap_span(domains, done);
+            short |= unmap_span(domains, done).is_err();
         }
 
         // ...then drop their records, which unpins the pages: no device can reach them now.
+        // Unless the IOMMU came up short on some span: then no page of this call is unpinned
+        // (the user's IOVA range is free again either way, as upstream's).
         // Their `locked_vm` charges go back together once all are released. Removing a
         // node hands back the cursor at its successor (or, at the end of the tree, its
         // predecessor, which is below `iova`).
@@ -580,7 +589,12 @@ impl Type1 {
                 break;
             }
             let (next, node) = c.remove_current();
-            uncharge.add(node.to_key_value().1.release());
+            let mapping = node.to_key_value().1;
+            uncharge.add(if short {
+                mapping.release_leaked()
+            } else {
+                mapping.release()
+            });
             *dma_avail += 1;
             cursor = next;
         }
@@ -628,12 +642,16 @@ impl MapRequest {
     }
 }
 
-/// Unmaps the IOVA span `[start, end)` from every domain.
-fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) {
+/// Unmaps the IOVA span `[start, end)` from every domain; an error if any came up short.
+fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) -> Result<(), ShortUnmap> {
+    let mut result = Ok(());
     for entry in domains {
         // CAST: spans are bounded by the 64-bit IOVA space.
-        entry.domain.unmap(start, (end - start) as usize);
+        if let Err(short) = entry.domain.unmap(start, (end - start) as usize) {
+            result = Err(short);
+        }
     }
+    result
 }
 
 impl Type1Inner {

@@ -32,31 +32,6 @@
 #define IOVA_NEVER 0x300000ULL
 #define IOVA_HIGH (EDU_DMA_MASK + 1 - NPAGES * PAGE_SZ)
 
-static int map_dma(int container, void *vaddr, __u64 iova, __u64 size, __u32 flags)
-{
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = flags,
-		.vaddr = (uintptr_t)vaddr,
-		.iova = iova,
-		.size = size,
-	};
-
-	return xioctl(container, VFIO_IOMMU_MAP_DMA, &map);
-}
-
-static int unmap_dma(int container, __u64 iova, __u64 size)
-{
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.iova = iova,
-		.size = size,
-	};
-	int ret = xioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
-
-	return ret ? ret : (unmap.size == size ? 0 : -ERANGE);
-}
-
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
 /* A recognisable pattern for page @seed: no two seeds agree on any 4-byte word. */

@@ -456,6 +456,34 @@ static inline int edu_dma(int fd, __u64 src, __u64 dst, __u64 count, __u32 cmd, 
 	return wait ? edu_dma_wait(fd, 5000) : 0;
 }
 
+/* VFIO_IOMMU_MAP_DMA; 0 or -errno. */
+static inline int map_dma(int container, void *vaddr, __u64 iova, __u64 size, __u32 flags)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = flags,
+		.vaddr = (uintptr_t)vaddr,
+		.iova = iova,
+		.size = size,
+	};
+
+	return xioctl(container, VFIO_IOMMU_MAP_DMA, &map);
+}
+
+/* VFIO_IOMMU_UNMAP_DMA of exactly [@iova, @iova + @size); 0, -errno, or -ERANGE if a
+ * different size was unmapped. */
+static inline int unmap_dma(int container, __u64 iova, __u64 size)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = iova,
+		.size = size,
+	};
+	int ret = xioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+
+	return ret ? ret : (unmap.size == size ? 0 : -ERANGE);
+}
+
 /* The PCI core's power state of @bdf ("D0", "D3hot", ...) into @buf. */
 static inline const char *power_state(const char *bdf, char *buf, size_t size)
 {

@@ -7,7 +7,8 @@
 //! replayed into a new domain and unmapped without asking the IOMMU where anything is.
 //! Dropping a mapping unpins its pages and uncharges `locked_vm`; removing it from the
 //! domains first is the caller's job ([`Mapping::unmap_from`]), because pages must not be
-//! released while a device can still reach them.
+//! released while a device can still reach them. An IOMMU unmap of a mapping that comes up
+//! short (which a working IOMMU driver never does) leaves its pages pinned for good.
 
 use kernel::{
     mm::MmWithUser,
@@ -157,7 +158,9 @@ impl Mapping {
                 if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
                     // The domains before this one have the run: take it back out.
                     for domain in domains.take(done) {
-                        domain.unmap(iova, run.bytes() as usize);
+                        if domain.unmap(iova, run.bytes() as usize).is_err() {
+                            self.leak();
+                        }
                     }
                     return Err(e);
                 }
@@ -168,18 +171,32 @@ impl Mapping {
     }
 
     /// Maps the whole mapping into `domain`, a domain added after it was created. On
-    /// failure, nothing of it stays in `domain`.
-    pub(crate) fn replay_into(&self, domain: &Domain) -> Result {
+    /// failure, nothing of it stays in `domain` (or its pages are leaked).
+    pub(crate) fn replay_into(&mut self, domain: &Domain) -> Result {
         let mut iova = self.iova;
+        let mut failed = None;
         for run in self.pinned.runs().iter() {
             // CAST: as in `map_runs`.
             if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
-                domain.unmap(self.iova, (iova - self.iova) as usize);
-                return Err(e);
+                failed = Some(e);
+                break;
             }
             iova += run.bytes();
         }
-        Ok(())
+        let Some(e) = failed else {
+            return Ok(());
+        };
+        // CAST: as in `map_runs`.
+        let mapped = (iova - self.iova) as usize;
+        if mapped > 0 && domain.unmap(self.iova, mapped).is_err() {
+            self.leak();
+        }
+        Err(e)
+    }
+
+    /// Keeps the mapping's pages pinned for good, as an IOMMU may still map them.
+    fn leak(&mut self) {
+        self.pinned.leak();
     }
 
     /// Unpins the mapping's pages, which no domain may map any more, and hands back its
@@ -190,15 +207,25 @@ impl Mapping {
         locked
     }
 
-    /// Removes the mapping from `domains` (the IOTLB is flushed on return).
-    pub(crate) fn unmap_from<'a>(&self, domains: impl Iterator<Item = &'a Domain>) {
+    /// Removes the mapping from `domains` (the IOTLB is flushed on return). Where that
+    /// comes up short, its pages are leaked.
+    pub(crate) fn unmap_from<'a>(&mut self, domains: impl Iterator<Item = &'a Domain>) {
         if self.size == 0 {
             return;
         }
         for domain in domains {
             // CAST: as in `map_runs`.
-            domain.unmap(self.iova, self.size as usize);
+            if domain.unmap(self.iova, self.size as usize).is_err() {
+                self.leak();
+            }
         }
+    }
+
+    /// [`Self::release`] for a mapping that an unmap of the IOMMU may have left mapped:
+    /// its pages stay pinned for good.
+    pub(crate) fn release_leaked(mut self) -> LockedVm {
+        self.leak();
+        self.release()
     }
 }
 
