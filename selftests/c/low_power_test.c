@@ -6,11 +6,12 @@
  * After an entry the open device no longer holds itself in D0: with CONFIG_PM the PM core
  * suspends it (D3hot) when no access is in progress, and every ioctl, read or write resumes
  * it for its own duration. Its BAR mmaps fault (SIGBUS) until the user exits; with a
- * wakeup eventfd, the next resume signals the eventfd and exits by itself. Without
- * CONFIG_PM (or without a PM capability: edu) the device stays in D0 and no wakeup comes,
- * but the mmaps still fault. RVFIO_LOW_POWER_STATE is what a function with a PM capability
- * must reach in low power: D3hot with CONFIG_PM, D0 without (selftests/sh/runtime_pm.sh);
- * RVFIO_IDLE_STATE what it must be in when closed (D0 with disable_idle_d3=1).
+ * wakeup eventfd, the next resume signals the eventfd and exits by itself. A function
+ * without a PM capability (edu) suspends and resumes the same but stays in D0; without
+ * CONFIG_PM nothing suspends, so no wakeup comes, but the mmaps still fault.
+ * RVFIO_LOW_POWER_STATE is what a function with a PM capability must reach in low power:
+ * D3hot with CONFIG_PM, D0 without (selftests/sh/runtime_pm.sh); RVFIO_IDLE_STATE what it
+ * must be in when closed (D0 with disable_idle_d3=1); RVFIO_RUNTIME_PM=1 with CONFIG_PM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,8 @@ FIXTURE(lp) {
 	/* What the function reaches in low power, and when closed. */
 	const char *low;
 	const char *idle;
+	/* Runtime PM suspends it in low power (CONFIG_PM). */
+	bool suspends;
 	/* A BAR0 register that answers in D0: edu's ID, igb's STATUS. */
 	off_t reg;
 	bool igb;
@@ -121,6 +124,7 @@ FIXTURE_SETUP(lp)
 	ASSERT_NE(NULL, self->bdf);
 	ASSERT_NE(NULL, self->low);
 	ASSERT_NE(NULL, self->idle);
+	self->suspends = getenv("RVFIO_RUNTIME_PM") && !strcmp(getenv("RVFIO_RUNTIME_PM"), "1");
 	if (!has_pm_cap(self->bdf))
 		self->low = self->idle = "D0";
 	self->efd = new_eventfd();
@@ -231,6 +235,23 @@ TEST_F(lp, access_in_low_power)
 	munmap((void *)bar, PAGE_SZ);
 }
 
+/* The PM core's view of @bdf: "suspended" once runtime PM has suspended it. */
+static bool runtime_suspended(const char *bdf)
+{
+	char buf[32];
+	ssize_t n = sysfs_attr(bdf, "power/runtime_status", buf, sizeof(buf) - 1);
+	int i;
+
+	for (i = 0; n > 0 && i < 300; i++) {
+		buf[n] = 0;
+		if (!strncmp(buf, "suspended", 9))
+			return true;
+		usleep(10000);
+		n = sysfs_attr(bdf, "power/runtime_status", buf, sizeof(buf) - 1);
+	}
+	return false;
+}
+
 /*
  * With a wakeup eventfd: nothing is signalled while the device sleeps; the first access
  * resumes it, which signals the eventfd once and exits low power (D0 held, the mmap works,
@@ -238,7 +259,7 @@ TEST_F(lp, access_in_low_power)
  */
 TEST_F(lp, wakeup)
 {
-	bool sleeps = strcmp(self->low, "D0") != 0;
+	bool sleeps = self->suspends;
 	int fd = self->dev.fd;
 	volatile __u32 *bar;
 	char buf[32];
@@ -248,6 +269,8 @@ TEST_F(lp, wakeup)
 	ASSERT_NE(MAP_FAILED, bar);
 	ASSERT_EQ(0, entry_wakeup(fd, self->efd));
 	EXPECT_TRUE(power_reaches(self->bdf, self->low));
+	if (sleeps)
+		EXPECT_TRUE(runtime_suspended(self->bdf));
 	EXPECT_EQ(1, faults(bar + self->reg / 4, &v));
 	EXPECT_EQ(0, eventfd_wait(self->efd, 200));
 	/* The access that wakes it. */

@@ -8,15 +8,15 @@
 . /guest/lib.sh
 stack=$1
 case $stack in rvfio | upstream) ;; *) fail "unknown stack '$stack'" ;; esac
-low=D0
-kconfig PM && low=D3hot
+low=D0 rpm=0
+kconfig PM && low=D3hot rpm=1
 echo "# idle and low-power functions must be in $low (CONFIG_PM: $(kconfig PM && echo y || echo n))"
 for prog in runtime_pm_test low_power_test; do
-	RVFIO_IDLE_STATE=$low RVFIO_LOW_POWER_STATE=$low sh /guest/with-vfio.sh $stack \
+	RVFIO_IDLE_STATE=$low RVFIO_LOW_POWER_STATE=$low RVFIO_RUNTIME_PM=$rpm sh /guest/with-vfio.sh $stack \
 		/tests/c/$prog || fail "$prog with idle D3 ($low)"
 done
 echo "# disable_idle_d3=1: idle in D0, the user's low power in $low"
 for prog in runtime_pm_test low_power_test; do
-	RVFIO_PCI_PARAMS=disable_idle_d3=1 RVFIO_IDLE_STATE=D0 RVFIO_LOW_POWER_STATE=$low \
+	RVFIO_PCI_PARAMS=disable_idle_d3=1 RVFIO_IDLE_STATE=D0 RVFIO_LOW_POWER_STATE=$low RVFIO_RUNTIME_PM=$rpm \
 		sh /guest/with-vfio.sh $stack /tests/c/$prog || fail "$prog with disable_idle_d3=1"
 done
