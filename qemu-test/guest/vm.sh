@@ -74,6 +74,7 @@ vm_start() {
 		</dev/null >"$d/stdout.log" 2>"$d/stderr.log" &
 	echo $! >"$d/pid"
 	date +%s >"$d/start"
+	echo "$limit" >"$d/limit"
 	# The test guest's interrupt counts of the passed devices, sampled while the VM runs.
 	vm_sample_irqs "$d" $(cat "$d/pid") "$@" &
 	echo $! >"$d/sampler"
@@ -107,10 +108,30 @@ vm_sample_irqs() {
 	done
 }
 
+# vm_stuck NAME PID: QEMU outlived its SIGKILL (vm_start's limit): it is stuck in the
+# kernel, which no test allows. Shows where each of its threads is, and the guest's blocked
+# tasks (sysrq w, in the kernel log), once.
+vm_stuck() {
+	local t
+	echo "# vm $1: QEMU ($2) still there 30 s after its time limit's SIGKILL: stuck in the kernel"
+	for t in /proc/$2/task/*; do
+		echo "# vm $1: thread ${t##*/} ($(cat $t/comm 2>/dev/null)) in $(cat $t/wchan 2>/dev/null):"
+		sed "s/^/# vm $1:   /" $t/stack 2>/dev/null
+	done
+	echo w >/proc/sysrq-trigger 2>/dev/null
+}
+
 vm_wait() {
-	local d=$VM_RUN/$1 rc
-	wait "$(cat "$d/pid")"
+	local d=$VM_RUN/$1 rc pid watchdog
+	pid=$(cat "$d/pid")
+	(
+		sleep $(($(cat "$d/limit") + 30))
+		! kill -0 "$pid" 2>/dev/null || vm_stuck "$1" "$pid"
+	) &
+	watchdog=$!
+	wait "$pid"
 	rc=$?
+	kill "$watchdog" 2>/dev/null
 	wait "$(cat "$d/sampler")" 2>/dev/null
 	echo $rc >"$d/rc"
 	echo $(($(date +%s) - $(cat "$d/start"))) >"$d/secs"
