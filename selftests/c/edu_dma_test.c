@@ -139,11 +139,11 @@ static int load_edu(FIXTURE_DATA(dma) *self, __u32 seed)
 	int ret;
 
 	fill(self->spare, PAGE_SZ, seed);
-	ret = map_dma(self->dev.container, self->spare, iova, PAGE_SZ, RW);
+	ret = type1_map(self->dev.container, self->spare, iova, PAGE_SZ, RW);
 	if (ret)
 		return ret;
 	ret = to_edu(self, iova, 0, PAGE_SZ);
-	if (unmap_dma(self->dev.container, iova, PAGE_SZ))
+	if (type1_unmap(self->dev.container, iova, PAGE_SZ))
 		return -1;
 	return ret;
 }
@@ -155,11 +155,11 @@ static int read_edu(FIXTURE_DATA(dma) *self)
 	int ret;
 
 	memset(self->spare, 0, PAGE_SZ);
-	ret = map_dma(self->dev.container, self->spare, iova, PAGE_SZ, RW);
+	ret = type1_map(self->dev.container, self->spare, iova, PAGE_SZ, RW);
 	if (ret)
 		return ret;
 	ret = from_edu(self, 0, iova, PAGE_SZ);
-	if (unmap_dma(self->dev.container, iova, PAGE_SZ))
+	if (type1_unmap(self->dev.container, iova, PAGE_SZ))
 		return -1;
 	return ret;
 }
@@ -169,8 +169,8 @@ TEST_F(dma, round_trip)
 {
 	fill(self->src, PAGE_SZ, 1);
 	memset(self->dst, 0, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, to_edu(self, IOVA_SRC, 0, PAGE_SZ));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(matches(self->dst, PAGE_SZ, 1, 0));
@@ -183,8 +183,8 @@ TEST_F(dma, round_trip)
 	EXPECT_TRUE(all_bytes(self->dst, 0x800, 0xee));
 	EXPECT_TRUE(matches(self->dst + 0x800, 0x80, 1, 0x100));
 	EXPECT_TRUE(all_bytes(self->dst + 0x880, PAGE_SZ - 0x880, 0xee));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_SRC, PAGE_SZ));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_SRC, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /*
@@ -203,7 +203,7 @@ TEST_F(dma, pages)
 		TH_LOG("IOVA base %#llx", (unsigned long long)base);
 		ASSERT_EQ(0, load_edu(self, 7));
 		memset(self->dst, 0, NPAGES * PAGE_SZ);
-		ASSERT_EQ(0, map_dma(self->dev.container, self->dst, base, NPAGES * PAGE_SZ, RW));
+		ASSERT_EQ(0, type1_map(self->dev.container, self->dst, base, NPAGES * PAGE_SZ, RW));
 		for (i = 0; i < NPAGES; i++)
 			ASSERT_EQ(0, from_edu(self, i * 64, base + i * PAGE_SZ + i * 64, 64));
 		for (i = 0; i < NPAGES; i++) {
@@ -222,7 +222,7 @@ TEST_F(dma, pages)
 		ASSERT_EQ(0, to_edu(self, base + (NPAGES - 1) * PAGE_SZ, 0, PAGE_SZ));
 		ASSERT_EQ(0, read_edu(self));
 		EXPECT_TRUE(matches(self->spare, PAGE_SZ, 8, 0));
-		EXPECT_EQ(0, unmap_dma(self->dev.container, base, NPAGES * PAGE_SZ));
+		EXPECT_EQ(0, type1_unmap(self->dev.container, base, NPAGES * PAGE_SZ));
 	}
 }
 
@@ -231,8 +231,8 @@ TEST_F(dma, never_mapped)
 {
 	fill(self->src, PAGE_SZ, 2);
 	memset(self->dst, 0x5a, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, load_edu(self, 3));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_NEVER, PAGE_SZ));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST + PAGE_SZ, PAGE_SZ));
@@ -241,40 +241,40 @@ TEST_F(dma, never_mapped)
 	/* The engine still works afterwards. */
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(matches(self->dst, PAGE_SZ, 3, 0));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_SRC, PAGE_SZ));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_SRC, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /* After UNMAP_DMA the device can no longer reach the buffer; a new map makes it again. */
 TEST_F(dma, unmapped)
 {
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, load_edu(self, 4));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	ASSERT_TRUE(matches(self->dst, PAGE_SZ, 4, 0));
 
 	ASSERT_EQ(0, load_edu(self, 5));
-	ASSERT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	ASSERT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(matches(self->dst, PAGE_SZ, 4, 0)) TH_LOG("DMA reached an unmapped buffer");
 
 	/* The same IOVA, now another buffer. */
 	memset(self->src, 0, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->src, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->src, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(matches(self->src, PAGE_SZ, 5, 0));
 	EXPECT_TRUE(matches(self->dst, PAGE_SZ, 4, 0));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 
 	/* Unmapping one page of a two-page range (v1 splits; v2 unmaps whole mappings only). */
 	memset(self->dst, 0x11, 2 * PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst + PAGE_SZ, IOVA_DST + PAGE_SZ, PAGE_SZ, RW));
-	ASSERT_EQ(0, unmap_dma(self->dev.container, IOVA_DST + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst + PAGE_SZ, IOVA_DST + PAGE_SZ, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_unmap(self->dev.container, IOVA_DST + PAGE_SZ, PAGE_SZ));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST + 0x800, PAGE_SZ));
 	EXPECT_TRUE(matches(self->dst + 0x800, 0x800, 5, 0));
 	EXPECT_TRUE(all_bytes(self->dst + PAGE_SZ, PAGE_SZ, 0x11));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /* Mapping permissions hold for the device: no writes through a read-only mapping. */
@@ -282,7 +282,7 @@ TEST_F(dma, read_only_mapping)
 {
 	ASSERT_EQ(0, load_edu(self, 6));
 	memset(self->dst, 0x77, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ,
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ,
 			     VFIO_DMA_MAP_FLAG_READ));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(all_bytes(self->dst, PAGE_SZ, 0x77)) TH_LOG("device wrote a read-only mapping");
@@ -291,7 +291,7 @@ TEST_F(dma, read_only_mapping)
 	ASSERT_EQ(0, to_edu(self, IOVA_DST, 0, PAGE_SZ));
 	ASSERT_EQ(0, read_edu(self));
 	EXPECT_TRUE(matches(self->spare, PAGE_SZ, 9, 0));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /* Device reads through a write-only mapping do not get the data. */
@@ -299,7 +299,7 @@ TEST_F(dma, write_only_mapping)
 {
 	ASSERT_EQ(0, load_edu(self, 10));
 	fill(self->src, PAGE_SZ, 11);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->src, IOVA_SRC, PAGE_SZ,
+	ASSERT_EQ(0, type1_map(self->dev.container, self->src, IOVA_SRC, PAGE_SZ,
 			     VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(0, to_edu(self, IOVA_SRC, 0, PAGE_SZ));
 	ASSERT_EQ(0, read_edu(self));
@@ -308,7 +308,7 @@ TEST_F(dma, write_only_mapping)
 	ASSERT_EQ(0, load_edu(self, 12));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_SRC, PAGE_SZ));
 	EXPECT_TRUE(matches(self->src, PAGE_SZ, 12, 0));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_SRC, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_SRC, PAGE_SZ));
 }
 
 /* With bus mastering off (as VFIO leaves a device at open) the device cannot DMA. */
@@ -316,14 +316,14 @@ TEST_F(dma, bus_master_off)
 {
 	ASSERT_EQ(0, load_edu(self, 13));
 	memset(self->dst, 0x33, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, cfg_command(self->dev.fd, 0, PCI_COMMAND_MASTER));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(all_bytes(self->dst, PAGE_SZ, 0x33));
 	ASSERT_EQ(0, cfg_command(self->dev.fd, PCI_COMMAND_MASTER, 0));
 	ASSERT_EQ(0, from_edu(self, 0, IOVA_DST, PAGE_SZ));
 	EXPECT_TRUE(matches(self->dst, PAGE_SZ, 13, 0));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /* DMA completion signalled by MSI (command bit 2) through a VFIO eventfd. */
@@ -333,8 +333,8 @@ TEST_F(dma, completion_msi)
 
 	fill(self->src, PAGE_SZ, 14);
 	memset(self->dst, 0, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->src, IOVA_SRC, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	ASSERT_EQ(0, set_irq_eventfds(self->dev.fd, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, &fd));
 
 	ASSERT_EQ(0, edu_dma(self->dev.fd, IOVA_SRC, EDU_DMA_BUF, PAGE_SZ, EDU_DMA_IRQ, 0));
@@ -356,8 +356,8 @@ TEST_F(dma, completion_msi)
 	EXPECT_EQ(0, bar_read32(self->dev.fd, EDU_BAR, EDU_REG_IRQ_STATUS));
 
 	EXPECT_EQ(0, disable_irqs(self->dev.fd, VFIO_PCI_MSI_IRQ_INDEX));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_SRC, PAGE_SZ));
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA_DST, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_SRC, PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA_DST, PAGE_SZ));
 }
 
 /* Closing the container's last group drops the mappings: the device reaches nothing. */
@@ -367,7 +367,7 @@ TEST_F(dma, mappings_gone_with_container)
 
 	ASSERT_EQ(0, load_edu(self, 15));
 	memset(self->dst, 0x44, PAGE_SZ);
-	ASSERT_EQ(0, map_dma(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->dst, IOVA_DST, PAGE_SZ, RW));
 	vfio_pci_close(&self->dev);
 	/* A new container without that mapping: the same IOVA leads nowhere. */
 	ASSERT_EQ(0, vfio_pci_open(&self->dev, bdf, variant->iommu_type));

@@ -116,7 +116,7 @@ TEST_F(fault, short_unmap_keeps_pages_pinned)
 	long long pins0 = pinned_pages(), pins;
 
 	ASSERT_LE(0, pins0);
-	ASSERT_EQ(0, map_dma(container, self->buf, IOVA, NPAGES * PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(container, self->buf, IOVA, NPAGES * PAGE_SZ, RW));
 	pins = pinned_pages();
 	ASSERT_EQ(pins0 + NPAGES, pins);
 	/* The mapping works: page 0 copied to page 1 by the device. */
@@ -124,7 +124,7 @@ TEST_F(fault, short_unmap_keeps_pages_pinned)
 	ASSERT_EQ(0, memcmp(self->buf, self->buf + PAGE_SZ, PAGE_SZ));
 
 	ASSERT_EQ(0, arm_short_unmap());
-	EXPECT_EQ(0, unmap_dma(container, IOVA, NPAGES * PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(container, IOVA, NPAGES * PAGE_SZ));
 	EXPECT_EQ(0, fail_times_left()) TH_LOG("the injected failure did not happen");
 	disarm();
 
@@ -140,10 +140,10 @@ TEST_F(fault, short_unmap_keeps_pages_pinned)
 	 * fails where the IOMMU refuses to map over what it still maps, and then releases
 	 * what it pinned; none of the leaked pages comes back either way.
 	 */
-	if (map_dma(container, self->buf, IOVA, NPAGES * PAGE_SZ, RW) == 0) {
+	if (type1_map(container, self->buf, IOVA, NPAGES * PAGE_SZ, RW) == 0) {
 		TH_LOG("the IOMMU mapped over the leaked range");
 		EXPECT_EQ(pins + NPAGES, pinned_pages());
-		EXPECT_EQ(0, unmap_dma(container, IOVA, NPAGES * PAGE_SZ));
+		EXPECT_EQ(0, type1_unmap(container, IOVA, NPAGES * PAGE_SZ));
 	}
 	EXPECT_EQ(pins, pinned_pages_settle(pins));
 	vfio_pci_close(&self->dev);
@@ -155,9 +155,9 @@ TEST_F(fault, full_unmap_unpins)
 {
 	long long pins0 = pinned_pages();
 
-	ASSERT_EQ(0, map_dma(self->dev.container, self->buf, IOVA, NPAGES * PAGE_SZ, RW));
+	ASSERT_EQ(0, type1_map(self->dev.container, self->buf, IOVA, NPAGES * PAGE_SZ, RW));
 	EXPECT_EQ(pins0 + NPAGES, pinned_pages());
-	EXPECT_EQ(0, unmap_dma(self->dev.container, IOVA, NPAGES * PAGE_SZ));
+	EXPECT_EQ(0, type1_unmap(self->dev.container, IOVA, NPAGES * PAGE_SZ));
 	EXPECT_EQ(pins0, pinned_pages_settle(pins0));
 	/* Unmapped: the device's DMA no longer reaches the pages (it faults). */
 	memset(self->buf + PAGE_SZ, 0, PAGE_SZ);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -457,7 +458,7 @@ static inline int edu_dma(int fd, __u64 src, __u64 dst, __u64 count, __u32 cmd, 
 }
 
 /* VFIO_IOMMU_MAP_DMA; 0 or -errno. */
-static inline int map_dma(int container, void *vaddr, __u64 iova, __u64 size, __u32 flags)
+static inline int type1_map(int container, void *vaddr, __u64 iova, __u64 size, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
@@ -472,7 +473,7 @@ static inline int map_dma(int container, void *vaddr, __u64 iova, __u64 size, __
 
 /* VFIO_IOMMU_UNMAP_DMA of exactly [@iova, @iova + @size); 0, -errno, or -ERANGE if a
  * different size was unmapped. */
-static inline int unmap_dma(int container, __u64 iova, __u64 size)
+static inline int type1_unmap(int container, __u64 iova, __u64 size)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
