@@ -153,6 +153,17 @@ static void *buffer(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * Keeps @len bytes at @buf in 4 KiB pages; 0 or -1. Without THP (PREEMPT_RT kernels have
+ * none) they are anyway, and MADV_NOHUGEPAGE is -EINVAL there.
+ */
+static int small_pages(void *buf, size_t len)
+{
+	if (madvise(buf, len, MADV_NOHUGEPAGE) == 0 || errno == EINVAL)
+		return 0;
+	return -1;
+}
+
 /* Fills @size bytes with words derived from @seed. */
 static void fill(void *p, size_t size, __u32 seed)
 {
@@ -269,7 +280,7 @@ static void __attribute__((noreturn)) big_map_child(const char *bdf, int contain
 	if (buf == MAP_FAILED)
 		_exit(3);
 	/* 4 KiB pages: the most work per byte for the pinning and the IOMMU. */
-	if (madvise(buf, BIG_MAP, MADV_NOHUGEPAGE) || madvise(buf, BIG_MAP, MADV_POPULATE_WRITE))
+	if (small_pages(buf, BIG_MAP) || madvise(buf, BIG_MAP, MADV_POPULATE_WRITE))
 		_exit(4);
 	if (write(report, "R", 1) != 1)
 		_exit(5);
@@ -1218,7 +1229,7 @@ static __u8 *big_buffer(void)
 
 	if (buf == MAP_FAILED)
 		return NULL;
-	if (madvise(buf, BIG_MAP, MADV_NOHUGEPAGE) || madvise(buf, BIG_MAP, MADV_POPULATE_WRITE)) {
+	if (small_pages(buf, BIG_MAP) || madvise(buf, BIG_MAP, MADV_POPULATE_WRITE)) {
 		munmap(buf, BIG_MAP);
 		return NULL;
 	}
