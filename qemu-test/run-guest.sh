@@ -78,12 +78,14 @@ hotplug_ids="nic1"
 # A free UDP port on loopback for the e1000e's looped-back wire.
 nic_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
-rm -f "$control_sock" "$monitor_sock"
+rm -f "$control_sock" "$monitor_sock" "$outdir/gdb.sock"
 : > "$outdir/monitor.log"
 qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
 	-smp "$cpus" -m "$mem" -nodefaults -no-reboot -display none
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 	-monitor "unix:$monitor_sock,server=on,wait=off"
+	# For a frozen guest: gdb -batch -ex "target remote OUTDIR/gdb.sock" -ex "info registers rip"
+	-gdb "unix:$outdir/gdb.sock,server=on,wait=off"
 	-chardev "socket,id=guestctl,path=$control_sock,server=on,wait=off"
 	-serial stdio -serial "file:$outdir/results.log" -serial chardev:guestctl
 	-kernel "$(kernel_image "$kbuild")" -initrd "$initrd" -append "$cmdline"
