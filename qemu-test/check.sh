@@ -33,13 +33,11 @@ passed=0 failed=0 verdict=0
 start=$SECONDS
 mkdir -p "$outdir"
 
-# run FLAVOUR REGEX [ROOT]: one suite run (from the sources in ROOT); adds its summary to the
+# add_summary FLAVOUR: adds that kernel's run summary (run-tests.sh's "PASSED FAILED") to the
 # totals.
-run() {
-	local flavour=$1 regex=$2 root=${3:-$RVFIO_ROOT} sumfile=$outdir/summary p f
+add_summary() {
+	local flavour=$1 sumfile=$outdir/summary p f
 	[ "$flavour" = test ] || sumfile=$outdir/$flavour/summary
-	RVFIO_KERNEL=$flavour RVFIO_KMEMLEAK=${RVFIO_KMEMLEAK:-end} RVFIO_OUTDIR=$outdir \
-		"$root/qemu-test/run-tests.sh" "$regex" || verdict=1
 	if [ -f "$sumfile" ]; then
 		read -r p f < "$sumfile"
 	else
@@ -48,6 +46,14 @@ run() {
 		p=0 f=1
 	fi
 	passed=$((passed + p)) failed=$((failed + f))
+}
+
+# run FLAVOUR REGEX: one suite run, added to the totals.
+run() {
+	local flavour=$1 regex=$2
+	RVFIO_KERNEL=$flavour RVFIO_KMEMLEAK=${RVFIO_KMEMLEAK:-end} RVFIO_OUTDIR=$outdir \
+		"$RVFIO_ROOT/qemu-test/run-tests.sh" "$regex" || verdict=1
+	add_summary "$flavour"
 }
 
 # copy_sources DIR: the sources (tracked and untracked files, not the ignored build output)
@@ -95,13 +101,7 @@ wait "$lane" || verdict=1
 echo
 echo "# ---- the debug kernel's suite ($lane_log):"
 cat "$lane_log"
-if [ -f "$outdir/debug/summary" ]; then
-	read -r p f < "$outdir/debug/summary"
-else
-	log "no results from the debug kernel run"
-	p=0 f=1
-fi
-passed=$((passed + p)) failed=$((failed + f))
+add_summary debug
 
 echo
 log "make check took $((SECONDS - start)) s"

@@ -15,8 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -58,28 +56,6 @@ static int entry_wakeup(int fd, int efd)
 static int exit_low_power(int fd)
 {
 	return feature(fd, VFIO_DEVICE_FEATURE_SET, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT, NULL, 0);
-}
-
-static sigjmp_buf sigbus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Reads @p, returning 1 if that raised SIGBUS. */
-static int faults(volatile __u32 *p, __u32 *val)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	int ret = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(sigbus_jmp, 1))
-		ret = 1;
-	else
-		*val = *p;
-	sigaction(SIGBUS, &old, NULL);
-	return ret;
 }
 
 FIXTURE(lp) {

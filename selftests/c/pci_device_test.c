@@ -17,8 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdint.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
@@ -1109,28 +1107,6 @@ TEST_F(edu, bar_bounds)
 	/* Zero-length accesses succeed anywhere. */
 	EXPECT_EQ(0, xpread(self->dev.fd, buf, 0, REGION_OFFSET(VFIO_PCI_NUM_REGIONS)));
 	EXPECT_EQ(0, xpwrite(self->dev.fd, buf, 0, bar + size));
-}
-
-static sigjmp_buf sigbus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Reads @p, returning 1 if that raised SIGBUS. */
-static int faults(volatile __u32 *p, __u32 *val)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	int ret = 0;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(sigbus_jmp, 1))
-		ret = 1;
-	else
-		*val = *p;
-	sigaction(SIGBUS, &old, NULL);
-	return ret;
 }
 
 TEST_F(edu, mmap_bar0)

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -483,6 +485,28 @@ static inline int type1_unmap(int container, __u64 iova, __u64 size)
 	int ret = xioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
 
 	return ret ? ret : (unmap.size == size ? 0 : -ERANGE);
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static inline void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Reads @p (a BAR mmap), returning 1 if that raised SIGBUS. */
+static inline int faults(volatile __u32 *p, __u32 *val)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	int ret = 0;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(sigbus_jmp, 1))
+		ret = 1;
+	else
+		*val = *p;
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
 }
 
 /* The PCI core's power state of @bdf ("D0", "D3hot", ...) into @buf. */
