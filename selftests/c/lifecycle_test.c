@@ -68,17 +68,10 @@
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define EDU_VENDOR_ID 0x1234
 
+/* MAP_DMA read-write; 0 or -errno. */
 static int map(int container, void *vaddr, __u64 iova, __u64 size)
 {
-	struct vfio_iommu_type1_dma_map dma_map = {
-		.argsz = sizeof(dma_map),
-		.flags = RW,
-		.vaddr = (uintptr_t)vaddr,
-		.iova = iova,
-		.size = size,
-	};
-
-	return xioctl(container, VFIO_IOMMU_MAP_DMA, &dma_map);
+	return type1_map(container, vaddr, iova, size, RW);
 }
 
 /* UNMAP_DMA: the size the kernel reports as unmapped, or -errno. */
