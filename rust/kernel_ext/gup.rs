@@ -198,11 +198,7 @@ pub(crate) fn follow_pfnmap(
         }
         // CAST: `0 < ret <= npages`, a batch size far below `u32::MAX`; frame numbers
         // fit in 64 bits.
-        return Ok(PfnRun {
-            pfn: pfn as u64,
-            npages: ret as u32,
-            pinned: false,
-        });
+        return Ok(PfnRun::new(pfn as u64, ret as u32, false));
     }
 }
 
@@ -275,12 +271,8 @@ impl PinnedRuns {
             // Without merging, one run per page: the IOMMU then maps only 4 KiB pages.
             // CAST: at most the batch length, far below `u32::MAX`.
             let npages = if merge { contiguous as u32 } else { 1 };
-            let run = PfnRun {
-                // CAST: page frame numbers fit in 64 bits.
-                pfn: pfn as u64,
-                npages,
-                pinned: true,
-            };
+            // CAST: page frame numbers fit in 64 bits.
+            let run = PfnRun::new(pfn as u64, npages, true);
             self.runs.push(run, merge)?;
             // CAST: as above.
             *taken += npages as usize;
@@ -292,13 +284,8 @@ impl PinnedRuns {
     /// continues it and `merge` is set.
     pub(crate) fn append_unpinned(&mut self, run: PfnRun, merge: bool) -> Result {
         // INVARIANT: not pinned, so nothing to own.
-        self.runs.push(
-            PfnRun {
-                pinned: false,
-                ..run
-            },
-            merge,
-        )
+        self.runs
+            .push(PfnRun::new(run.pfn(), run.npages(), false), merge)
     }
 
     /// Gives back the run list's unused capacity, once the mapping is complete: a mapping
@@ -314,20 +301,20 @@ impl Drop for PinnedRuns {
             let pages: u64 = self
                 .runs
                 .iter()
-                .filter(|run| run.pinned)
-                .map(|run| u64::from(run.npages))
+                .filter(|run| run.pinned())
+                .map(|run| u64::from(run.npages()))
                 .sum();
             pr_err!("leaking {pages} pinned pages that an IOMMU may still map\n");
             return;
         }
-        for run in self.runs.iter().filter(|run| run.pinned) {
+        for run in self.runs.iter().filter(|run| run.pinned()) {
             // CAST: frame numbers and counts of pinned memory fit in `unsigned long`.
             // SAFETY: Each run is a range of pinned `struct page`s we own (type invariant),
             // released once, here; `pfn_to_page` is valid for those frames.
             unsafe {
                 bindings::unpin_user_page_range_dirty_lock(
-                    rvfio_pfn_to_page(run.pfn as usize),
-                    run.npages as usize,
+                    rvfio_pfn_to_page(run.pfn() as usize),
+                    run.npages() as usize,
                     self.dirty,
                 )
             };

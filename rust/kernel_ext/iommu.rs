@@ -24,7 +24,10 @@ use kernel::{
     types::Opaque, //
 };
 
-use super::raw::device_ptr;
+use super::{
+    raw::device_ptr,
+    run_list::PfnRun, //
+};
 
 /// Whether the IOMMU translating for `dev` can make its DMA cache coherent whatever the
 /// device asks for (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`): what KVM needs to know to leave
@@ -300,20 +303,26 @@ impl Domain {
         }
     }
 
-    /// Maps `size` bytes at `iova` to physical `paddr` with rights `prot`, using the largest
-    /// page sizes alignment allows.
-    pub(crate) fn map(&self, iova: u64, paddr: u64, size: usize, prot: Prot) -> Result {
+    /// Maps `run` at `iova` with rights `prot`, using the largest page sizes alignment
+    /// allows.
+    ///
+    /// Only a [`PfnRun`] can be mapped, never a bare physical address: runs come from pages
+    /// `kernel_ext` pinned or from a user's PFN mapping of device memory, so no caller can
+    /// point the device at memory nobody holds. Keeping the pins until the run is unmapped
+    /// is the owner's part ([`Self::unmap`]: a short unmap keeps them for good).
+    pub(crate) fn map(&self, iova: u64, run: &PfnRun, prot: Prot) -> Result {
         // CAST: IOMMU protection flags are small bit masks that fit in `int`; IOVAs are
-        // `unsigned long`, 64 bits wide on every architecture rvfio builds for.
+        // `unsigned long`, 64 bits wide on every architecture rvfio builds for; a run is at
+        // most `u32::MAX` pages, which fits in `size_t` there.
         let prot = (prot.0 | bindings::IOMMU_CACHE) as i32;
-        // SAFETY: The domain is live. Mapping arbitrary physical memory is what the caller
-        // vouches for: `paddr` is pinned (or device MMIO) for as long as the mapping exists.
+        // SAFETY: The domain is live; `run` is pinned memory or a user's device memory
+        // (`PfnRun` invariant), held by its owner while mapped.
         to_result(unsafe {
             bindings::iommu_map(
                 self.ptr.as_ptr(),
                 iova as usize,
-                paddr,
-                size,
+                run.phys(),
+                run.bytes() as usize,
                 prot,
                 bindings::GFP_KERNEL_ACCOUNT,
             )

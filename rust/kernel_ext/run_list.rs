@@ -18,17 +18,52 @@ use kernel::{
 use super::gup::PAGE_SHIFT;
 
 /// A run of physically contiguous page frames: 16 bytes.
-#[derive(Clone, Copy)]
+///
+/// The only memory an IOMMU mapping can be made of ([`super::iommu::Domain::map`]): runs are
+/// minted by `kernel_ext` alone, from pages it pinned ([`super::gup::PinnedRuns`]) or from the
+/// frames of a user's `VM_PFNMAP` mapping ([`super::gup::follow_pfnmap`]), and are neither
+/// `Copy` nor `Clone`, so a `&PfnRun` borrows the list that owns the pins.
+///
+/// # Invariants
+///
+/// When `pinned` is set, the frames are `struct page`s pinned by the owner of the list the
+/// run is in; otherwise they are device memory a user mapped.
 pub(crate) struct PfnRun {
     /// First page frame.
-    pub(crate) pfn: u64,
+    pfn: u64,
     /// Number of frames (runs longer than `u32::MAX` pages are split).
-    pub(crate) npages: u32,
+    npages: u32,
     /// Pinned `struct page`s (RAM), as opposed to device memory of a PFN mapping.
-    pub(crate) pinned: bool,
+    pinned: bool,
 }
 
 impl PfnRun {
+    /// A run of `npages` frames from `pfn`; for `gup.rs`, which pins or looks them up.
+    pub(in crate::ext) fn new(pfn: u64, npages: u32, pinned: bool) -> Self {
+        // INVARIANT: the caller (in `kernel_ext`) pinned the frames, or found them in a
+        // user's PFN mapping.
+        Self {
+            pfn,
+            npages,
+            pinned,
+        }
+    }
+
+    /// First page frame.
+    pub(in crate::ext) fn pfn(&self) -> u64 {
+        self.pfn
+    }
+
+    /// Number of frames.
+    pub(crate) fn npages(&self) -> u32 {
+        self.npages
+    }
+
+    /// Whether the frames are pinned pages.
+    pub(in crate::ext) fn pinned(&self) -> bool {
+        self.pinned
+    }
+
     /// Physical address of the run.
     pub(crate) fn phys(&self) -> u64 {
         self.pfn << PAGE_SHIFT

@@ -126,9 +126,10 @@ impl Mapping {
                 Err(e) if e == EFAULT => {
                     // CAST: as above.
                     let run = follow_pfnmap(mm, vaddr as usize, want, self.prot.writable())?;
-                    self.pinned.append_unpinned(run, merge_runs)?;
                     // CAST: at most `want`.
-                    run.npages as usize
+                    let got = run.npages() as usize;
+                    self.pinned.append_unpinned(run, merge_runs)?;
+                    got
                 }
                 Err(e) => return Err(e),
             };
@@ -151,21 +152,27 @@ impl Mapping {
         to: usize,
     ) -> Result {
         for index in from..to {
-            let run = *self.pinned.runs().get(index).ok_or(EINVAL)?;
+            let run = self.pinned.runs().get(index).ok_or(EINVAL)?;
             let iova = self.iova + self.size;
+            let bytes = run.bytes();
+            let mut failed = None;
             for (done, domain) in domains.clone().enumerate() {
-                // CAST: a run is at most the mapping size, which fits in `usize`.
-                if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
-                    // The domains before this one have the run: take it back out.
-                    for domain in domains.take(done) {
-                        if domain.unmap(iova, run.bytes() as usize).is_err() {
-                            self.leak();
-                        }
-                    }
-                    return Err(e);
+                if let Err(e) = domain.map(iova, run, self.prot) {
+                    failed = Some((done, e));
+                    break;
                 }
             }
-            self.size += run.bytes();
+            if let Some((done, e)) = failed {
+                // The domains before this one have the run: take it back out.
+                for domain in domains.take(done) {
+                    // CAST: a run is at most the mapping size, which fits in `usize`.
+                    if domain.unmap(iova, bytes as usize).is_err() {
+                        self.leak();
+                    }
+                }
+                return Err(e);
+            }
+            self.size += bytes;
         }
         Ok(())
     }
@@ -176,8 +183,7 @@ impl Mapping {
         let mut iova = self.iova;
         let mut failed = None;
         for run in self.pinned.runs().iter() {
-            // CAST: as in `map_runs`.
-            if let Err(e) = domain.map(iova, run.phys(), run.bytes() as usize, self.prot) {
+            if let Err(e) = domain.map(iova, run, self.prot) {
                 failed = Some(e);
                 break;
             }
