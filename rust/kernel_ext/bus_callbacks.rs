@@ -10,11 +10,11 @@ use kernel::{
 };
 
 use super::{
-    anon_file::MmapVma,
     device_abi::{
         RawDeviceOps,
         ABI_VERSION, //
     },
+    file_ops::MmapVma,
 };
 
 /// The callbacks and cookie a bus driver registered a device with.

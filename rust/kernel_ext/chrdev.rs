@@ -8,10 +8,7 @@
 //! by the device's release callback, never earlier: open files pin the cdev, which pins the
 //! device, so a node can be removed while userspace still holds it open.
 
-use core::{
-    marker::PhantomData,
-    ptr::NonNull, //
-};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::{
@@ -20,10 +17,7 @@ use kernel::{
     },
     ffi::{
         c_char,
-        c_int,
-        c_long,
-        c_uint,
-        c_ulong, //
+        c_int, //
     },
     fs::File,
     prelude::*,
@@ -34,26 +28,25 @@ use kernel::{
     },
 };
 
-/// The file operations of the nodes of one kind.
-pub(crate) trait NodeOps: Sized + 'static {
+use super::file_ops::{
+    FileOps,
+    FileOpsTable, //
+};
+
+/// A kind of node: its files' operations, and how an open of a node makes a file's data.
+/// Its [`FileOps::TABLE`] is a `static` initialised with [`node_table`].
+pub(crate) trait NodeOps: FileOps {
     /// What a node stands for; every open gets it.
     type Owner: Send + Sync;
-    /// The state of one open file.
-    type Open: ForeignOwnable + Send + Sync;
 
-    /// A node is opened.
-    fn open(owner: &Arc<Self::Owner>, file: &File) -> Result<Self::Open>;
+    /// A node is opened: the new file's data.
+    fn open(owner: &Arc<Self::Owner>, file: &File) -> Result<Self::Data>;
+}
 
-    /// The last reference to an open file is gone.
-    fn release(open: Self::Open, file: &File);
-
-    /// An ioctl on an open file.
-    fn ioctl(
-        open: <Self::Open as ForeignOwnable>::Borrowed<'_>,
-        file: &File,
-        cmd: u32,
-        arg: usize,
-    ) -> Result<isize>;
+/// The operations table of the nodes of kind `T`.
+pub(crate) const fn node_table<T: NodeOps>() -> FileOpsTable<T> {
+    // SAFETY: `open_node::<T>` stores the `T::Data` of `T::open` in every file it opens.
+    unsafe { FileOpsTable::new(Some(open_node::<T>)) }
 }
 
 /// Number of minors (and so of nodes) a class can hold: the whole minor space.
@@ -188,7 +181,7 @@ impl<T: NodeOps> Node<T> {
             (*dev).class = class.class.as_ptr();
             (*dev).devt = class.base + minor;
             (*dev).release = Some(release_node::<T>);
-            bindings::cdev_init(cdev, NodeVtable::<T>::build());
+            bindings::cdev_init(cdev, T::TABLE.as_raw());
             (*cdev).owner = kernel::module::this_module::<crate::LocalModule>().as_ptr();
             let ret = bindings::dev_set_name(dev, c"%u".as_char_ptr(), minor);
             let ret = if ret == 0 {
@@ -223,23 +216,6 @@ impl<T: NodeOps> Drop for Node<T> {
     }
 }
 
-/// The open state of `file` if it is an open file of a node of kind `T`: how an ioctl
-/// taking a file descriptor checks it was handed the right kind of file.
-pub(crate) fn open_state<T: NodeOps>(
-    file: &File,
-) -> Option<<T::Open as ForeignOwnable>::Borrowed<'_>> {
-    // SAFETY: `file` is a live file for the borrow; `f_op` is set at open (`chrdev_open`
-    // installs the cdev's operations) and never changes afterwards.
-    let fops = unsafe { (*file.as_ptr()).f_op };
-    if !core::ptr::eq(fops, NodeVtable::<T>::build()) {
-        return None;
-    }
-    // SAFETY: Files with `T`'s operations are node files whose `open` stored a `T::Open`
-    // as private data; it stays there until release, which cannot run while the caller
-    // holds `file`.
-    Some(unsafe { T::Open::borrow((*file.as_ptr()).private_data.cast()) })
-}
-
 /// `device->release` of a node: frees the block.
 ///
 /// # Safety
@@ -254,81 +230,34 @@ unsafe extern "C" fn release_node<T: NodeOps>(dev: *mut bindings::device) {
     }
 }
 
-/// The `file_operations` of nodes of kind `T`.
-struct NodeVtable<T: NodeOps>(PhantomData<T>);
-
-impl<T: NodeOps> NodeVtable<T> {
-    const VTABLE: bindings::file_operations = bindings::file_operations {
-        owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
-        open: Some(Self::open),
-        release: Some(Self::release),
-        unlocked_ioctl: Some(Self::ioctl),
-        #[cfg(CONFIG_COMPAT)]
-        compat_ioctl: bindings::compat_ptr_ioctl,
-        // SAFETY: All-zero is the valid "no operation" value of every other field.
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+/// `open` of the nodes of kind `T`.
+///
+/// # Safety
+///
+/// Called by the VFS with the inode of one of our nodes and the file being opened.
+unsafe extern "C" fn open_node<T: NodeOps>(
+    inode: *mut bindings::inode,
+    raw_file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: The inode of a node opened through its cdev has `i_cdev` set to the
+    // `cdev` field of our `NodeInner<T>`; `chrdev_open` holds a cdev reference for
+    // the duration, so the block is live.
+    let inner = unsafe {
+        &*kernel::container_of!(
+            Opaque::cast_from((*inode).__bindgen_anon_5.i_cdev).cast_mut(),
+            NodeInner<T>,
+            cdev
+        )
     };
-
-    const fn build() -> &'static bindings::file_operations {
-        &Self::VTABLE
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS with the inode of one of our nodes and the file being opened.
-    unsafe extern "C" fn open(inode: *mut bindings::inode, raw_file: *mut bindings::file) -> c_int {
-        // SAFETY: The inode of a node opened through its cdev has `i_cdev` set to the
-        // `cdev` field of our `NodeInner<T>`; `chrdev_open` holds a cdev reference for
-        // the duration, so the block is live.
-        let inner = unsafe {
-            &*kernel::container_of!(
-                Opaque::cast_from((*inode).__bindgen_anon_5.i_cdev).cast_mut(),
-                NodeInner<T>,
-                cdev
-            )
-        };
-        // SAFETY: The file is valid for the call and no fdget_pos region is active.
-        let file = unsafe { File::from_raw_file(raw_file) };
-        match T::open(&inner.owner, file) {
-            Ok(open) => {
-                // SAFETY: `open` owns the file's private data, which we set once; every
-                // other callback reads it back as `T::Open`.
-                unsafe { (*raw_file).private_data = open.into_foreign().cast() };
-                0
-            }
-            Err(e) => e.to_errno(),
+    // SAFETY: The file is valid for the call and no fdget_pos region is active.
+    let file = unsafe { File::from_raw_file(raw_file) };
+    match T::open(&inner.owner, file) {
+        Ok(open) => {
+            // SAFETY: `open` owns the file's private data, which we set once; every
+            // other callback reads it back as `T::Data` (`FileOpsTable` invariant).
+            unsafe { (*raw_file).private_data = open.into_foreign().cast() };
+            0
         }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS once, for a file `open` succeeded on.
-    unsafe extern "C" fn release(
-        _inode: *mut bindings::inode,
-        raw_file: *mut bindings::file,
-    ) -> c_int {
-        // SAFETY: The private data is the `T::Open` stored by `open`; release takes it
-        // back exactly once.
-        let open = unsafe { T::Open::from_foreign((*raw_file).private_data.cast()) };
-        // SAFETY: The file is valid for the call.
-        T::release(open, unsafe { File::from_raw_file(raw_file) });
-        0
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS for a file `open` succeeded on and not yet released.
-    unsafe extern "C" fn ioctl(raw_file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
-        // SAFETY: The private data is the `T::Open` stored by `open`, live until release,
-        // which cannot run during an ioctl.
-        let open = unsafe { T::Open::borrow((*raw_file).private_data.cast()) };
-        // SAFETY: The file is valid for the call.
-        let file = unsafe { File::from_raw_file(raw_file) };
-        match T::ioctl(open, file, cmd, arg) {
-            // CAST: ioctl results fit a `c_long` (`isize`).
-            Ok(ret) => ret as c_long,
-            // CAST: errnos are small negative `c_int`s.
-            Err(e) => e.to_errno() as c_long,
-        }
+        Err(e) => e.to_errno(),
     }
 }

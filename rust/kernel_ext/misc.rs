@@ -2,26 +2,40 @@
 
 //! Misc devices at a fixed minor with a devtmpfs node name and mode.
 //!
-//! 7.3's [`MiscDeviceRegistration`] always asks for a dynamic minor and has no node name
-//! or mode, but `/dev/vfio/vfio` must be misc minor 196, named `vfio/vfio`, mode 0666.
-//! This registration reuses the in-tree file-operations vtable of [`MiscDevice`] (so the
-//! open/ioctl/release trampolines stay the kernel's) and only fills in the three fields.
+//! 7.3's `MiscDeviceRegistration` always asks for a dynamic minor and has no node name or
+//! mode, but `/dev/vfio/vfio` must be misc minor 196, named `vfio/vfio`, mode 0666. This
+//! registration is a `struct miscdevice` of our own whose files have the operations of a
+//! [`FileOps`] kind, like every other file rvfio hands out.
 
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    fs::LocalFile,
-    miscdevice::{
-        MiscDevice,
-        MiscDeviceOptions,
-        MiscDeviceRegistration, //
-    },
+    ffi::c_int,
+    fs::File,
     prelude::*,
     types::{
         ForeignOwnable,
         Opaque, //
     }, //
 };
+
+use super::file_ops::{
+    FileOps,
+    FileOpsTable, //
+};
+
+/// A kind of misc device: its files' operations, and how an open makes a file's data.
+/// Its [`FileOps::TABLE`] is a `static` initialised with [`misc_table`].
+pub(crate) trait MiscOps: FileOps {
+    /// The device is opened: the new file's data.
+    fn open(file: &File) -> Result<Self::Data>;
+}
+
+/// The operations table of the files of misc devices of kind `T`.
+pub(crate) const fn misc_table<T: MiscOps>() -> FileOpsTable<T> {
+    // SAFETY: `open_misc::<T>` stores the `T::Data` of `T::open` in every file it opens.
+    unsafe { FileOpsTable::new(Some(open_misc::<T>)) }
+}
 
 /// Where and how a fixed misc device appears.
 pub(crate) struct FixedMiscOptions {
@@ -35,16 +49,12 @@ pub(crate) struct FixedMiscOptions {
     pub(crate) mode: u16,
 }
 
-/// A misc device registered at a fixed minor.
+/// A misc device registered at a fixed minor, whose files are of kind `T`.
 ///
 /// # Invariants
 ///
-/// - `inner` holds a `struct miscdevice` built by [`MiscDeviceOptions::into_raw`] for `T`
-///   and registered with `misc_register()`; it stays registered until [`Drop`].
-/// - The layout is that of [`MiscDeviceRegistration<T>`] (both are `repr(transparent)` over
-///   `Opaque<bindings::miscdevice>`), which the in-tree open trampoline relies on when it
-///   casts the `struct miscdevice` pointer back to a registration.
-#[repr(transparent)]
+/// `inner` is a `struct miscdevice` with `T`'s operations table, registered with
+/// `misc_register()` until [`Drop`].
 #[pin_data(PinnedDrop)]
 pub(crate) struct FixedMiscRegistration<T> {
     #[pin]
@@ -52,32 +62,30 @@ pub(crate) struct FixedMiscRegistration<T> {
     _t: PhantomData<T>,
 }
 
-// Same layout as the in-tree registration: its open trampoline depends on it.
-const _: () = assert!(
-    core::mem::size_of::<FixedMiscRegistration<()>>()
-        == core::mem::size_of::<MiscDeviceRegistration<()>>()
-);
-
 // SAFETY: `misc_deregister` may be called from any thread.
 unsafe impl<T> Send for FixedMiscRegistration<T> {}
 // SAFETY: No `&self` method mutates anything.
 unsafe impl<T> Sync for FixedMiscRegistration<T> {}
 
-impl<T: MiscDevice> FixedMiscRegistration<T> {
+impl<T: MiscOps> FixedMiscRegistration<T> {
     /// Registers the misc device.
     pub(crate) fn register(opts: FixedMiscOptions) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
-                let mut raw = MiscDeviceOptions { name: opts.name }.into_raw::<T>();
-                // CAST: misc minors are small non-negative numbers (<= MISC_DYNAMIC_MINOR).
-                raw.minor = opts.minor as i32;
-                raw.nodename = opts.nodename.as_char_ptr();
-                raw.mode = opts.mode;
+                let raw = bindings::miscdevice {
+                    // CAST: misc minors are small non-negative numbers (<= MISC_DYNAMIC_MINOR).
+                    minor: opts.minor as c_int,
+                    name: opts.name.as_char_ptr(),
+                    fops: T::TABLE.as_raw(),
+                    nodename: opts.nodename.as_char_ptr(),
+                    mode: opts.mode,
+                    ..pin_init::zeroed()
+                };
                 // SAFETY: `slot` is valid for writes (guaranteed by `try_ffi_init`).
                 unsafe { slot.write(raw) };
-                // SAFETY: `slot` holds a fully initialised miscdevice whose fops come from the
-                // in-tree vtable for `T`; the memory is pinned and `Drop` deregisters it before
-                // it is freed.
+                // SAFETY: `slot` holds a fully initialised miscdevice with static strings
+                // and table; the memory is pinned and `Drop` deregisters it before it is
+                // freed.
                 // INVARIANT: on success the device is registered.
                 kernel::error::to_result(unsafe { bindings::misc_register(slot) })
             }),
@@ -86,27 +94,33 @@ impl<T: MiscDevice> FixedMiscRegistration<T> {
     }
 }
 
-/// The open state of `file` if it is an open file of a misc device of type `T`: how an
-/// ioctl taking a file descriptor checks it was handed the right kind of file.
-pub(crate) fn open_state<T: MiscDevice>(
-    file: &LocalFile,
-) -> Option<<T::Ptr as ForeignOwnable>::Borrowed<'_>> {
-    let ours = MiscDeviceOptions { name: c"" }.into_raw::<T>().fops;
-    // SAFETY: `file` is a live file for the borrow; `f_op` is set at open and never changes.
-    let fops = unsafe { (*file.as_ptr()).f_op };
-    if !core::ptr::eq(fops, ours) {
-        return None;
-    }
-    // SAFETY: Files with `T`'s fops are misc files whose open trampoline stored a
-    // `T::Ptr` as private data, and it stays there until release, which cannot run while
-    // the caller holds `file`.
-    Some(unsafe { T::Ptr::borrow((*file.as_ptr()).private_data.cast()) })
-}
-
 #[pinned_drop]
 impl<T> PinnedDrop for FixedMiscRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: The device is registered (type invariant) and is deregistered only here.
         unsafe { bindings::misc_deregister(self.inner.get()) };
+    }
+}
+
+/// `open` of the misc devices of kind `T`.
+///
+/// # Safety
+///
+/// Called by `misc_open()` for a file of one of our devices being opened.
+unsafe extern "C" fn open_misc<T: MiscOps>(
+    _inode: *mut bindings::inode,
+    raw_file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: The file is valid for the call and no fdget_pos region is active.
+    let file = unsafe { File::from_raw_file(raw_file) };
+    match T::open(file) {
+        Ok(data) => {
+            // SAFETY: `misc_open()` left the `struct miscdevice` pointer in the private
+            // data, which nothing of ours needs; the file's data replaces it, once, and
+            // every other callback reads it back as `T::Data` (`FileOpsTable` invariant).
+            unsafe { (*raw_file).private_data = data.into_foreign().cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
     }
 }

@@ -5,17 +5,13 @@
 //! A container gathers groups that share one IOMMU context. Until an IOMMU backend is
 //! attached (`VFIO_SET_IOMMU`), it answers the API version and extension queries only, and
 //! everything else fails with `-EINVAL`, exactly as upstream's `vfio_fops_unl_ioctl()`.
-//! The only backend is type1 ([`Type1`]).
+//! The backends are in [`crate::backend::DRIVERS`]; type1 is the only one.
 //!
 //! Lock order: a group's lock, then its container's, then the backend's.
 
 use kernel::{
     device::Device,
     fs::File,
-    miscdevice::{
-        MiscDevice,
-        MiscDeviceRegistration, //
-    },
     new_mutex,
     prelude::*,
     sync::{
@@ -27,8 +23,21 @@ use kernel::{
 };
 
 use crate::{
-    ext::iommu::IommuGroup,
-    type1::Type1,
+    backend::{
+        self,
+        IommuBackend, //
+    },
+    ext::{
+        file_ops::{
+            FileOps,
+            FileOpsTable, //
+        },
+        iommu::IommuGroup,
+        misc::{
+            self,
+            MiscOps, //
+        },
+    },
     uapi, //
 };
 
@@ -50,7 +59,7 @@ struct ContainerInner {
     /// The IOMMU groups attached through `VFIO_GROUP_SET_CONTAINER`.
     groups: KVec<MemberGroup>,
     /// The IOMMU backend, once `VFIO_SET_IOMMU` succeeded; dropped with the last group.
-    backend: Option<Arc<Type1>>,
+    backend: Option<Arc<dyn IommuBackend>>,
 }
 
 impl Container {
@@ -98,21 +107,36 @@ impl Container {
         if inner.groups.is_empty() || inner.backend.is_some() {
             return Err(EINVAL);
         }
-        if !Type1::check_extension_unset(iommu_type) {
-            // No backend claims this type.
-            return Err(ENODEV);
+        // As upstream's `vfio_ioctl_set_iommu()`: -ENODEV when no backend claims the
+        // type, else the error of the last one that claimed it and failed.
+        let mut result = Err(ENODEV);
+        for driver in backend::DRIVERS {
+            if !(driver.check_extension)(iommu_type) {
+                continue;
+            }
+            match Self::open_backend(driver, iommu_type, &inner.groups) {
+                Ok(backend) => {
+                    inner.backend = Some(backend);
+                    return Ok(0);
+                }
+                Err(e) => result = Err(e),
+            }
         }
-        if !Type1::supports(iommu_type) {
-            // Claimed by type1's extension check (VFIO_UNMAP_ALL) but not a type it opens.
-            return Err(EINVAL);
-        }
-        let backend = Type1::new(iommu_type)?;
-        for member in inner.groups.iter() {
+        result
+    }
+
+    /// A new backend of `driver` with every group of the container attached.
+    fn open_backend(
+        driver: &backend::BackendDriver,
+        iommu_type: usize,
+        groups: &[MemberGroup],
+    ) -> Result<Arc<dyn IommuBackend>> {
+        let backend = (driver.open)(iommu_type)?;
+        for member in groups {
             // On failure the backend is dropped, detaching the groups attached so far.
             backend.attach_group(&member.group, &member.device)?;
         }
-        inner.backend = Some(backend);
-        Ok(0)
+        Ok(backend)
     }
 
     /// Dispatches a container ioctl.
@@ -135,17 +159,27 @@ impl Container {
         let backend = self.inner.lock().backend.clone();
         let supported = match backend {
             Some(backend) => backend.check_extension(extension),
-            None => Type1::check_extension_unset(extension),
+            None => backend::any_offers(extension),
         };
         supported.into()
     }
 }
 
-#[vtable]
-impl MiscDevice for Container {
-    type Ptr = Arc<Container>;
+/// The operations of container files.
+static CONTAINER_FILE_OPS: FileOpsTable<Container> = misc::misc_table();
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Container>> {
+#[vtable]
+impl FileOps for Container {
+    type Data = Arc<Container>;
+    const TABLE: &'static FileOpsTable<Self> = &CONTAINER_FILE_OPS;
+
+    fn ioctl(this: ArcBorrow<'_, Container>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.ioctl(cmd, arg)
+    }
+}
+
+impl MiscOps for Container {
+    fn open(_file: &File) -> Result<Arc<Container>> {
         Arc::pin_init(
             pin_init!(Container {
                 inner <- new_mutex!(ContainerInner {
@@ -155,9 +189,5 @@ impl MiscDevice for Container {
             }),
             GFP_KERNEL,
         )
-    }
-
-    fn ioctl(this: ArcBorrow<'_, Container>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        this.ioctl(cmd, arg)
     }
 }

@@ -20,10 +20,14 @@ use kernel::{
 
 use crate::{
     bus::BusDevice,
-    ext::anon_file::{
-        self,
-        AnonFileOps,
-        MmapVma, //
+    ext::{
+        anon_file,
+        file_ops::{
+            self,
+            FileOps,
+            FileOpsTable,
+            MmapVma, //
+        },
     },
     group::Group,
 };
@@ -73,7 +77,7 @@ impl DeviceFile {
 impl DeviceFile {
     /// The device fd behind `file`, if it is one.
     pub(crate) fn of_file(file: &File) -> Option<&DeviceFile> {
-        anon_file::open_state::<DeviceFileOps>(file)
+        file_ops::data_of::<DeviceFileOps>(file)
     }
 
     /// The device.
@@ -85,10 +89,15 @@ impl DeviceFile {
 /// The file operations of device fds.
 pub(crate) struct DeviceFileOps;
 
-impl AnonFileOps for DeviceFileOps {
-    type Data = KBox<DeviceFile>;
+/// The operations of device files, which are created open.
+static DEVICE_FILE_OPS: FileOpsTable<DeviceFileOps> = anon_file::anon_table();
 
-    fn ioctl(file: &DeviceFile, cmd: u32, arg: usize) -> Result<isize> {
+#[vtable]
+impl FileOps for DeviceFileOps {
+    type Data = KBox<DeviceFile>;
+    const TABLE: &'static FileOpsTable<Self> = &DEVICE_FILE_OPS;
+
+    fn ioctl(file: &DeviceFile, _: &File, cmd: u32, arg: usize) -> Result<isize> {
         file.device.callbacks().ioctl(cmd, arg)
     }
 

@@ -13,6 +13,8 @@ pub(crate) mod chrdev;
 pub(crate) mod device_abi;
 #[path = "../kernel_ext/device_inode.rs"]
 pub(crate) mod device_inode;
+#[path = "../kernel_ext/file_ops.rs"]
+pub(crate) mod file_ops;
 #[path = "../kernel_ext/gup.rs"]
 pub(crate) mod gup;
 #[path = "../kernel_ext/iommu.rs"]

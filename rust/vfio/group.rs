@@ -30,6 +30,7 @@ use kernel::{
 };
 
 use crate::{
+    args::read_args,
     bus::BusDevice,
     container::Container,
     device::DeviceFile,
@@ -39,6 +40,11 @@ use crate::{
             Node,
             NodeClass,
             NodeOps, //
+        },
+        file_ops::{
+            self,
+            FileOps,
+            FileOpsTable, //
         },
         iommu::{
             self,
@@ -50,7 +56,6 @@ use crate::{
             KvmRef,
             KvmSlot, //
         },
-        misc,
     },
     uapi,
 };
@@ -100,29 +105,22 @@ impl Group {
 
     /// `VFIO_GROUP_GET_STATUS`.
     fn get_status(&self, arg: usize) -> Result<isize> {
-        const MINSZ: usize = 8;
-        let (mut reader, mut writer) =
-            UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
-        let argsz: u32 = reader.read()?;
-        // As upstream, argsz and flags must both be readable (-EFAULT) before `argsz` is
-        // looked at.
-        let _flags: u32 = reader.read()?;
-        if (argsz as usize) < MINSZ {
-            return Err(EINVAL);
-        }
+        const MINSZ: usize = core::mem::size_of::<uapi::vfio_group_status>();
+        let mut status: uapi::vfio_group_status = read_args(arg, MINSZ)?;
         let inner = self.inner.lock();
         if inner.devices.is_empty() {
             return Err(ENODEV);
         }
-        let flags = if inner.attachment.is_some() {
+        status.flags = if inner.attachment.is_some() {
             uapi::VFIO_GROUP_FLAGS_CONTAINER_SET | uapi::VFIO_GROUP_FLAGS_VIABLE
         } else if !self.iommu_group.dma_owner_claimed() {
             uapi::VFIO_GROUP_FLAGS_VIABLE
         } else {
             0
         };
-        writer.write(&argsz)?;
-        writer.write(&flags)?;
+        UserSlice::new(UserPtr::from_addr(arg), MINSZ)
+            .writer()
+            .write(&status)?;
         Ok(0)
     }
 
@@ -139,7 +137,7 @@ impl Group {
         }
         // Upstream also accepts an iommufd here; rvfio has none, so anything but a
         // container is a wrong kind of fd.
-        let container: Arc<Container> = misc::open_state::<Container>(&file).ok_or(EBADFD)?.into();
+        let container: Arc<Container> = file_ops::data_of::<Container>(&file).ok_or(EBADFD)?.into();
         let device = inner.devices.first().ok_or(ENODEV)?.device().clone();
         let claim = IommuGroup::claim_dma_owner(&self.iommu_group)?;
         container.attach_group(claim.group(), &device)?;
@@ -179,7 +177,7 @@ impl Group {
             let inner = this.inner.lock();
             let mut found = None;
             for d in inner.devices.iter() {
-                if let Some(vf_token) = match_request(d.name(), request)? {
+                if let DeviceRequest::This { vf_token } = match_request(d.name(), request)? {
                     found = Some((d.clone(), vf_token));
                     break;
                 }
@@ -211,7 +209,7 @@ impl Group {
 
     /// The group of `file` if it is an open group file (upstream's `vfio_file_is_group()`).
     pub(crate) fn of_file(file: &File) -> Option<ArcBorrow<'_, Group>> {
-        chrdev::open_state::<GroupNode>(file)
+        file_ops::data_of::<GroupNode>(file)
     }
 
     /// Records the VM KVM associated the group file with (`vfio_file_set_kvm()`).
@@ -246,18 +244,25 @@ impl Group {
     }
 }
 
+/// What a `VFIO_GROUP_GET_DEVICE_FD` request says of one device.
+enum DeviceRequest {
+    /// It names another device.
+    Other,
+    /// It names this one, with the VF token it carries, if any.
+    This { vf_token: Option<[u8; 16]> },
+}
+
 /// Matches a `VFIO_GROUP_GET_DEVICE_FD` request against the device name `name` as
-/// upstream's `vfio_pci_core_match()`: `None` when the request names another device (it
-/// does not start with `name` followed by its end or a space), else the VF token it
-/// carries. After the name come spaces and at most one `vf_token=<uuid>`; any other option,
-/// a repeated token or a malformed UUID is -EINVAL.
-fn match_request(name: &[u8], request: &[u8]) -> Result<Option<Option<[u8; 16]>>> {
+/// upstream's `vfio_pci_core_match()`: another device unless the request starts with
+/// `name` followed by its end or a space. After the name come spaces and at most one
+/// `vf_token=<uuid>`; any other option, a repeated token or a malformed UUID is -EINVAL.
+fn match_request(name: &[u8], request: &[u8]) -> Result<DeviceRequest> {
     const TOKEN: &[u8] = b"vf_token=";
     let Some(mut rest) = request.strip_prefix(name) else {
-        return Ok(None);
+        return Ok(DeviceRequest::Other);
     };
     if rest.first().is_some_and(|&c| c != b' ') {
-        return Ok(None);
+        return Ok(DeviceRequest::Other);
     }
     let mut vf_token = None;
     while let Some((&c, tail)) = rest.split_first() {
@@ -275,7 +280,7 @@ fn match_request(name: &[u8], request: &[u8]) -> Result<Option<Option<[u8; 16]>>
             _ => return Err(EINVAL),
         }
     }
-    Ok(Some(vf_token))
+    Ok(DeviceRequest::This { vf_token })
 }
 
 /// Parses a UUID in its 36-character text form (`uuid_parse()`).
@@ -303,9 +308,11 @@ fn parse_uuid(text: &[u8]) -> Option<[u8; 16]> {
 /// The file operations of group nodes.
 pub(crate) struct GroupNode;
 
+/// The operations of group files.
+static GROUP_FILE_OPS: FileOpsTable<GroupNode> = chrdev::node_table();
+
 impl NodeOps for GroupNode {
     type Owner = Group;
-    type Open = Arc<Group>;
 
     fn open(group: &Arc<Group>, _file: &File) -> Result<Arc<Group>> {
         let mut inner = group.inner.lock();
@@ -318,8 +325,14 @@ impl NodeOps for GroupNode {
         inner.opened = true;
         Ok(group.clone())
     }
+}
 
-    fn release(group: Arc<Group>, _file: &File) {
+#[vtable]
+impl FileOps for GroupNode {
+    type Data = Arc<Group>;
+    const TABLE: &'static FileOpsTable<Self> = &GROUP_FILE_OPS;
+
+    fn release(group: Arc<Group>) {
         let mut inner = group.inner.lock();
         inner.opened = false;
         inner.attachment = None;
