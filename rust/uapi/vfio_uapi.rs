@@ -75,6 +75,8 @@ macro_rules! plain_data {
 
 plain_data! {
     vfio_info_cap_header = 8,
+    vfio_group_status = 8,
+    vfio_device_feature = 8,
     vfio_iommu_type1_info = 24,
     vfio_iommu_type1_dma_map = 32,
     vfio_iommu_type1_dma_unmap = 24,

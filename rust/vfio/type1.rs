@@ -43,6 +43,11 @@ mod dma;
 mod iova;
 
 use crate::{
+    args::read_args,
+    backend::{
+        BackendDriver,
+        IommuBackend, //
+    },
     ext::gup::{
         current_mm,
         LockedVmBatch,
@@ -118,15 +123,15 @@ struct AttachedGroup {
     reserved: KVec<IovaRange>,
 }
 
-impl Type1 {
-    /// Whether `iommu_type` is a type1 flavour `VFIO_SET_IOMMU` can open.
-    pub(crate) fn supports(iommu_type: usize) -> bool {
-        iommu_type == uapi::VFIO_TYPE1_IOMMU as usize
-            || iommu_type == uapi::VFIO_TYPE1v2_IOMMU as usize
-    }
+/// Type1 as a backend `VFIO_SET_IOMMU` can choose.
+pub(crate) static DRIVER: BackendDriver = BackendDriver {
+    check_extension: Type1::check_extension_unset,
+    open: Type1::open,
+};
 
+impl Type1 {
     /// `VFIO_CHECK_EXTENSION` before an IOMMU is set: what type1 offers in general.
-    pub(crate) fn check_extension_unset(extension: usize) -> bool {
+    fn check_extension_unset(extension: usize) -> bool {
         [
             uapi::VFIO_TYPE1_IOMMU,
             uapi::VFIO_TYPE1v2_IOMMU,
@@ -136,15 +141,21 @@ impl Type1 {
         .any(|&e| e as usize == extension)
     }
 
-    /// A backend of type `iommu_type` (which [`Type1::supports`]), without groups.
-    pub(crate) fn new(iommu_type: usize) -> Result<Arc<Self>> {
+    /// A backend of type `iommu_type`, without groups: -EINVAL unless it is a type1
+    /// flavour.
+    fn open(iommu_type: usize) -> Result<Arc<dyn IommuBackend>> {
+        let v2 = match iommu_type {
+            t if t == uapi::VFIO_TYPE1_IOMMU as usize => false,
+            t if t == uapi::VFIO_TYPE1v2_IOMMU as usize => true,
+            _ => return Err(EINVAL),
+        };
         let valid = IovaRanges::new(IovaRange {
             start: 0,
             end: u64::MAX,
         })?;
-        Arc::pin_init(
+        let backend = Arc::pin_init(
             pin_init!(Type1 {
-                v2: iommu_type == uapi::VFIO_TYPE1v2_IOMMU as usize,
+                v2,
                 inner <- new_mutex!(Type1Inner {
                     domains: KVec::new(),
                     mappings: RBTree::new(),
@@ -155,11 +166,14 @@ impl Type1 {
                 }),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        Ok(backend)
     }
+}
 
+impl IommuBackend for Type1 {
     /// `VFIO_CHECK_EXTENSION` once this backend is set.
-    pub(crate) fn check_extension(&self, extension: usize) -> bool {
+    fn check_extension(&self, extension: usize) -> bool {
         if extension == uapi::VFIO_DMA_CC_IOMMU as usize {
             return self.inner.lock().domains.iter().all(|d| d.coherent);
         }
@@ -167,7 +181,7 @@ impl Type1 {
     }
 
     /// Attaches `group`, whose DMA ownership the caller holds; `dev` is one of its devices.
-    pub(crate) fn attach_group(&self, group: &ARef<IommuGroup>, dev: &Device) -> Result {
+    fn attach_group(&self, group: &ARef<IommuGroup>, dev: &Device) -> Result {
         let mut inner = self.inner.lock();
         let domain = Domain::new_paging(dev)?;
         let attachment = Domain::attach_group(&domain, group)?;
@@ -250,7 +264,7 @@ impl Type1 {
 
     /// Detaches `group`. The last group out of the container takes every mapping with it
     /// (the container drops the backend).
-    pub(crate) fn detach_group(&self, group: &IommuGroup) {
+    fn detach_group(&self, group: &IommuGroup) {
         let mut inner = self.inner.lock();
         for entry in inner.domains.iter_mut() {
             entry
@@ -267,7 +281,7 @@ impl Type1 {
     }
 
     /// Dispatches the backend's ioctls.
-    pub(crate) fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             uapi::VFIO_IOMMU_GET_INFO => self.get_info(arg),
             uapi::VFIO_IOMMU_MAP_DMA => self.map_dma(arg),
@@ -275,22 +289,18 @@ impl Type1 {
             _ => Err(ENOTTY),
         }
     }
+}
 
+impl Type1 {
     /// `VFIO_IOMMU_GET_INFO`: page sizes, and capabilities MIGRATION, DMA_AVAIL and
     /// IOVA_RANGE in that order.
     fn get_info(&self, arg: usize) -> Result<isize> {
         const MINSZ: usize = core::mem::offset_of!(uapi::vfio_iommu_type1_info, cap_offset);
-        let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
+        let argsz = read_args::<uapi::vfio_iommu_type1_info>(arg, MINSZ)?.argsz;
         let mut info = uapi::vfio_iommu_type1_info {
-            argsz: reader.read()?,
+            argsz,
             ..Default::default()
         };
-        // As upstream, all of the first `MINSZ` bytes must be readable (-EFAULT) before
-        // `argsz` is looked at.
-        reader.read_slice(&mut [0u8; MINSZ - 4])?;
-        if (info.argsz as usize) < MINSZ {
-            return Err(EINVAL);
-        }
         let mut caps = InfoCaps::new();
         {
             let inner = self.inner.lock();
@@ -349,16 +359,10 @@ impl Type1 {
 
     /// `VFIO_IOMMU_MAP_DMA`.
     fn map_dma(&self, arg: usize) -> Result<isize> {
-        let map: uapi::vfio_iommu_type1_dma_map = UserSlice::new(
-            UserPtr::from_addr(arg),
-            core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>(),
-        )
-        .reader()
-        .read()?;
+        const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>();
+        let map: uapi::vfio_iommu_type1_dma_map = read_args(arg, MINSZ)?;
         let mask = uapi::VFIO_DMA_MAP_FLAG_READ | uapi::VFIO_DMA_MAP_FLAG_WRITE;
-        if (map.argsz as usize) < core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>()
-            || map.flags & !mask != 0
-        {
+        if map.flags & !mask != 0 {
             // VFIO_DMA_MAP_FLAG_VADDR included: rvfio does not offer VFIO_UPDATE_VADDR.
             return Err(EINVAL);
         }
@@ -483,14 +487,12 @@ impl Type1 {
     /// `VFIO_IOMMU_UNMAP_DMA`: writes back the size unmapped.
     fn unmap_dma(&self, arg: usize) -> Result<isize> {
         const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dma_unmap>();
-        let (mut reader, mut writer) =
-            UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader_writer();
-        let mut unmap: uapi::vfio_iommu_type1_dma_unmap = reader.read()?;
+        let mut unmap: uapi::vfio_iommu_type1_dma_unmap = read_args(arg, MINSZ)?;
         let all = unmap.flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0;
         let known = uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP
             | uapi::VFIO_DMA_UNMAP_FLAG_ALL
             | uapi::VFIO_DMA_UNMAP_FLAG_VADDR;
-        if (unmap.argsz as usize) < MINSZ || unmap.flags & !known != 0 {
+        if unmap.flags & !known != 0 {
             return Err(EINVAL);
         }
         // No dirty tracking is ever running and no vaddr can be invalidated (UPDATE_VADDR
@@ -503,7 +505,9 @@ impl Type1 {
         }
         let unmapped = self.unmap_range(unmap.iova, unmap.size, all)?;
         unmap.size = unmapped;
-        writer.write(&unmap)?;
+        UserSlice::new(UserPtr::from_addr(arg), MINSZ)
+            .writer()
+            .write(&unmap)?;
         Ok(0)
     }
 

@@ -5,6 +5,9 @@
 
 use kernel::prelude::*;
 
+#[path = "../uapi/args.rs"]
+mod args;
+mod backend;
 mod bus;
 mod container;
 mod device;

@@ -6,17 +6,21 @@
 //! At open, the capability chains are walked and every byte of config space gets an
 //! [`Area`] (which structure it belongs to) and two permission masks: `virt` bits are
 //! served from the virtual copy `vconfig`, `write` bits may be written (virtual bits to
-//! `vconfig`, the others to the device). Structures without a permission table are read
-//! from the device with their chain header virtualised and are read-only (vendor-specific
-//! ones are raw read-write); bytes outside every structure are raw read-write, as upstream
-//! (some devices hide registers there). Capabilities upstream hides (length 0) are unlinked
-//! from the virtual chain.
+//! `vconfig`, the others to the device). What each capability is (its length, whether it
+//! has masks, what its writes do) is one entry of the tables in [`caps`]. Structures
+//! without masks are read from the device with their chain header virtualised and are
+//! read-only (vendor-specific ones are raw read-write); bytes outside every structure are
+//! raw read-write, as upstream (some devices hide registers there). Capabilities missing
+//! from the tables, as upstream hides them, are unlinked from the virtual chain.
 //!
 //! Side effects of writes (memory decode, INTx masking, power state, function-level reset,
 //! MSI enable) are reported to the caller as [`ConfigEffect`]s rather than performed here,
 //! so this module is pure bookkeeping over the device's config accessors.
 
-use kernel::prelude::*;
+use kernel::{
+    bindings,
+    prelude::*, //
+};
 
 use crate::ext::pci_raw::{
     PciFunction,
@@ -24,117 +28,37 @@ use crate::ext::pci_raw::{
     Width, //
 };
 
+mod caps;
+
+use caps::{
+    cap_type,
+    Access,
+    CapId,
+    CapWrite,
+    WriteFn, //
+};
+
 /// Size of the standard header.
-const HEADER_SIZE: usize = 64;
+const HEADER_SIZE: usize = bindings::PCI_STD_HEADER_SIZEOF as usize;
 /// Size of legacy (non-extended) config space.
-const LEGACY_SIZE: usize = 256;
+const LEGACY_SIZE: usize = bindings::PCI_CFG_SPACE_SIZE as usize;
+/// Size of PCIe config space.
+const EXP_SIZE: usize = bindings::PCI_CFG_SPACE_EXP_SIZE as usize;
 
-const COMMAND: usize = 0x04;
-const STATUS: usize = 0x06;
-const BAR0: usize = 0x10;
-const ROM_ADDRESS: usize = 0x30;
-const CAPABILITY_LIST: usize = 0x34;
-const INTERRUPT_PIN: usize = 0x3d;
+const COMMAND: usize = bindings::PCI_COMMAND as usize;
+const STATUS: usize = bindings::PCI_STATUS as usize;
+const BAR0: usize = bindings::PCI_BASE_ADDRESS_0 as usize;
+const ROM_ADDRESS: usize = bindings::PCI_ROM_ADDRESS as usize;
+const CAPABILITY_LIST: usize = bindings::PCI_CAPABILITY_LIST as usize;
+const INTERRUPT_LINE: usize = bindings::PCI_INTERRUPT_LINE as usize;
+const INTERRUPT_PIN: usize = bindings::PCI_INTERRUPT_PIN as usize;
 
-const COMMAND_IO: u16 = 0x1;
-const COMMAND_MEMORY: u16 = 0x2;
-const COMMAND_INTX_DISABLE: u16 = 0x400;
-const STATUS_CAP_LIST: u16 = 0x10;
-const ROM_ADDRESS_ENABLE: u32 = 0x1;
-
-const CAP_PM: u8 = 0x01;
-const CAP_AGP: u8 = 0x02;
-const CAP_VPD: u8 = 0x03;
-const CAP_MSI: u8 = 0x05;
-const CAP_PCIX: u8 = 0x07;
-const CAP_HT: u8 = 0x08;
-const CAP_VNDR: u8 = 0x09;
-const CAP_EXP: u8 = 0x10;
-const CAP_MSIX: u8 = 0x11;
-const CAP_SATA: u8 = 0x12;
-const CAP_AF: u8 = 0x13;
-
-const ECAP_ERR: u16 = 0x01;
-const ECAP_VC: u16 = 0x02;
-const ECAP_DSN: u16 = 0x03;
-const ECAP_PWR: u16 = 0x04;
-const ECAP_MFVC: u16 = 0x08;
-const ECAP_VC9: u16 = 0x09;
-const ECAP_VNDR: u16 = 0x0b;
-const ECAP_ACS: u16 = 0x0d;
-const ECAP_ARI: u16 = 0x0e;
-const ECAP_ATS: u16 = 0x0f;
-const ECAP_SRIOV: u16 = 0x10;
-const ECAP_MCAST: u16 = 0x12;
-const ECAP_PRI: u16 = 0x13;
-const ECAP_REBAR: u16 = 0x15;
-const ECAP_DPA: u16 = 0x16;
-const ECAP_TPH: u16 = 0x17;
-const ECAP_LTR: u16 = 0x18;
-const ECAP_DVSEC: u16 = 0x23;
-
-const PM_PMC: usize = 2;
-const PM_CTRL: usize = 4;
-const PM_CAP_PME_MASK: u16 = 0xf800;
-const PM_CTRL_STATE_MASK: u32 = 0x3;
-const PM_CTRL_PME_ENABLE: u32 = 0x100;
-const PM_CTRL_PME_STATUS: u32 = 0x8000;
-
-const MSI_FLAGS: usize = 2;
-const MSI_FLAGS_ENABLE: u16 = 0x1;
-const MSI_FLAGS_QSIZE: u16 = 0x70;
-const MSI_FLAGS_64BIT: u16 = 0x80;
-const MSI_FLAGS_MASKBIT: u16 = 0x100;
-
-const EXP_DEVCAP: usize = 4;
-const EXP_DEVCAP_FLR: u32 = 0x1000_0000;
-const EXP_DEVCTL: usize = 8;
-const EXP_DEVCTL_BCR_FLR: u16 = 0x8000;
-const EXP_DEVCTL_PAYLOAD: u16 = 0x00e0;
-const EXP_DEVCTL_READRQ: u16 = 0x7000;
-const EXP_DEVCTL_PHANTOM: u16 = 0x0200;
-const EXP_DEVCTL2: usize = 0x28;
-const EXP_DEVCTL2_ARI: u16 = 0x0020;
-const EXP_TYPE_RC_END: u16 = 0x9;
-
-const AF_CAP: usize = 3;
-const AF_CTRL: usize = 4;
-const AF_CAP_TP: u8 = 0x01;
-const AF_CAP_FLR: u8 = 0x02;
-const AF_CTRL_FLR: u8 = 0x01;
-
-const PCIX_CMD: usize = 2;
-const PCIX_ECC_CSR: usize = 4;
-
-const ERR_UNCOR_STATUS: usize = 0x04;
-const ERR_UNCOR_MASK: usize = 0x08;
-const ERR_UNCOR_SEVER: usize = 0x0c;
-const ERR_COR_STATUS: usize = 0x10;
-const ERR_COR_MASK: usize = 0x14;
-const ERR_CAP: usize = 0x18;
-/// The uncorrectable errors userspace may mask, clear or re-grade (upstream's list).
-const ERR_UNC_WRITABLE: u32 = 0x0000_0010 // data link protocol
-    | 0x0000_0020 // surprise down
-    | 0x0000_1000 // poisoned TLP
-    | 0x0000_2000 // flow control protocol
-    | 0x0000_4000 // completion timeout
-    | 0x0000_8000 // completer abort
-    | 0x0001_0000 // unexpected completion
-    | 0x0002_0000 // receiver overflow
-    | 0x0004_0000 // malformed TLP
-    | 0x0008_0000 // ECRC
-    | 0x0010_0000 // unsupported request
-    | 0x0020_0000 // ACS violation
-    | 0x0040_0000 // internal
-    | 0x0080_0000 // MC blocked TLP
-    | 0x0100_0000 // atomic egress blocked
-    | 0x0200_0000 // TLP prefix blocked
-    | 0x0000_0001; // undefined
-/// The correctable errors userspace may mask or clear.
-const ERR_COR_WRITABLE: u32 = 0x0000_0001 | 0x40 | 0x80 | 0x100 | 0x1000 | 0x2000 | 0x4000 | 0x8000;
-/// ECRC generation and check enables.
-const ERR_CAP_WRITABLE: u32 = 0x40 | 0x100;
-const PWR_DATA: usize = 0x04;
+// CAST: the `PCI_COMMAND_*` and `PCI_STATUS_*` masks are of 16-bit registers.
+const COMMAND_IO: u16 = bindings::PCI_COMMAND_IO as u16;
+const COMMAND_MEMORY: u16 = bindings::PCI_COMMAND_MEMORY as u16;
+const COMMAND_INTX_DISABLE: u16 = bindings::PCI_COMMAND_INTX_DISABLE as u16;
+const STATUS_CAP_LIST: u16 = bindings::PCI_STATUS_CAP_LIST as u16;
+const ROM_ADDRESS_ENABLE: u32 = bindings::PCI_ROM_ADDRESS_ENABLE;
 
 /// What a byte of config space belongs to, which decides how it is accessed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -143,16 +67,45 @@ enum Kind {
     Unassigned,
     /// The standard header.
     Header,
-    /// A capability with a permission table (`virt`/`write` masks), and its id.
-    Perm(u8),
-    /// An extended capability with a permission table, and its id.
-    PermExt(u16),
+    /// A capability accessed through its permission masks ([`Access::Masked`]), with its
+    /// id: standard (`ext` false) or extended.
+    Masked { id: u16, ext: bool },
     /// A capability read from the device with its chain header virtualised; writes go
-    /// to the device when `raw_write`, else are dropped.
+    /// to the device when `raw_write`, else are dropped ([`Access::Direct`]).
     Direct {
         /// Vendor-specific: writes pass through.
         raw_write: bool,
     },
+}
+
+impl Kind {
+    /// The kind of the bytes of a capability of id `id` accessed as `access`.
+    fn of<Id: CapId + Into<u16>>(id: Id, access: Access) -> Kind {
+        match access {
+            Access::Masked { .. } => Kind::Masked {
+                id: id.into(),
+                ext: Id::EXTENDED,
+            },
+            Access::Direct { raw_write } => Kind::Direct { raw_write },
+        }
+    }
+
+    /// How a masked capability's bytes are written.
+    fn write_fn(self) -> Option<WriteFn> {
+        let Kind::Masked { id, ext } = self else {
+            return None;
+        };
+        let access = if ext {
+            cap_type(id)?.access
+        } else {
+            // CAST: standard capability ids are 8-bit.
+            cap_type(id as u8)?.access
+        };
+        match access {
+            Access::Masked { write, .. } => Some(write),
+            Access::Direct { .. } => None,
+        }
+    }
 }
 
 /// Which structure a byte belongs to, and where that structure starts.
@@ -231,7 +184,7 @@ fn bytes_mask(width: usize) -> u32 {
 impl ConfigSpace {
     /// Snapshots and lays out the config space of `function`.
     pub(crate) fn new(function: &PciFunction, intx_usable: bool) -> Result<Self> {
-        let size = function.cfg_size().clamp(LEGACY_SIZE, 4096);
+        let size = function.cfg_size().clamp(LEGACY_SIZE, EXP_SIZE);
         let mut this = Self {
             size,
             vconfig: KVec::from_elem(0u8, size, GFP_KERNEL)?,
@@ -308,15 +261,19 @@ impl ConfigSpace {
     /// The standard header's permissions.
     fn header_perms(&mut self) {
         // Vendor and device IDs: virtual (they read 0xffff on VFs).
-        self.perm(0x00, 4, u32::MAX, 0);
+        self.perm(bindings::PCI_VENDOR_ID as usize, 4, u32::MAX, 0);
         // INTx disable is emulated; the rest of COMMAND goes to the device.
         self.perm(COMMAND, 2, COMMAND_INTX_DISABLE.into(), 0xffff);
         // The capability-list bit is virtual, so capabilities can be hidden.
         self.perm(STATUS, 2, STATUS_CAP_LIST.into(), 0);
         // Cache line size, latency timer, BIST: harmless to write.
-        self.perm(0x0c, 1, 0, 0xff);
-        self.perm(0x0d, 1, 0, 0xff);
-        self.perm(0x0f, 1, 0, 0xff);
+        for reg in [
+            bindings::PCI_CACHE_LINE_SIZE,
+            bindings::PCI_LATENCY_TIMER,
+            bindings::PCI_BIST,
+        ] {
+            self.perm(reg as usize, 1, 0, 0xff);
+        }
         // BARs and the ROM BAR are entirely virtual (sizing is emulated).
         for bar in 0..6 {
             self.perm(BAR0 + 4 * bar, 4, u32::MAX, u32::MAX);
@@ -324,68 +281,8 @@ impl ConfigSpace {
         self.perm(ROM_ADDRESS, 4, u32::MAX, u32::MAX);
         self.perm(CAPABILITY_LIST, 1, 0xff, 0);
         // Interrupt line: scratch for software; pin: virtual so INTx can be hidden.
-        self.perm(0x3c, 1, 0xff, 0xff);
+        self.perm(INTERRUPT_LINE, 1, 0xff, 0xff);
         self.perm(INTERRUPT_PIN, 1, 0xff, 0);
-    }
-
-    /// Length of the capability `id` at `pos`, 0 to hide it (upstream's table).
-    fn cap_len(&self, function: &PciFunction, id: u8, pos: usize) -> Result<usize> {
-        let flags = || function.config_read(pos + 2, Width::W16);
-        Ok(match id {
-            CAP_PM => 8,
-            CAP_AGP => 12,
-            CAP_VPD => 8,
-            CAP_MSIX => 12,
-            CAP_AF => 6,
-            CAP_MSI => {
-                let flags = flags()?;
-                10 + if flags & u32::from(MSI_FLAGS_64BIT) != 0 {
-                    4
-                } else {
-                    0
-                } + if flags & u32::from(MSI_FLAGS_MASKBIT) != 0 {
-                    10
-                } else {
-                    0
-                }
-            }
-            CAP_PCIX => {
-                let cmd = function.config_read(pos + PCIX_CMD, Width::W16)?;
-                if (cmd >> 12) & 3 != 0 {
-                    24
-                } else {
-                    8
-                }
-            }
-            // CAST: a byte read.
-            CAP_VNDR => function.config_read(pos + 2, Width::W8)? as usize,
-            CAP_EXP => {
-                // CAST: a 16-bit read.
-                let flags = flags()? as u16;
-                let rc_end = (flags & 0xf0) >> 4 == EXP_TYPE_RC_END;
-                match (flags & 0xf == 1, rc_end) {
-                    (true, true) => 0xc,
-                    (true, false) => 20,
-                    (false, true) => 0x2c,
-                    (false, false) => 0x34,
-                }
-            }
-            CAP_HT => {
-                if function.config_read(pos + 3, Width::W8)? & 0xe0 != 0 {
-                    24
-                } else {
-                    28
-                }
-            }
-            CAP_SATA => {
-                if function.config_read(pos + 4, Width::W8)? & 0xf == 0xf {
-                    16
-                } else {
-                    8
-                }
-            }
-            _ => 0,
-        })
     }
 
     /// Walks the capability list; whether extended capabilities should be walked too.
@@ -405,29 +302,28 @@ impl ConfigSpace {
             // CAST: byte reads.
             let id = function.config_read(pos, Width::W8)? as u8;
             let next = function.config_read(pos + 1, Width::W8)? as usize & !3;
-            let len = if id == 0 {
-                0
-            } else {
-                self.cap_len(function, id, pos)?
+            let shown = match cap_type(id) {
+                Some(cap) => Some((cap.len.at(function, pos)?, cap.access)),
+                None => None,
             };
-            if len == 0 {
+            let Some((len @ 1.., access)) = shown else {
                 // Hidden: unlink it from the virtual chain.
                 // CAST: `next` came from a byte.
                 self.vconfig[prev_next] = next as u8;
                 pos = next;
                 continue;
-            }
-            if matches!(id, CAP_EXP | CAP_PCIX) && self.size > LEGACY_SIZE {
+            };
+            let pcie_or_pcix = [bindings::PCI_CAP_ID_EXP, bindings::PCI_CAP_ID_PCIX];
+            if pcie_or_pcix.contains(&id.into()) && self.size > LEGACY_SIZE {
                 extended |= function.config_read(LEGACY_SIZE, Width::W32)? != 0;
             }
-            let kind = match id {
-                CAP_PM | CAP_VPD | CAP_PCIX | CAP_EXP | CAP_AF | CAP_MSI => Kind::Perm(id),
-                CAP_VNDR => Kind::Direct { raw_write: true },
-                _ => Kind::Direct { raw_write: false },
-            };
-            self.assign(pos, len, kind);
+            self.assign(pos, len, Kind::of(id, access));
             self.fill(function, pos, len)?;
-            self.cap_perms(function, id, pos)?;
+            if let Access::Masked { perms, .. } = access {
+                // The next pointer is virtual, so capabilities can be unlinked.
+                self.perm(pos + 1, 1, 0xff, 0);
+                perms(self, function, pos)?;
+            }
             prev_next = pos + 1;
             pos = next;
             found += 1;
@@ -437,146 +333,6 @@ impl ConfigSpace {
             le_put(&mut self.vconfig, STATUS, 2, status);
         }
         Ok(extended)
-    }
-
-    /// Permissions of capability `id` at `pos`.
-    fn cap_perms(&mut self, function: &PciFunction, id: u8, pos: usize) -> Result {
-        match id {
-            CAP_PM | CAP_VPD | CAP_PCIX | CAP_EXP | CAP_AF | CAP_MSI => {
-                // The next pointer is virtual, so capabilities can be unlinked.
-                self.perm(pos + 1, 1, 0xff, 0);
-            }
-            _ => {}
-        }
-        match id {
-            CAP_PM => {
-                // PME can't reach the user: PME support, status and enable are virtual
-                // and read 0. The power state is trapped into the real operation.
-                self.perm(pos + PM_PMC, 2, PM_CAP_PME_MASK.into(), 0);
-                let ctrl_virt = PM_CTRL_PME_ENABLE | PM_CTRL_PME_STATUS;
-                self.perm(
-                    pos + PM_CTRL,
-                    4,
-                    ctrl_virt,
-                    !(ctrl_virt | PM_CTRL_STATE_MASK),
-                );
-                let pmc = le_get(&self.vconfig, pos + PM_PMC, 2) & !u32::from(PM_CAP_PME_MASK);
-                le_put(&mut self.vconfig, pos + PM_PMC, 2, pmc);
-                let ctrl = le_get(&self.vconfig, pos + PM_CTRL, 2) & !ctrl_virt;
-                le_put(&mut self.vconfig, pos + PM_CTRL, 2, ctrl);
-            }
-            CAP_VPD => {
-                // Address and data are virtual. rvfio does not proxy VPD accesses to
-                // pci_read_vpd()/pci_write_vpd() yet: they read back what was written.
-                self.perm(pos + 2, 2, 0xffff, 0xffff);
-                self.perm(pos + 4, 4, u32::MAX, u32::MAX);
-            }
-            CAP_PCIX => {
-                self.perm(pos + PCIX_CMD, 2, 0, 0xffff);
-                self.perm(pos + PCIX_ECC_CSR, 4, 0, u32::MAX);
-            }
-            CAP_EXP => {
-                // Device control is writable except phantom functions; FLR, payload
-                // size and read request size are virtual (FLR and MRRS are trapped).
-                let virt = EXP_DEVCTL_BCR_FLR | EXP_DEVCTL_PAYLOAD | EXP_DEVCTL_READRQ;
-                self.perm(
-                    pos + EXP_DEVCTL,
-                    2,
-                    virt.into(),
-                    (!EXP_DEVCTL_PHANTOM).into(),
-                );
-                self.perm(pos + EXP_DEVCTL2, 2, 0, (!EXP_DEVCTL2_ARI).into());
-            }
-            CAP_AF => {
-                self.perm(pos + AF_CTRL, 1, AF_CTRL_FLR.into(), AF_CTRL_FLR.into());
-            }
-            CAP_MSI => {
-                // CAST: a 16-bit read.
-                let flags = function.config_read(pos + MSI_FLAGS, Width::W16)? as u16;
-                self.perm(pos + MSI_FLAGS, 1, 0xff, 0xff);
-                self.perm(pos + 4, 4, u32::MAX, u32::MAX);
-                let (data, mask) = if flags & MSI_FLAGS_64BIT != 0 {
-                    self.perm(pos + 8, 4, u32::MAX, u32::MAX);
-                    (pos + 12, pos + 16)
-                } else {
-                    (pos + 8, pos + 12)
-                };
-                self.perm(data, 2, 0xffff, 0xffff);
-                if flags & MSI_FLAGS_MASKBIT != 0 {
-                    // Mask and pending bits go to the device.
-                    self.perm(mask, 4, 0, u32::MAX);
-                    self.perm(mask + 4, 4, 0, u32::MAX);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Length of the extended capability `id` at `pos`, 0 to hide it.
-    fn ecap_len(&self, function: &PciFunction, id: u16, pos: usize) -> Result<usize> {
-        let byte = |off: usize| -> Result<usize> {
-            // CAST: a byte read.
-            Ok(function.config_read(pos + off, Width::W8)? as usize)
-        };
-        let dword = |off: usize| function.config_read(pos + off, Width::W32);
-        Ok(match id {
-            ECAP_ERR => 0x2c,
-            ECAP_DSN => 12,
-            ECAP_PWR => 0x10,
-            ECAP_ARI | ECAP_ATS | ECAP_LTR => 8,
-            ECAP_SRIOV => 0x40,
-            ECAP_MCAST => 40,
-            ECAP_PRI => 16,
-            // CAST: a 12-bit field.
-            ECAP_VNDR => (dword(4)? >> 20) as usize,
-            // CAST: an 18-bit field... of which the low 12 bits hold the length.
-            ECAP_DVSEC => (dword(4)? >> 20) as usize,
-            ECAP_VC | ECAP_VC9 | ECAP_MFVC => {
-                // CAST: a 3-bit field.
-                let evcc = (dword(4)? & 0x7) as usize;
-                let cap2 = dword(8)?;
-                let phases = if cap2 & 0x8 != 0 {
-                    128
-                } else if cap2 & 0x4 != 0 {
-                    64
-                } else if cap2 & 0x2 != 0 {
-                    32
-                } else {
-                    0
-                };
-                let mut len = 0x10 + (1 + evcc) * 0x0c;
-                if phases != 0 {
-                    len = len.next_multiple_of(16) + phases * 4 / 8;
-                }
-                len
-            }
-            ECAP_ACS => {
-                if byte(4)? & 0x20 != 0 {
-                    let bits = byte(5)?;
-                    let bits = if bits != 0 {
-                        bits.next_multiple_of(32)
-                    } else {
-                        256
-                    };
-                    8 + bits / 8
-                } else {
-                    8
-                }
-            }
-            ECAP_REBAR => 4 + ((byte(8)? & 0xe0) >> 5) * 8,
-            ECAP_DPA => 16 + (byte(4)? & 0x1f) + 1,
-            ECAP_TPH => {
-                let cap = dword(4)?;
-                if cap & 0x600 == 0x200 {
-                    // CAST: an 11-bit field.
-                    0xc + ((cap >> 16) & 0x7ff) as usize * 2 + 2
-                } else {
-                    0xc
-                }
-            }
-            _ => 0,
-        })
     }
 
     /// Walks the extended capability list.
@@ -591,36 +347,36 @@ impl ConfigSpace {
             // CAST: 16-bit and 12-bit fields.
             let id = (header & 0xffff) as u16;
             let next = (header >> 20) as usize & !3;
-            let mut len = self.ecap_len(function, id, pos)?;
-            let mut hidden = false;
-            if len == 0 {
-                if let Some(prev) = prev {
-                    // Unlink it from the virtual chain.
-                    let linked = (le_get(&self.vconfig, prev, 4) & 0x000f_ffff)
-                        // CAST: `next` is below 4096.
-                        | ((next as u32) << 20);
-                    le_put(&mut self.vconfig, prev, 4, linked);
-                    pos = next;
-                    continue;
-                }
-                // The first one anchors the list: keep a header with a zero id.
-                len = 4;
-                hidden = true;
-            }
-            let kind = match id {
-                _ if hidden => Kind::Direct { raw_write: false },
-                ECAP_ERR | ECAP_PWR => Kind::PermExt(id),
-                ECAP_VNDR | ECAP_DVSEC => Kind::Direct { raw_write: true },
-                _ => Kind::Direct { raw_write: false },
+            let shown = match cap_type(id) {
+                Some(cap) => Some((cap.len.at(function, pos)?, cap.access)),
+                None => None,
             };
-            self.assign(pos, len, kind);
+            let (len, access, hidden) = match shown {
+                Some((len @ 1.., access)) => (len, access, false),
+                _ => {
+                    if let Some(prev) = prev {
+                        // Unlink it from the virtual chain.
+                        let linked = (le_get(&self.vconfig, prev, 4) & 0x000f_ffff)
+                            // CAST: `next` is below 4096.
+                            | ((next as u32) << 20);
+                        le_put(&mut self.vconfig, prev, 4, linked);
+                        pos = next;
+                        continue;
+                    }
+                    // The first one anchors the list: keep a header with a zero id.
+                    (4, Access::Direct { raw_write: false }, true)
+                }
+            };
+            self.assign(pos, len, Kind::of(id, access));
             self.fill(function, pos, len)?;
             if hidden {
                 let anchored = le_get(&self.vconfig, pos, 4) & 0xfff0_0000;
                 le_put(&mut self.vconfig, pos, 4, anchored);
             } else {
                 found += 1;
-                self.ecap_perms(id, pos);
+                if let Access::Masked { perms, .. } = access {
+                    perms(self, function, pos)?;
+                }
             }
             prev = Some(pos);
             pos = next;
@@ -629,26 +385,6 @@ impl ConfigSpace {
             le_put(&mut self.vconfig, LEGACY_SIZE, 4, 0);
         }
         Ok(())
-    }
-
-    /// Permissions of extended capability `id` at `pos`.
-    fn ecap_perms(&mut self, id: u16, pos: usize) {
-        match id {
-            ECAP_ERR => {
-                self.perm(pos, 4, u32::MAX, 0);
-                self.perm(pos + ERR_UNCOR_STATUS, 4, 0, ERR_UNC_WRITABLE);
-                self.perm(pos + ERR_UNCOR_MASK, 4, 0, ERR_UNC_WRITABLE);
-                self.perm(pos + ERR_UNCOR_SEVER, 4, 0, ERR_UNC_WRITABLE);
-                self.perm(pos + ERR_COR_STATUS, 4, 0, ERR_COR_WRITABLE);
-                self.perm(pos + ERR_COR_MASK, 4, 0, ERR_COR_WRITABLE);
-                self.perm(pos + ERR_CAP, 4, 0, ERR_CAP_WRITABLE);
-            }
-            ECAP_PWR => {
-                self.perm(pos, 4, u32::MAX, 0);
-                self.perm(pos + PWR_DATA, 1, 0, 0xff);
-            }
-            _ => {}
-        }
     }
 
     /// Size of config space.
@@ -835,7 +571,7 @@ impl ConfigSpace {
             // writes those bits at the capability's start (its non-virtual ID byte), so in
             // effect it never does; replacing it would hide all but one vector of a
             // multi-vector MSI device until MSI is enabled.
-            Kind::Perm(_) | Kind::PermExt(_) => self.default_read(function, pos, n),
+            Kind::Masked { .. } => self.default_read(function, pos, n),
         }
     }
 
@@ -887,73 +623,22 @@ impl ConfigSpace {
     ) -> Result {
         let area = self.areas[pos];
         let start = usize::from(area.start);
-        let offset = pos - start;
         match area.kind {
             Kind::Unassigned | Kind::Direct { raw_write: true } => {
                 function.config_write(pos, width_of(n), value)
             }
             Kind::Direct { raw_write: false } => Ok(()),
             Kind::Header => self.write_header(function, pos, n, value, effect),
-            Kind::Perm(CAP_PM) => {
-                self.default_write(function, pos, n, value)?;
-                if offset == PM_CTRL {
-                    // CAST: two bits.
-                    effect.power_state = Some((value & PM_CTRL_STATE_MASK) as u8);
-                }
-                Ok(())
+            Kind::Masked { .. } => {
+                let write = area.kind.write_fn().ok_or(EINVAL)?;
+                let at = CapWrite {
+                    start,
+                    pos,
+                    n,
+                    value,
+                };
+                write(self, function, at, effect)
             }
-            Kind::Perm(CAP_EXP) => {
-                let ctrl_at = start + EXP_DEVCTL;
-                let old_readrq = le_get(&self.vconfig, ctrl_at, 2) & u32::from(EXP_DEVCTL_READRQ);
-                self.default_write(function, pos, n, value)?;
-                let ctrl = le_get(&self.vconfig, ctrl_at, 2);
-                if ctrl & u32::from(EXP_DEVCTL_BCR_FLR) != 0 {
-                    // Reads as zero, always; the reset itself only if the device has FLR.
-                    le_put(
-                        &mut self.vconfig,
-                        ctrl_at,
-                        2,
-                        ctrl & !u32::from(EXP_DEVCTL_BCR_FLR),
-                    );
-                    let devcap = function.config_read(start + EXP_DEVCAP, Width::W32)?;
-                    effect.flr |= devcap & EXP_DEVCAP_FLR != 0;
-                }
-                let readrq = ctrl & u32::from(EXP_DEVCTL_READRQ);
-                if readrq != old_readrq {
-                    effect.readrq = Some(128 << (readrq >> 12));
-                }
-                Ok(())
-            }
-            Kind::Perm(CAP_AF) => {
-                self.default_write(function, pos, n, value)?;
-                let ctrl_at = start + AF_CTRL;
-                if self.vconfig[ctrl_at] & AF_CTRL_FLR != 0 {
-                    self.vconfig[ctrl_at] &= !AF_CTRL_FLR;
-                    // CAST: a byte read.
-                    let cap = function.config_read(start + AF_CAP, Width::W8)? as u8;
-                    effect.flr |= cap & AF_CAP_FLR != 0 && cap & AF_CAP_TP != 0;
-                }
-                Ok(())
-            }
-            Kind::Perm(CAP_MSI) => {
-                self.default_write(function, pos, n, value)?;
-                if offset <= MSI_FLAGS && offset + n >= MSI_FLAGS {
-                    let at = start + MSI_FLAGS;
-                    // CAST: a 16-bit field.
-                    let mut flags = le_get(&self.vconfig, at, 2) as u16;
-                    // MSI is only enabled through VFIO_DEVICE_SET_IRQS.
-                    if !self.msi_active {
-                        flags &= !MSI_FLAGS_ENABLE;
-                    }
-                    if (flags & MSI_FLAGS_QSIZE) >> 4 > u16::from(self.msi_qmax) {
-                        flags = (flags & !MSI_FLAGS_QSIZE) | (u16::from(self.msi_qmax) << 4);
-                    }
-                    le_put(&mut self.vconfig, at, 2, flags.into());
-                    function.config_write(at, Width::W16, flags.into())?;
-                }
-                Ok(())
-            }
-            Kind::Perm(_) | Kind::PermExt(_) => self.default_write(function, pos, n, value),
         }
     }
 

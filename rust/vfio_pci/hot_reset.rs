@@ -20,6 +20,7 @@ use kernel::{
 };
 
 use crate::{
+    args::read_args,
     dev_set,
     device::{
         MemoryGate,
@@ -60,12 +61,7 @@ fn scope_of(device: &VfioPciDevice) -> Result<(ResetScope, usize)> {
 /// `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO`: the functions a hot reset of `device` reaches,
 /// each with its address and IOMMU group; -ENOSPC with the count when the array is short.
 pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
-    let mut hdr: uapi::vfio_pci_hot_reset_info = UserSlice::new(UserPtr::from_addr(arg), HEADER)
-        .reader()
-        .read()?;
-    if (hdr.argsz as usize) < HEADER {
-        return Err(EINVAL);
-    }
+    let mut hdr: uapi::vfio_pci_hot_reset_info = read_args(arg, HEADER)?;
     hdr.flags = 0;
     let (scope, count) = scope_of(device)?;
     // Never: the device itself is in its scope.
@@ -120,10 +116,8 @@ fn write_header(arg: usize, hdr: &uapi::vfio_pci_hot_reset_info) -> Result {
 
 /// `VFIO_DEVICE_PCI_HOT_RESET`: `arg` carries the fds of the groups the user owns.
 pub(crate) fn reset(device: &VfioPciDevice, arg: usize) -> Result<isize> {
-    let hdr: uapi::vfio_pci_hot_reset = UserSlice::new(UserPtr::from_addr(arg), HEADER)
-        .reader()
-        .read()?;
-    if (hdr.argsz as usize) < HEADER || hdr.flags != 0 {
+    let hdr: uapi::vfio_pci_hot_reset = read_args(arg, HEADER)?;
+    if hdr.flags != 0 {
         return Err(EINVAL);
     }
     // An empty array is for devices opened through their cdev, which rvfio does not have.

@@ -9,6 +9,9 @@
 //! it) at the interrupt chip, on a line the device has to itself. MSI and MSI-X vectors
 //! each get an eventfd of their own.
 
+mod set_irqs;
+pub(crate) use set_irqs::set_irqs;
+
 use kernel::{
     new_spinlock_irq,
     prelude::*,

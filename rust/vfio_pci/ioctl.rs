@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Device fd ioctls of vfio-pci: device, region and IRQ info, `SET_IRQS` and reset
-//! (upstream's `vfio_pci_core_ioctl` and the core's `vfio_get_region_info`).
+//! Device fd ioctls of vfio-pci: device, region and IRQ info, `SET_IRQS`'s argument and reset
+//! (upstream's `vfio_pci_core_ioctl` and the core's `vfio_get_region_info`); what `SET_IRQS`
+//! then does is `intrs/set_irqs.rs`'s.
 
 use kernel::{
     prelude::*,
@@ -13,12 +14,8 @@ use kernel::{
 };
 
 use crate::{
-    device::{
-        OpenDevice,
-        VfioPciDevice,
-        NOTIFY_ERR,
-        NOTIFY_REQ, //
-    },
+    args::read_args,
+    device::VfioPciDevice,
     ext::{
         eventfd::EventFd,
         pci_raw::PowerState, //
@@ -67,14 +64,7 @@ pub(crate) fn dispatch(this: ArcBorrow<'_, VfioPciDevice>, cmd: u32, arg: usize)
 /// `VFIO_DEVICE_GET_INFO`.
 fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_info, cap_offset);
-    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
-    let argsz: u32 = reader.read()?;
-    // As upstream, all of the first `MINSZ` bytes must be readable (-EFAULT) before
-    // `argsz` is looked at.
-    reader.read_slice(&mut [0u8; MINSZ - 4])?;
-    if (argsz as usize) < MINSZ {
-        return Err(EINVAL);
-    }
+    let argsz = read_args::<uapi::vfio_device_info>(arg, MINSZ)?.argsz;
     let reset_works = device.state.lock().as_ref().ok_or(ENODEV)?.reset_works;
     let mut info = uapi::vfio_device_info {
         argsz,
@@ -93,12 +83,7 @@ fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
 /// `VFIO_DEVICE_GET_REGION_INFO`.
 fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::size_of::<uapi::vfio_region_info>();
-    let mut info: uapi::vfio_region_info = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
-        .reader()
-        .read()?;
-    if (info.argsz as usize) < MINSZ {
-        return Err(EINVAL);
-    }
+    let mut info: uapi::vfio_region_info = read_args(arg, MINSZ)?;
     let mut caps = InfoCaps::new();
     let index = info.index;
     info.offset = regions::index_offset(index);
@@ -180,10 +165,8 @@ fn irq_count(device: &VfioPciDevice, index: u32) -> Result<u32> {
 /// `VFIO_DEVICE_GET_IRQ_INFO`.
 fn get_irq_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::size_of::<uapi::vfio_irq_info>();
-    let mut info: uapi::vfio_irq_info = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
-        .reader()
-        .read()?;
-    if (info.argsz as usize) < MINSZ || info.index >= NUM_IRQS {
+    let mut info: uapi::vfio_irq_info = read_args(arg, MINSZ)?;
+    if info.index >= NUM_IRQS {
         return Err(EINVAL);
     }
     info.flags = uapi::VFIO_IRQ_INFO_EVENTFD;
@@ -204,12 +187,9 @@ const ACTION_MASK: u32 = uapi::VFIO_IRQ_SET_ACTION_TYPE_MASK;
 /// `VFIO_DEVICE_SET_IRQS`, validated as upstream's `vfio_set_irqs_validate_and_prepare`.
 fn set_irqs(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::size_of::<uapi::vfio_irq_set>();
-    let hdr: uapi::vfio_irq_set = UserSlice::new(UserPtr::from_addr(arg), MINSZ)
-        .reader()
-        .read()?;
+    let hdr: uapi::vfio_irq_set = read_args(arg, MINSZ)?;
     let max = irq_count(device, hdr.index)?;
-    if (hdr.argsz as usize) < MINSZ
-        || hdr.index >= NUM_IRQS
+    if hdr.index >= NUM_IRQS
         || hdr.count >= u32::MAX - hdr.start
         || hdr.flags & !(DATA_MASK | ACTION_MASK) != 0
     {
@@ -244,177 +224,21 @@ fn set_irqs(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             IrqData::EventFd(&fds)
         }
     };
-    let action = hdr.flags & ACTION_MASK;
-    match (hdr.index, action) {
-        (ERR | REQ, uapi::VFIO_IRQ_SET_ACTION_TRIGGER) => {
-            if hdr.start != 0 || hdr.count > 1 {
-                return Err(EINVAL);
-            }
-            let which = if hdr.index == ERR {
-                NOTIFY_ERR
-            } else {
-                NOTIFY_REQ
-            };
-            device.notifiers.lock()[which].set(hdr.count, &data)?;
-            Ok(0)
-        }
-        (INTX, _) => set_intx(device, action, hdr.start, hdr.count, &data),
-        (MSI | MSIX, uapi::VFIO_IRQ_SET_ACTION_TRIGGER) => {
-            set_msi(device, hdr.index == MSIX, hdr.start, hdr.count, &data)
-        }
-        _ => Err(ENOTTY),
-    }
-}
-
-/// `SET_IRQS` on the INTx index.
-fn set_intx(
-    device: &VfioPciDevice,
-    action: u32,
-    start: u32,
-    count: u32,
-    data: &IrqData<'_>,
-) -> Result<isize> {
-    let function = &device.function;
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
-    let intx = open.irqs.is_intx();
-    match action {
-        uapi::VFIO_IRQ_SET_ACTION_MASK | uapi::VFIO_IRQ_SET_ACTION_UNMASK => {
-            if !intx || start != 0 || count != 1 {
-                return Err(EINVAL);
-            }
-            let act = match data {
-                IrqData::None => true,
-                IrqData::Bool(b) => b.first().is_some_and(|&v| v != 0),
-                // The unmask eventfd (KVM's resamplefd); a mask eventfd does not exist
-                // upstream either.
-                IrqData::EventFd(fds) => {
-                    if action == uapi::VFIO_IRQ_SET_ACTION_MASK {
-                        return Err(ENOTTY);
-                    }
-                    open.irqs
-                        .set_intx_unmask_fd(fds.first().copied().ok_or(EINVAL)?)?;
-                    false
-                }
-            };
-            if act {
-                if action == uapi::VFIO_IRQ_SET_ACTION_MASK {
-                    open.irqs.mask_intx();
-                } else {
-                    open.irqs.unmask_intx();
-                }
-            }
-            Ok(0)
-        }
-        uapi::VFIO_IRQ_SET_ACTION_TRIGGER => {
-            if intx && count == 0 && matches!(data, IrqData::None) {
-                open.irqs.disable(function);
-                return Ok(0);
-            }
-            if !open.irqs.accepts(INTX) || start != 0 || count != 1 {
-                return Err(EINVAL);
-            }
-            match data {
-                IrqData::EventFd(fds) => {
-                    let fd = fds.first().copied().ok_or(EINVAL)?;
-                    let trigger = if fd >= 0 {
-                        Some(crate::ext::eventfd::EventFd::from_fd(fd)?)
-                    } else {
-                        None
-                    };
-                    if intx {
-                        open.irqs.set_intx_trigger(trigger)?;
-                    } else {
-                        open.irqs.enable_intx(
-                            function,
-                            trigger,
-                            open.virq_disabled,
-                            open.pci_2_3,
-                        )?;
-                    }
-                }
-                _ if !intx => return Err(EINVAL),
-                IrqData::None => open.irqs.fire_intx()?,
-                IrqData::Bool(b) => {
-                    if b.first().is_some_and(|&v| v != 0) {
-                        open.irqs.fire_intx()?;
-                    }
-                }
-            }
-            Ok(0)
-        }
-        _ => Err(ENOTTY),
-    }
-}
-
-/// `SET_IRQS` TRIGGER on the MSI or MSI-X index.
-fn set_msi(
-    device: &VfioPciDevice,
-    msix: bool,
-    start: u32,
-    count: u32,
-    data: &IrqData<'_>,
-) -> Result<isize> {
-    let function = &device.function;
-    let index = if msix { MSIX } else { MSI };
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
-    let enabled = open.irqs.msi_enabled(msix);
-    // Disabling forgets the virtual MSI vector count too.
-    let disable = |open: &mut OpenDevice| {
-        device.with_memory_enabled(|| open.irqs.disable(function));
-        open.config.set_msi(false, 0);
-    };
-    if enabled && count == 0 && matches!(data, IrqData::None) {
-        disable(open);
-        return Ok(0);
-    }
-    if !open.irqs.accepts(index) {
-        return Err(EINVAL);
-    }
-    match data {
-        IrqData::EventFd(fds) => {
-            let msix_dyn = device.msix_dyn;
-            if enabled {
-                return device
-                    .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn))
-                    .map(|()| 0);
-            }
-            let nvec = start + count;
-            let short =
-                device.with_memory_enabled(|| open.irqs.enable_msi(function, nvec, msix))?;
-            if let Some(available) = short {
-                // As upstream: the number of vectors the device could give.
-                return Ok(available as isize);
-            }
-            if !msix {
-                open.config.set_msi(true, nvec);
-            }
-            let set = device
-                .with_memory_enabled(|| open.irqs.set_msi_block(function, start, fds, msix_dyn));
-            if let Err(e) = set {
-                disable(open);
-                return Err(e);
-            }
-            Ok(0)
-        }
-        _ => {
-            open.irqs.fire_msi(msix, start, count, data)?;
-            Ok(0)
-        }
-    }
+    crate::intrs::set_irqs(
+        device,
+        hdr.index,
+        hdr.flags & ACTION_MASK,
+        hdr.start,
+        hdr.count,
+        &data,
+    )
 }
 
 /// `VFIO_DEVICE_FEATURE`, validated as upstream's core (`vfio_ioctl_device_feature`);
 /// vfio-pci serves `PCI_VF_TOKEN` (SET) and the low-power features (SET).
 fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_feature, data);
-    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
-    let argsz: u32 = reader.read()?;
-    let flags: u32 = reader.read()?;
-    if (argsz as usize) < MINSZ {
-        return Err(EINVAL);
-    }
+    let uapi::vfio_device_feature { argsz, flags, .. } = read_args(arg, MINSZ)?;
     let get = uapi::VFIO_DEVICE_FEATURE_GET;
     let set = uapi::VFIO_DEVICE_FEATURE_SET;
     let probe = uapi::VFIO_DEVICE_FEATURE_PROBE;

@@ -12,14 +12,11 @@
 
 use kernel::{
     prelude::*,
-    sync::Arc,
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
+    sync::Arc, //
 };
 
 use crate::{
+    args::read_args,
     device::VfioPciDevice,
     ext::{
         eventfd::{
@@ -84,13 +81,14 @@ pub(crate) struct IoEventFds(KVec<IoEventFd>);
 pub(crate) fn ioctl(device: Arc<VfioPciDevice>, arg: usize) -> Result<isize> {
     // `offsetofend(struct vfio_device_ioeventfd, fd)`: `reserved` need not be there.
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_ioeventfd, reserved);
-    let mut reader = UserSlice::new(UserPtr::from_addr(arg), MINSZ).reader();
-    let argsz: u32 = reader.read()?;
-    let flags: u32 = reader.read()?;
-    let offset: u64 = reader.read()?;
-    let data: u64 = reader.read()?;
-    let fd: i32 = reader.read()?;
-    if (argsz as usize) < MINSZ || flags & !uapi::VFIO_DEVICE_IOEVENTFD_SIZE_MASK != 0 {
+    let uapi::vfio_device_ioeventfd {
+        flags,
+        offset,
+        data,
+        fd,
+        ..
+    } = read_args(arg, MINSZ)?;
+    if flags & !uapi::VFIO_DEVICE_IOEVENTFD_SIZE_MASK != 0 {
         return Err(EINVAL);
     }
     let width = match flags {

@@ -4,6 +4,8 @@
 
 use kernel::prelude::*;
 
+#[path = "../uapi/args.rs"]
+mod args;
 mod config;
 mod dev_set;
 mod device;
