@@ -30,7 +30,7 @@ case $flavour in
 # those named *_fault fault injection (CONFIG_FAIL_FUNCTION), which only the debug kernel has.
 test) prefix= test_timeout=300 timeout=2400 exclude=${RVFIO_EXCLUDE-_distro\$|_fault\$} ;;
 # The debug kernel runs tests 2-8 times slower (vfio_pci_driver_test: 85 s -> 400-650 s),
-# and each kmemleak scan after a test takes a minute or more (README: the debug kernel).
+# and each kmemleak scan after a test takes a minute or more (docs/testing.md: the debug kernel).
 # Upstream's runs are the reference the rvfio ones are checked against; on the debug kernel
 # (which is there to catch our bugs) they are left out, which halves its time. So is
 # hotplug: 7.3's pciehp itself takes pci_rescan_remove_lock and its reset_lock in both
@@ -105,10 +105,11 @@ make -s -C selftests ${khdr:+KHDR=$khdr} CARGO_TARGET_ROOT="$RVFIO_CACHE/cargo-t
 # kernel (its interrupt handler re-entered). With two vCPUs the other one's timer ticks
 # send those exit requests hundreds of times a second: half of the inner boots hung (no
 # console, spinning in queued_spin_lock_slowpath under a nested handle_edge_irq); with one
-# vCPU none of 14 did. README: VMs inside the guest.
+# vCPU none of 14 did. docs/testing.md: VMs inside the guest.
 vm_tests='^vm_'
 # The selected tests (as the guest runner selects them): of the main boot and of the VM boot.
-selected_names=$(awk -F'\t' '$1 !~ /^(#|$)/ { print $1 }' selftests/tests.txt |
+selected_names=$(awk -f selftests/expand-tests.awk selftests/tests.txt |
+	awk -F'\t' '$1 !~ /^(#|$)/ { print $1 }' |
 	{ grep -E "${filter:-.}" || true; } | { if [ -n "$exclude" ]; then grep -vE "$exclude" || true; else cat; fi })
 main_tests=$(echo "$selected_names" | { grep -vE "$vm_tests" || true; })
 vm_boot_tests=$(echo "$selected_names" | { grep -E "$vm_tests" || true; })

@@ -77,15 +77,7 @@ static int map(int container, void *vaddr, __u64 iova, __u64 size)
 /* UNMAP_DMA: the size the kernel reports as unmapped, or -errno. */
 static long long unmap(int container, __u64 iova, __u64 size, __u32 flags)
 {
-	struct vfio_iommu_type1_dma_unmap dma_unmap = {
-		.argsz = sizeof(dma_unmap),
-		.flags = flags,
-		.iova = iova,
-		.size = size,
-	};
-	int ret = xioctl(container, VFIO_IOMMU_UNMAP_DMA, &dma_unmap);
-
-	return ret ? ret : (long long)dma_unmap.size;
+	return type1_unmap_flags(container, iova, size, flags);
 }
 
 static long long unmap_all(int container)

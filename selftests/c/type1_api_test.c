@@ -19,6 +19,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "vfio_pci_util.h"
 #include "vfio_test_util.h"
 
 #define SZ_4K 0x1000UL
@@ -29,15 +30,7 @@
 
 static int map(int container, __u64 vaddr, __u64 iova, __u64 size, __u32 flags)
 {
-	struct vfio_iommu_type1_dma_map dma_map = {
-		.argsz = sizeof(dma_map),
-		.flags = flags,
-		.vaddr = vaddr,
-		.iova = iova,
-		.size = size,
-	};
-
-	return ioctl(container, VFIO_IOMMU_MAP_DMA, &dma_map) ? -errno : 0;
+	return type1_map(container, (void *)(uintptr_t)vaddr, iova, size, flags);
 }
 
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -45,17 +38,11 @@ static int map(int container, __u64 vaddr, __u64 iova, __u64 size, __u32 flags)
 /* Unmaps and returns 0 or -errno; *unmapped gets the size the kernel reports. */
 static int unmap(int container, __u64 iova, __u64 size, __u32 flags, __u64 *unmapped)
 {
-	struct vfio_iommu_type1_dma_unmap dma_unmap = {
-		.argsz = sizeof(dma_unmap),
-		.flags = flags,
-		.iova = iova,
-		.size = size,
-	};
-	int ret = ioctl(container, VFIO_IOMMU_UNMAP_DMA, &dma_unmap) ? -errno : 0;
+	long long ret = type1_unmap_flags(container, iova, size, flags);
 
 	if (unmapped)
-		*unmapped = ret ? ~0ULL : dma_unmap.size;
-	return ret;
+		*unmapped = ret < 0 ? ~0ULL : (__u64)ret;
+	return ret < 0 ? (int)ret : 0;
 }
 
 /* The capability @id in the chain of @info, or NULL. */

@@ -473,18 +473,28 @@ static inline int type1_map(int container, void *vaddr, __u64 iova, __u64 size, 
 	return xioctl(container, VFIO_IOMMU_MAP_DMA, &map);
 }
 
-/* VFIO_IOMMU_UNMAP_DMA of exactly [@iova, @iova + @size); 0, -errno, or -ERANGE if a
- * different size was unmapped. */
-static inline int type1_unmap(int container, __u64 iova, __u64 size)
+/* VFIO_IOMMU_UNMAP_DMA of [@iova, @iova + @size) with @flags: the size the kernel reports
+ * as unmapped, or -errno. */
+static inline long long type1_unmap_flags(int container, __u64 iova, __u64 size, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
+		.flags = flags,
 		.iova = iova,
 		.size = size,
 	};
 	int ret = xioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap);
 
-	return ret ? ret : (unmap.size == size ? 0 : -ERANGE);
+	return ret ? ret : (long long)unmap.size;
+}
+
+/* VFIO_IOMMU_UNMAP_DMA of exactly [@iova, @iova + @size); 0, -errno, or -ERANGE if a
+ * different size was unmapped. */
+static inline int type1_unmap(int container, __u64 iova, __u64 size)
+{
+	long long unmapped = type1_unmap_flags(container, iova, size, 0);
+
+	return unmapped < 0 ? (int)unmapped : (unmapped == (long long)size ? 0 : -ERANGE);
 }
 
 static sigjmp_buf sigbus_jmp;
