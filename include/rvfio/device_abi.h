@@ -6,7 +6,7 @@
  * device it binds, handing the core a table of callbacks and an opaque cookie; the core owns
  * groups, containers and device file descriptors and calls back into the bus driver for
  * everything device specific. Both sides are Rust; this header is the single definition of
- * the contract, mirrored field for field by rust/kernel_ext/device_abi.rs.
+ * the contract, mirrored field for field by rust/kernel_ext/abi/device_abi.rs.
  *
  * Every symbol is exported by vfio.ko in the "RVFIO" symbol namespace.
  */

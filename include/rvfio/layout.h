@@ -4,7 +4,7 @@
  * as the C compiler lays them out. Rust sees these structures through bindgen (clang), and
  * on a GCC-built kernel the two can disagree: on the 7.3 test kernel, task_struct::mm is at
  * 912 for GCC and 864 for bindgen. Each module compares these tables with bindgen's view at
- * load time (rust/kernel_ext/layout.rs) and refuses to load on any difference.
+ * load time (rust/kernel_ext/abi/layout.rs) and refuses to load on any difference.
  *
  * Keep each list in the same order as its Rust twin.
  */

@@ -26,7 +26,7 @@ EXPORT_SYMBOL_GPL(vfio_file_enforced_coherent);
 EXPORT_SYMBOL_GPL(vfio_file_set_kvm);
 EXPORT_SYMBOL_GPL(vfio_file_iommu_group);
 
-/* Must match the assertions in rust/kernel_ext/device_abi.rs. */
+/* Must match the assertions in rust/kernel_ext/abi/device_abi.rs. */
 static_assert(offsetof(struct rvfio_device_ops, open_device) == 8);
 static_assert(offsetof(struct rvfio_device_ops, close_device) == 16);
 static_assert(offsetof(struct rvfio_device_ops, ioctl) == 24);

@@ -3,29 +3,29 @@
 //! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
 //! `unsafe` code apart from the FFI boundary in `bus.rs`.
 
-#[path = "../kernel_ext/anon_file.rs"]
+#[path = "../kernel_ext/fs/anon_file.rs"]
 pub(crate) mod anon_file;
-#[path = "../kernel_ext/bus_callbacks.rs"]
+#[path = "../kernel_ext/abi/bus_callbacks.rs"]
 pub(crate) mod bus_callbacks;
-#[path = "../kernel_ext/chrdev.rs"]
+#[path = "../kernel_ext/fs/chrdev.rs"]
 pub(crate) mod chrdev;
-#[path = "../kernel_ext/device_abi.rs"]
+#[path = "../kernel_ext/abi/device_abi.rs"]
 pub(crate) mod device_abi;
-#[path = "../kernel_ext/device_inode.rs"]
+#[path = "../kernel_ext/fs/device_inode.rs"]
 pub(crate) mod device_inode;
-#[path = "../kernel_ext/file_ops.rs"]
+#[path = "../kernel_ext/fs/file_ops.rs"]
 pub(crate) mod file_ops;
-#[path = "../kernel_ext/gup.rs"]
+#[path = "../kernel_ext/mm/gup.rs"]
 pub(crate) mod gup;
-#[path = "../kernel_ext/iommu.rs"]
+#[path = "../kernel_ext/iommu/iommu.rs"]
 pub(crate) mod iommu;
-#[path = "../kernel_ext/kvm.rs"]
+#[path = "../kernel_ext/virt/kvm.rs"]
 pub(crate) mod kvm;
-#[path = "../kernel_ext/layout.rs"]
+#[path = "../kernel_ext/abi/layout.rs"]
 pub(crate) mod layout;
-#[path = "../kernel_ext/misc.rs"]
+#[path = "../kernel_ext/fs/misc.rs"]
 pub(crate) mod misc;
-#[path = "../kernel_ext/raw.rs"]
+#[path = "../kernel_ext/base/raw.rs"]
 pub(crate) mod raw;
-#[path = "../kernel_ext/run_list.rs"]
+#[path = "../kernel_ext/mm/run_list.rs"]
 pub(crate) mod run_list;

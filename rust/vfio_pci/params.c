@@ -3,7 +3,7 @@
  * vfio-pci's module parameters, with upstream's names, types, permissions and descriptions
  * (drivers/vfio/pci/vfio_pci.c). They are defined in C because 7.3's Rust module! makes only
  * parameters that are neither visible in sysfs nor writable there, and has no string type;
- * rust/kernel_ext/pci_params.rs reads them.
+ * rust/kernel_ext/pci/pci_params.rs reads them.
  */
 #include <linux/compiler.h>
 #include <linux/moduleparam.h>

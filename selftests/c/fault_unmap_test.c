@@ -2,7 +2,7 @@
 /*
  * A short IOMMU unmap must not unpin what the IOMMU still maps. Fault injection
  * (CONFIG_FAIL_FUNCTION, /sys/kernel/debug/fail_function) makes vfio.ko's
- * rvfio_iommu_unmap() (rust/vfio/inject.c) return 0 without unmapping anything, once.
+ * rvfio_iommu_unmap() (rust/kernel_ext/iommu/iommu_inject.c) return 0 without unmapping anything, once.
  * UNMAP_DMA then reports the mapping gone, as upstream's does when its IOMMU fails it,
  * but no page of it is unpinned: the FOLL_PIN counters of /proc/vmstat do not come back,
  * and edu's DMA engine still reaches the user's own pages through the IOVA the IOMMU

@@ -29,15 +29,15 @@ use super::run_list::{
 #[allow(improper_ctypes)]
 extern "C" {
     /// The length of the physically contiguous prefix of `npages >= 1` pages and its first
-    /// frame, from `rust/vfio/mm_helpers.c`.
+    /// frame, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_contiguous_pages(
         pages: *mut *mut bindings::page,
         npages: kernel::ffi::c_ulong,
         pfn: *mut kernel::ffi::c_ulong,
     ) -> kernel::ffi::c_ulong;
-    /// `cond_resched()` then `fatal_signal_pending(current)`, from `rust/vfio/mm_helpers.c`.
+    /// `cond_resched()` then `fatal_signal_pending(current)`, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_pin_checkpoint() -> bool;
-    /// `pfn_to_page()`, from `rust/vfio/mm_helpers.c`.
+    /// `pfn_to_page()`, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
     fn rvfio_follow_pfnmap(
         mm: *mut bindings::mm_struct,

@@ -396,6 +396,6 @@ impl Drop for DomainAttachment {
 // `struct iommu_domain` has a zero-sized member that trips the lint; only pointers cross here.
 #[allow(improper_ctypes)]
 extern "C" {
-    /// `iommu_unmap()`, open to fault injection (`rust/vfio/inject.c`).
+    /// `iommu_unmap()`, open to fault injection (`rust/kernel_ext/iommu/iommu_inject.c`).
     fn rvfio_iommu_unmap(domain: *mut bindings::iommu_domain, iova: usize, size: usize) -> usize;
 }

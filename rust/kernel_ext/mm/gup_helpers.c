@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Static inlines and macros of the memory-management API that 7.3's Rust bindings lack;
- * used only by rust/kernel_ext/gup.rs.
+ * used only by rust/kernel_ext/mm/gup.rs.
  */
 #include <linux/mm.h>
 #include <linux/mm_inline.h>

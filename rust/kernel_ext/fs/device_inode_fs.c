@@ -7,7 +7,7 @@
  *
  * A pseudo filesystem needs a file_system_type with an init_fs_context callback, which
  * 7.3's Rust cannot declare; this is that glue and nothing more. Its only user is
- * rust/kernel_ext/device_inode.rs.
+ * rust/kernel_ext/fs/device_inode.rs.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>

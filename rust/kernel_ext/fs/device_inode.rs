@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The per-device inode whose address space holds every mmap of a device's fds, so that
-//! all of them can be revoked at once (`rust/vfio/device_inode.c`).
+//! all of them can be revoked at once (`rust/kernel_ext/fs/device_inode_fs.c`).
 
 use core::ptr::NonNull;
 use kernel::{
