@@ -6,68 +6,35 @@
  * 912 for GCC and 864 for bindgen. Each module compares these tables with bindgen's view at
  * load time (rust/kernel_ext/abi/layout.rs) and refuses to load on any difference.
  *
- * Keep each list in the same order as its Rust twin.
+ * Each module's C table (layout.c of rust/vfio and rust/vfio_pci) and its Rust twin
+ * (layout_table.rs beside it) name their entries alike ("size device", "device.devt"); the
+ * check matches them by name, and an entry either side lacks fails it too.
  */
 #ifndef _RVFIO_LAYOUT_H
 #define _RVFIO_LAYOUT_H
 
 #include <linux/stddef.h>
 
-/* vfio.ko: rust/vfio/layout_table.rs */
-#define RVFIO_LAYOUT_CORE(X)                                            \
-	X(sizeof(struct device))                                        \
-	X(offsetof(struct device, class))                               \
-	X(offsetof(struct device, devt))                                \
-	X(offsetof(struct device, release))                             \
-	X(sizeof(struct cdev))                                          \
-	X(offsetof(struct cdev, owner))                                 \
-	X(offsetof(struct class, name))                                 \
-	X(offsetof(struct class, devnode))                              \
-	X(offsetof(struct inode, i_cdev))                               \
-	X(offsetof(struct file, f_op))                                  \
-	X(offsetof(struct file, private_data))                          \
-	X(offsetof(struct iommu_resv_region, start))                    \
-	X(offsetof(struct iommu_resv_region, length))                   \
-	X(offsetof(struct iommu_resv_region, type))                     \
-	X(offsetof(struct iommu_domain, ops))                           \
-	X(offsetof(struct iommu_domain, pgsize_bitmap))                 \
-	X(offsetof(struct iommu_domain, geometry))                      \
-	X(offsetof(struct iommu_domain_ops, enforce_cache_coherency))   \
-	X(sizeof(struct miscdevice))                                    \
-	X(offsetof(struct miscdevice, minor))                           \
-	X(offsetof(struct miscdevice, nodename))                        \
-	X(offsetof(struct miscdevice, mode))
+/* One entry of a module's table: what is measured, and C's value. */
+struct rvfio_layout_entry {
+	const char *name;
+	unsigned long value;
+};
 
-/* vfio-pci.ko: rust/vfio_pci/layout_table.rs */
-#define RVFIO_LAYOUT_PCI(X)                                             \
-	X(sizeof(struct pci_driver))                                    \
-	X(offsetof(struct pci_driver, name))                            \
-	X(offsetof(struct pci_driver, id_table))                        \
-	X(offsetof(struct pci_driver, probe))                           \
-	X(offsetof(struct pci_driver, remove))                          \
-	X(offsetof(struct pci_driver, sriov_configure))                 \
-	X(offsetof(struct pci_driver, driver_managed_dma))              \
-	X(sizeof(struct pci_device_id))                                 \
-	X(offsetof(struct pci_device_id, override_only))                \
-	X(offsetof(struct pci_dev, hdr_type))                            \
-	X(offsetof(struct pci_dev, current_state))                       \
-	X(offsetof(struct pci_dev, cfg_size))                            \
-	X(offsetof(struct pci_dev, irq))                                 \
-	X(offsetof(struct pci_dev, resource))                            \
-	X(sizeof(struct resource))                                       \
-	X(offsetof(struct resource, flags))                              \
-	X(sizeof(struct vm_operations_struct))                           \
-	X(offsetof(struct vm_operations_struct, fault))
+#define RVFIO_SIZE(s) { "size " #s, sizeof(struct s) },
+#define RVFIO_OFFSET(s, f) { #s "." #f, offsetof(struct s, f) },
 
-#define RVFIO_LAYOUT_ENTRY(expr) (expr),
-
-/* Defines @fn(i): entry i of @list, or ULONG_MAX past its end. */
-#define RVFIO_DEFINE_LAYOUT_TABLE(fn, list)                             \
-	static const unsigned long fn##_table[] = { list(RVFIO_LAYOUT_ENTRY) }; \
-	unsigned long fn(unsigned int i);                               \
-	unsigned long fn(unsigned int i)                                \
+/* Defines @fn(i, &name): entry i of the entries that follow (its value, its name in *name),
+ * or ULONG_MAX past their end. */
+#define RVFIO_DEFINE_LAYOUT_TABLE(fn, ...)                               \
+	static const struct rvfio_layout_entry fn##_table[] = { __VA_ARGS__ }; \
+	unsigned long fn(unsigned int i, const char **name);            \
+	unsigned long fn(unsigned int i, const char **name)             \
 	{                                                               \
-		return i < ARRAY_SIZE(fn##_table) ? fn##_table[i] : ULONG_MAX; \
+		if (i >= ARRAY_SIZE(fn##_table))                        \
+			return ULONG_MAX;                               \
+		*name = fn##_table[i].name;                             \
+		return fn##_table[i].value;                             \
 	}
 
 #endif /* _RVFIO_LAYOUT_H */

@@ -1,26 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The struct layouts vfio-pci.ko's Rust code depends on, in the order of
-//! `RVFIO_LAYOUT_PCI` in `include/rvfio/layout.h`; checked against C at module load.
+//! The struct layouts vfio-pci.ko's Rust code depends on, by the names of their C twins in
+//! `rust/vfio_pci/layout.c`; checked against C at module load.
 
 use kernel::prelude::*;
 
 use crate::{
-    ext::layout::{
-        self,
-        LayoutEntry, //
-    },
-    layout_entry,
+    ext::layout,
+    layout_entry, //
 };
 
 extern "C" {
     /// Entry `i` of the C table (`rust/vfio_pci/layout.c`).
-    fn rvfio_pci_layout(i: u32) -> usize;
+    fn rvfio_pci_layout(i: u32, name: *mut *const kernel::ffi::c_char) -> usize;
 }
 
 /// Fails module load if bindgen and the C compiler disagree on any layout we use.
 pub(crate) fn check() -> Result {
-    let entries: [LayoutEntry; 18] = [
+    let entries = [
         layout_entry!(size pci_driver),
         layout_entry!(pci_driver.name),
         layout_entry!(pci_driver.id_table),
