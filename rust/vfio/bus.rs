@@ -3,12 +3,11 @@
 //! The bus-driver side of the core: devices registered by vfio-pci (and any other bus
 //! driver) through the C ABI of `include/rvfio/device_abi.h`.
 //!
-//! The two `extern "C"` functions are the whole FFI boundary: they turn raw pointers into
-//! safe types and call [`register`] / [`unregister`], which contain no `unsafe`.
+//! [`Core`] is the core's side of that ABI; its `extern "C"` exports, which turn raw
+//! pointers into safe types, are `kernel_ext`'s (`abi/core_exports.rs`).
 
 use kernel::{
     device::Device,
-    ffi::c_void,
     fs::File,
     new_condvar, new_mutex,
     prelude::*,
@@ -23,14 +22,8 @@ use kernel::{
 
 use crate::{
     ext::{
-        bus_callbacks::BusCallbacks,
-        device_abi::{
-            RawDevice,
-            RawDeviceOps, //
-        },
-        device_inode::DeviceInode,
-        iommu::IommuGroup,
-        kvm::KvmRef,
+        bus_callbacks::BusCallbacks, core_exports::CoreAbi, device_inode::DeviceInode,
+        iommu::IommuGroup, kvm::KvmRef,
     },
     group::{
         self,
@@ -153,128 +146,59 @@ impl BusDevice {
 }
 
 /// What `rvfio_register_device()` hands out: the device and the group it joined.
-struct Registration {
+pub(crate) struct Registration {
     device: Arc<BusDevice>,
     group: Arc<Group>,
 }
 
-/// Registers `dev` for VFIO use.
-fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registration>> {
-    // Upstream refuses a device without an IOMMU group unless in no-IOMMU mode, which
-    // rvfio does not offer.
-    let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
-    let device = Arc::pin_init(
-        try_pin_init!(BusDevice {
-            dev,
-            callbacks,
-            inode: DeviceInode::new()?,
-            state <- new_mutex!(DeviceState {
-                open_fds: 0,
-                kvm: None,
-                removing: false,
+/// The core's side of the device ABI, exported by [`crate::ext::core_exports`].
+pub(crate) struct Core;
+
+impl CoreAbi for Core {
+    type Registration = Registration;
+
+    fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registration>> {
+        // Upstream refuses a device without an IOMMU group unless in no-IOMMU mode, which
+        // rvfio does not offer.
+        let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
+        let device = Arc::pin_init(
+            try_pin_init!(BusDevice {
+                dev,
+                callbacks,
+                inode: DeviceInode::new()?,
+                state <- new_mutex!(DeviceState {
+                    open_fds: 0,
+                    kvm: None,
+                    removing: false,
+                }),
+                all_closed <- new_condvar!(),
             }),
-            all_closed <- new_condvar!(),
-        }),
-        GFP_KERNEL,
-    )?;
-    let group = group::add_device(&device, &iommu_group)?;
-    dev_info!(
-        device.dev,
-        "registered with vfio, IOMMU group {}\n",
-        group.id()
-    );
-    Ok(KBox::new(Registration { device, group }, GFP_KERNEL)?)
-}
-
-/// Unregisters a device registered by [`register`].
-fn unregister(registration: KBox<Registration>) {
-    registration.device.wait_all_closed();
-    group::remove_device(&registration.device, &registration.group);
-    dev_info!(registration.device.dev, "unregistered from vfio\n");
-}
-
-/// `rvfio_register_device()` of `include/rvfio/device_abi.h`.
-///
-/// # Safety
-///
-/// `dev` must be a live device, and `ops`/`cookie` must satisfy the ABI contract: valid
-/// until the matching `rvfio_unregister_device()` returns.
-#[no_mangle]
-unsafe extern "C" fn rvfio_register_device(
-    dev: *mut kernel::bindings::device,
-    ops: *const RawDeviceOps,
-    cookie: *mut c_void,
-) -> *mut RawDevice {
-    let result = (|| {
-        if dev.is_null() {
-            return Err(EINVAL);
-        }
-        // SAFETY: The caller keeps `ops` and `cookie` valid until unregistration, which
-        // waits for every device fd to close, so no callback runs after that.
-        let callbacks = unsafe { BusCallbacks::new(ops, cookie) }?;
-        // SAFETY: `dev` is a live device (caller contract); device release may run on any
-        // thread.
-        let dev = unsafe { Device::get_device(dev) };
-        register(dev, callbacks)
-    })();
-    match result {
-        Ok(registration) => KBox::into_raw(registration).cast(),
-        Err(e) => e.to_ptr(),
+            GFP_KERNEL,
+        )?;
+        let group = group::add_device(&device, &iommu_group)?;
+        dev_info!(
+            device.dev,
+            "registered with vfio, IOMMU group {}\n",
+            group.id()
+        );
+        Ok(KBox::new(Registration { device, group }, GFP_KERNEL)?)
     }
-}
 
-/// `rvfio_unregister_device()` of `include/rvfio/device_abi.h`.
-///
-/// # Safety
-///
-/// `vdev` must be a handle returned by `rvfio_register_device()` and not unregistered yet.
-#[no_mangle]
-unsafe extern "C" fn rvfio_unregister_device(vdev: *mut RawDevice) {
-    // SAFETY: `vdev` came from `KBox::into_raw` in `rvfio_register_device`, and this call
-    // takes it back, once (caller contract).
-    let registration = unsafe { KBox::from_raw(vdev.cast::<Registration>()) };
-    unregister(registration);
-}
+    fn unregister(registration: KBox<Registration>) {
+        registration.device.wait_all_closed();
+        group::remove_device(&registration.device, &registration.group);
+        dev_info!(registration.device.dev, "unregistered from vfio\n");
+    }
 
-/// `rvfio_device_unmap_mmaps()` of `include/rvfio/device_abi.h`.
-///
-/// # Safety
-///
-/// `vdev` must be a handle returned by `rvfio_register_device()` and not unregistered yet.
-#[no_mangle]
-unsafe extern "C" fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64) {
-    // SAFETY: `vdev` is a live registration (caller contract), borrowed for the call.
-    let registration = unsafe { &*vdev.cast::<Registration>() };
-    registration.device.inode().unmap(start, len);
-}
+    fn unmap_mmaps(registration: &Registration, start: u64, len: u64) {
+        registration.device.inode().unmap(start, len);
+    }
 
-/// `rvfio_file_is_group()` of `include/rvfio/device_abi.h`.
-///
-/// # Safety
-///
-/// `file` must be a live file, referenced by the caller for the duration of the call.
-#[no_mangle]
-unsafe extern "C" fn rvfio_file_is_group(file: *mut kernel::bindings::file) -> bool {
-    // SAFETY: A live, referenced file (caller contract); no `fdget_pos` region is involved,
-    // only its operations and private data are looked at.
-    let file = unsafe { File::from_raw_file(file) };
-    Group::of_file(file).is_some()
-}
+    fn file_is_group(file: &File) -> bool {
+        Group::of_file(file).is_some()
+    }
 
-/// `rvfio_file_has_dev()` of `include/rvfio/device_abi.h`.
-///
-/// # Safety
-///
-/// `file` must be a live file and `dev` a live device, both referenced by the caller for the
-/// duration of the call.
-#[no_mangle]
-unsafe extern "C" fn rvfio_file_has_dev(
-    file: *mut kernel::bindings::file,
-    dev: *mut kernel::bindings::device,
-) -> bool {
-    // SAFETY: As in `rvfio_file_is_group`.
-    let file = unsafe { File::from_raw_file(file) };
-    // SAFETY: A live device (caller contract), borrowed for the call.
-    let dev = unsafe { Device::from_raw(dev) };
-    Group::of_file(file).is_some_and(|group| group.has_device(dev))
+    fn file_has_dev(file: &File, dev: &Device) -> bool {
+        Group::of_file(file).is_some_and(|group| group.has_device(dev))
+    }
 }

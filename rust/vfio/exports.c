@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Exports of vfio.ko. The device ABI is implemented in Rust (rust/vfio/bus.rs), but only C
+ * Exports of vfio.ko. The device ABI is implemented in Rust (rust/vfio/bus.rs, exported by
+ * rust/kernel_ext/abi/core_exports.rs), but only C
  * can emit ksymtab entries, so the exports live here, in the "RVFIO" namespace; KVM's
  * entry points (rust/vfio/kvm.rs) too, in none.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
-//! `unsafe` code apart from the FFI boundary in `bus.rs`.
+//! `unsafe` code, its exports included (`core_exports.rs`).
 
 #[path = "../kernel_ext/fs/anon_file.rs"]
 pub(crate) mod anon_file;
@@ -9,6 +9,8 @@ pub(crate) mod anon_file;
 pub(crate) mod bus_callbacks;
 #[path = "../kernel_ext/fs/chrdev.rs"]
 pub(crate) mod chrdev;
+#[path = "../kernel_ext/abi/core_exports.rs"]
+pub(crate) mod core_exports;
 #[path = "../kernel_ext/abi/device_abi.rs"]
 pub(crate) mod device_abi;
 #[path = "../kernel_ext/fs/device_inode.rs"]
@@ -25,6 +27,8 @@ pub(crate) mod kvm;
 pub(crate) mod layout;
 #[path = "../kernel_ext/fs/misc.rs"]
 pub(crate) mod misc;
+#[path = "../kernel_ext/base/module_lock.rs"]
+pub(crate) mod module_lock;
 #[path = "../kernel_ext/base/raw.rs"]
 pub(crate) mod raw;
 #[path = "../kernel_ext/mm/run_list.rs"]

@@ -362,26 +362,26 @@ pub(crate) struct Registry {
     entries: KVec<Entry>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `RegistryHandle::new()` in module init, before any device can
-    // register (the ABI exports resolve only once init succeeded).
-    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry {
+crate::ext::module_lock::module_lock! {
+    /// Set up by [`RegistryHandle::new()`] in module init, before any device can register
+    /// (the ABI exports resolve only once init succeeded).
+    static REGISTRY: Registry = Registry {
         class: None,
         entries: KVec::new(),
     };
+    handle RegistryLock;
 }
 
 /// The module's handle on the registry: creates the `vfio` class, and drops it at exit.
-pub(crate) struct RegistryHandle;
+pub(crate) struct RegistryHandle(RegistryLock);
 
 impl RegistryHandle {
     /// Called once, from module init.
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: Called exactly once, from module init, before any other use.
-        unsafe { REGISTRY.init() };
+        let lock = RegistryLock::new();
         let class = Arc::new(NodeClass::new(c"vfio")?, GFP_KERNEL)?;
         REGISTRY.lock().class = Some(class);
-        Ok(Self)
+        Ok(Self(lock))
     }
 }
 

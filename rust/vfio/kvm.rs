@@ -4,24 +4,17 @@
 //! `symbol_get()` when userspace adds a VFIO file to a VM (`KVM_DEV_VFIO_FILE_ADD`), with
 //! upstream's names, signatures and semantics (`drivers/vfio/vfio_main.c`, `group.c`).
 //!
-//! The `extern "C"` functions are the whole FFI boundary: each turns its raw file into a
-//! [`VfioFile`] and calls safe code.
+//! [`KvmFiles`] answers them; the `extern "C"` exports, which turn KVM's raw pointers into
+//! safe types, are `kernel_ext`'s (`abi/core_exports.rs`).
 
 use kernel::{
-    bindings,
     fs::File,
     sync::ArcBorrow, //
 };
 
 use crate::{
     device::DeviceFile,
-    ext::{
-        iommu,
-        kvm::{
-            KvmHandle,
-            RawKvm, //
-        },
-    },
+    ext::{core_exports::KvmFileAbi, iommu, kvm::KvmHandle},
     group::Group,
 };
 
@@ -72,65 +65,19 @@ impl<'a> VfioFile<'a> {
     }
 }
 
-/// Borrows the file KVM passes for the call.
-///
-/// # Safety
-///
-/// `file` is a live file, referenced by the caller (KVM holds it) for the duration of `'a`.
-unsafe fn borrow_file<'a>(file: *mut bindings::file) -> &'a File {
-    // SAFETY: Live and referenced for `'a` (caller contract); no `fdget_pos` region is
-    // involved, only the file's operations and private data are looked at.
-    unsafe { File::from_raw_file(file) }
-}
+/// The files KVM's kvm-vfio device is handed, as VFIO answers for them.
+pub(crate) struct KvmFiles;
 
-/// `vfio_file_is_valid()`: whether `file` is a VFIO group or device file.
-///
-/// # Safety
-///
-/// `file` is a live file referenced by the caller for the call.
-#[no_mangle]
-unsafe extern "C" fn vfio_file_is_valid(file: *mut bindings::file) -> bool {
-    // SAFETY: As this function's contract.
-    VfioFile::of(unsafe { borrow_file(file) }).is_valid()
-}
+impl KvmFileAbi for KvmFiles {
+    fn is_valid(file: &File) -> bool {
+        VfioFile::of(file).is_valid()
+    }
 
-/// `vfio_file_enforced_coherent()`: whether the IOMMU enforces cache coherency for every
-/// device `file` gives DMA access to.
-///
-/// # Safety
-///
-/// `file` is a live file referenced by the caller for the call.
-#[no_mangle]
-unsafe extern "C" fn vfio_file_enforced_coherent(file: *mut bindings::file) -> bool {
-    // SAFETY: As this function's contract.
-    VfioFile::of(unsafe { borrow_file(file) }).enforced_coherent()
-}
+    fn enforced_coherent(file: &File) -> bool {
+        VfioFile::of(file).enforced_coherent()
+    }
 
-/// `vfio_file_set_kvm()`: links `file` with `kvm` (null: unlinks it).
-///
-/// # Safety
-///
-/// `file` is a live file referenced by the caller for the call; `kvm` is null or a VM
-/// that stays allocated until KVM calls this again for `file` (KVM's kvm-vfio device does
-/// so before the VM goes, when the file is deleted from it or it is destroyed).
-#[no_mangle]
-unsafe extern "C" fn vfio_file_set_kvm(file: *mut bindings::file, kvm: *mut RawKvm) {
-    // SAFETY: As this function's contract; the handle is only kept in the file's slot.
-    let kvm = unsafe { KvmHandle::from_raw(kvm) };
-    // SAFETY: As this function's contract.
-    VfioFile::of(unsafe { borrow_file(file) }).set_kvm(kvm);
-}
-
-/// `vfio_file_iommu_group()`: the IOMMU group of a group file, referenced, for KVM's
-/// SPAPR TCE code. As upstream, null on every kernel without `CONFIG_SPAPR_TCE_IOMMU`
-/// (ppc64 only), which is every kernel rvfio builds for.
-///
-/// # Safety
-///
-/// `file` is a live file referenced by the caller for the call.
-#[no_mangle]
-unsafe extern "C" fn vfio_file_iommu_group(
-    _file: *mut bindings::file,
-) -> *mut bindings::iommu_group {
-    core::ptr::null_mut()
+    fn set_kvm(file: &File, kvm: Option<KvmHandle>) {
+        VfioFile::of(file).set_kvm(kvm);
+    }
 }

@@ -49,6 +49,8 @@ module! {
     },
 }
 
+ext::core_exports::export_core_abi!(bus::Core, kvm::KvmFiles);
+
 /// `VFIO_MINOR` of `include/linux/miscdevice.h`.
 const VFIO_MINOR: u32 = kernel::bindings::VFIO_MINOR;
 

@@ -13,6 +13,8 @@ pub(crate) mod eventfd;
 pub(crate) mod irq;
 #[path = "../kernel_ext/abi/layout.rs"]
 pub(crate) mod layout;
+#[path = "../kernel_ext/base/module_lock.rs"]
+pub(crate) mod module_lock;
 #[path = "../kernel_ext/pci/pci_driver.rs"]
 pub(crate) mod pci_driver;
 #[path = "../kernel_ext/pci/pci_params.rs"]
