@@ -114,12 +114,6 @@ struct holder {
 static int hold(struct holder *h, const char *bdf, bool with_req)
 {
 	struct vfio_region_info bar0 = { .argsz = sizeof(bar0) };
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.iova = SZ_8M,
-		.size = SZ_8M,
-	};
 	void *bar;
 
 	memset(h, 0, sizeof(*h));
@@ -130,8 +124,8 @@ static int hold(struct holder *h, const char *bdf, bool with_req)
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (h->dma == MAP_FAILED)
 		return -2;
-	map.vaddr = (uintptr_t)h->dma;
-	if (ioctl(h->dev.container, VFIO_IOMMU_MAP_DMA, &map))
+	if (type1_map(h->dev.container, h->dma, SZ_8M, SZ_8M,
+		      VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
 		return -3;
 	if (region_info(h->dev.fd, VFIO_PCI_BAR0_REGION_INDEX, &bar0) ||
 	    !(bar0.flags & VFIO_REGION_INFO_FLAG_MMAP))

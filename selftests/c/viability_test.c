@@ -108,26 +108,18 @@ static void dma_works(struct __test_metadata *_metadata, FIXTURE_DATA(viability)
 	size_t page = getpagesize();
 	unsigned char *buf = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)buf, .iova = IOVA, .size = 2 * page,
-	};
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap), .iova = IOVA, .size = 2 * page,
-	};
 
 	ASSERT_NE(MAP_FAILED, buf);
 	for (size_t i = 0; i < page; i++)
 		buf[i] = i * 7 + 3;
 	memset(buf + page, 0, page);
-	ASSERT_EQ(0, ioctl(self->container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, type1_map(self->container, buf, IOVA, 2 * page,
+			       VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(0, cfg_command(self->device, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0));
 	ASSERT_EQ(0, edu_dma(self->device, IOVA, EDU_DMA_BUF, 256, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->device, EDU_DMA_BUF, IOVA + page, 256, EDU_DMA_TO_RAM, 1));
 	EXPECT_EQ(0, memcmp(buf, buf + page, 256));
-	EXPECT_EQ(0, ioctl(self->container, VFIO_IOMMU_UNMAP_DMA, &unmap));
-	EXPECT_EQ(2 * page, unmap.size);
+	EXPECT_EQ(0, type1_unmap(self->container, IOVA, 2 * page));
 	munmap(buf, 2 * page);
 }
 
