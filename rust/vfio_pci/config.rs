@@ -14,8 +14,9 @@
 //! from the tables, as upstream hides them, are unlinked from the virtual chain.
 //!
 //! Side effects of writes (memory decode, INTx masking, power state, function-level reset,
-//! MSI enable) are reported to the caller as [`ConfigEffect`]s rather than performed here,
-//! so this module is pure bookkeeping over the device's config accessors.
+//! MSI enable) are reported as [`ConfigEffect`]s rather than performed here, so this module
+//! is pure bookkeeping over the device's config accessors; the device carries them out
+//! (`VfioPciDevice::write_config`, under its locks).
 
 use kernel::{
     bindings,

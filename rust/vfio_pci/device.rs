@@ -20,7 +20,10 @@ use kernel::{
 };
 
 use crate::{
-    config::ConfigSpace,
+    config::{
+        ConfigEffect,
+        ConfigSpace, //
+    },
     ext::{
         core_abi::{
             CoreLink,
@@ -221,6 +224,59 @@ impl VfioPciDevice {
             .get(index as usize)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Writes `data` at `pos` of the virtual config space and carries out what the write
+    /// asks of the device ([`ConfigEffect`]): memory decode, INTx masking, power state, FLR.
+    pub(crate) fn write_config(&self, pos: usize, data: &[u8]) -> Result {
+        let function = &self.function;
+        let mut state = self.state.lock();
+        let open = (*state).as_mut().ok_or(ENODEV)?;
+        let mut effect = ConfigEffect::default();
+        let touches_command = pos < COMMAND + 2 && pos + data.len() > COMMAND;
+        if touches_command {
+            // Memory decode may go off: revoke the mmaps first, and hold off BAR accesses
+            // and faults until the new state is recorded.
+            self.zap_bars();
+            let mut memory = self.memory.lock();
+            let written = open.config.write(function, pos, data, &mut effect);
+            if let Some(cmd) = effect.command {
+                memory.enabled = u32::from(cmd) & COMMAND_MEMORY != 0;
+            }
+            written?;
+        } else {
+            open.config.write(function, pos, data, &mut effect)?;
+        }
+        if let Some(disabled) = effect.intx_disabled {
+            // Without INTx enabled, the hardware bit follows the virtual one (as upstream),
+            // on devices masked that way.
+            if !open.irqs.is_intx() && open.pci_2_3 && disabled != open.virq_disabled {
+                function.intx(!disabled);
+            }
+            if disabled && !open.virq_disabled {
+                open.virq_disabled = true;
+                open.irqs.set_intx_user_disabled(true);
+                open.irqs.mask_intx();
+            } else if !disabled && open.virq_disabled {
+                open.virq_disabled = false;
+                open.irqs.set_intx_user_disabled(false);
+                open.irqs.unmask_intx();
+            }
+        }
+        if let Some(state) = effect.power_state {
+            let target = PowerState::from_pmcsr(state);
+            if target >= PowerState::D3Hot {
+                self.zap_bars();
+            }
+            let _memory = self.memory.lock();
+            let _ = self.set_power_state(open, target);
+        }
+        if effect.flr {
+            self.zap_bars();
+            let _memory = self.memory.lock();
+            let _ = function.try_reset();
+        }
+        Ok(())
     }
 
     /// Moves the open device to power state `target`, as upstream's

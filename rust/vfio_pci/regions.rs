@@ -21,16 +21,12 @@ use kernel::{
 };
 
 use crate::{
-    config::ConfigEffect,
     device::{
         MemoryGate,
         VfioPciDevice, //
     },
     ext::{
-        pci_raw::{
-            PowerState,
-            Width, //
-        },
+        pci_raw::Width,
         pfn_mmap::{
             Fault,
             FaultResult,
@@ -149,7 +145,7 @@ fn config_rw(
         };
         // The user copy comes between the range check and the write: no lock across it.
         UserSlice::new(buf, len).reader().read_slice(data)?;
-        config_write(device, pos, data)?;
+        device.write_config(pos, data)?;
     } else {
         {
             let mut state = device.state.lock();
@@ -160,63 +156,6 @@ fn config_rw(
         UserSlice::new(buf, len).writer().write_slice(data)?;
     }
     Ok(len)
-}
-
-/// Writes config space and carries out the side effects.
-fn config_write(device: &VfioPciDevice, pos: usize, data: &[u8]) -> Result {
-    let function = &device.function;
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
-    let mut effect = ConfigEffect::default();
-    let touches_command = pos <= 5 && pos + data.len() > 4;
-    if touches_command {
-        // Memory decode may go off: revoke the mmaps first, and hold off BAR accesses
-        // and faults until the new state is recorded.
-        device.zap_bars();
-        let mut memory = device.memory.lock();
-        let written = open.config.write(function, pos, data, &mut effect);
-        if let Some(cmd) = effect.command {
-            memory.enabled = cmd & 0x2 != 0;
-        }
-        written?;
-    } else {
-        open.config.write(function, pos, data, &mut effect)?;
-    }
-    if let Some(disabled) = effect.intx_disabled {
-        // Without INTx enabled, the hardware bit follows the virtual one (as upstream), on
-        // devices masked that way.
-        if !open.irqs.is_intx() && open.pci_2_3 && disabled != open.virq_disabled {
-            function.intx(!disabled);
-        }
-        if disabled && !open.virq_disabled {
-            open.virq_disabled = true;
-            open.irqs.set_intx_user_disabled(true);
-            open.irqs.mask_intx();
-        } else if !disabled && open.virq_disabled {
-            open.virq_disabled = false;
-            open.irqs.set_intx_user_disabled(false);
-            open.irqs.unmask_intx();
-        }
-    }
-    if let Some(state) = effect.power_state {
-        let target = match state {
-            0 => PowerState::D0,
-            1 => PowerState::D1,
-            2 => PowerState::D2,
-            _ => PowerState::D3Hot,
-        };
-        if target >= PowerState::D3Hot {
-            device.zap_bars();
-        }
-        let _memory = device.memory.lock();
-        let _ = device.set_power_state(open, target);
-    }
-    if effect.flr {
-        device.zap_bars();
-        let _memory = device.memory.lock();
-        let _ = function.try_reset();
-    }
-    Ok(())
 }
 
 /// The span `[start, end)` of BAR `index` that accesses must not reach (the MSI-X table).

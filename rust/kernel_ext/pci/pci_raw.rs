@@ -34,6 +34,18 @@ pub(crate) enum PowerState {
     D3Hot = 3,
 }
 
+impl PowerState {
+    /// The state the two PowerState bits of PMCSR (`PCI_PM_CTRL`) select.
+    pub(crate) fn from_pmcsr(bits: u8) -> Self {
+        match bits & 0x3 {
+            0 => PowerState::D0,
+            1 => PowerState::D1,
+            2 => PowerState::D2,
+            _ => PowerState::D3Hot,
+        }
+    }
+}
+
 /// One of a function's address resources (`pdev->resource[i]`).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Resource {
