@@ -58,6 +58,7 @@ use crate::{
         },
     },
     uapi,
+    uuid::Uuid,
 };
 
 /// A group with at least one registered device (or an open file after the last left).
@@ -249,7 +250,7 @@ enum DeviceRequest {
     /// It names another device.
     Other,
     /// It names this one, with the VF token it carries, if any.
-    This { vf_token: Option<[u8; 16]> },
+    This { vf_token: Option<Uuid> },
 }
 
 /// Matches a `VFIO_GROUP_GET_DEVICE_FD` request against the device name `name` as
@@ -283,26 +284,25 @@ fn match_request(name: &[u8], request: &[u8]) -> Result<DeviceRequest> {
     Ok(DeviceRequest::This { vf_token })
 }
 
-/// Parses a UUID in its 36-character text form (`uuid_parse()`).
-fn parse_uuid(text: &[u8]) -> Option<[u8; 16]> {
-    if text.len() != 36 {
+/// Parses a UUID in its 36-character text form, as `uuid_parse()`: hex digit pairs in
+/// byte order, dashes after the 4th, 6th, 8th and 10th byte.
+fn parse_uuid(text: &[u8]) -> Option<Uuid> {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    if text.len() != 36 || DASHES.iter().any(|&i| text[i] != b'-') {
         return None;
     }
-    let mut out = [0u8; 16];
     let mut digits = text
         .iter()
         .enumerate()
-        .filter(|(i, _)| ![8, 13, 18, 23].contains(i));
-    if [8, 13, 18, 23].iter().any(|&i| text[i] != b'-') {
-        return None;
-    }
-    for byte in out.iter_mut() {
-        let hi = (*digits.next()?.1 as char).to_digit(16)?;
-        let lo = (*digits.next()?.1 as char).to_digit(16)?;
+        .filter(|(i, _)| !DASHES.contains(i))
+        .map(|(_, &c)| (c as char).to_digit(16));
+    let mut bytes = [0u8; 16];
+    for byte in bytes.iter_mut() {
+        let (hi, lo) = (digits.next()??, digits.next()??);
         // CAST: two hex digits make a byte.
         *byte = (hi * 16 + lo) as u8;
     }
-    Some(out)
+    Some(Uuid::from_bytes(bytes))
 }
 
 /// The file operations of group nodes.

@@ -20,6 +20,8 @@ mod layout_table;
 mod type1;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
+#[path = "../uapi/uuid.rs"]
+mod uuid;
 
 use container::Container;
 use ext::misc::{

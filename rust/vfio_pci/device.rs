@@ -3,15 +3,22 @@
 //! A PCI device bound to vfio-pci: its state, and opening and closing it for userspace
 //! (upstream's `vfio_pci_core_enable` / `vfio_pci_core_disable`).
 //!
-//! Locking: `state` (config space, interrupts; upstream's `igate`) is taken before `memory`
-//! (BAR access and mmap faults; upstream's `memory_lock`). Neither is ever held across a
-//! user copy, since the user buffer may itself be a mapping of the device whose fault
-//! takes `memory`.
+//! Locking: a device has two locks, taken only through [`VfioPciDevice::lock_open`] and
+//! [`VfioPciDevice::lock_memory`] (and their `try_` forms), in this order: the open device
+//! (config space, interrupts; upstream's `igate`), then the memory gate (BAR access and mmap
+//! faults; upstream's `memory_lock`), alone or under the first, never the other way round
+//! (lockdep checks it in the debug kernel's runs). Neither is ever held across a user copy,
+//! since the user buffer may itself be a mapping of the device whose fault takes the memory
+//! gate.
 
 use kernel::{
     new_mutex,
     prelude::*,
     sync::{
+        lock::{
+            mutex::MutexBackend,
+            Guard, //
+        },
         Arc,
         ArcBorrow,
         Mutex, //
@@ -56,6 +63,7 @@ use crate::{
     power::PowerHold,
     regions,
     sriov::SriovRole,
+    uuid::Uuid,
 };
 
 /// `PCI_COMMAND` offset and its memory-enable bit.
@@ -131,11 +139,12 @@ pub(crate) struct VfioPciDevice {
     pub(crate) function: PciFunction,
     #[pin]
     link: CoreLink,
-    /// The open device, `None` while no fd is open.
+    /// The open device, `None` while no fd is open: the first lock ([`Self::lock_open`]).
     #[pin]
-    pub(crate) state: Mutex<Option<OpenDevice>>,
+    state: Mutex<Option<OpenDevice>>,
+    /// The second lock ([`Self::lock_memory`]).
     #[pin]
-    pub(crate) memory: Mutex<MemoryGate>,
+    memory: Mutex<MemoryGate>,
     /// The ERR and REQ eventfds.
     #[pin]
     pub(crate) notifiers: Mutex<[Notifier; 2]>,
@@ -171,7 +180,38 @@ pub(crate) const NOTIFY_ERR: usize = 0;
 /// Index of the REQ notifier in `notifiers`.
 pub(crate) const NOTIFY_REQ: usize = 1;
 
+/// The open device's lock, held: the first of a device's two locks.
+pub(crate) type OpenGuard<'a> = Guard<'a, Option<OpenDevice>, MutexBackend>;
+
+/// The memory gate's lock, held: the second.
+pub(crate) type MemoryGuard<'a> = Guard<'a, MemoryGate, MutexBackend>;
+
+/// The open device under its lock; -ENODEV when no fd has it open.
+pub(crate) fn opened<'a>(state: &'a mut OpenGuard<'_>) -> Result<&'a mut OpenDevice> {
+    (**state).as_mut().ok_or(ENODEV)
+}
+
 impl VfioPciDevice {
+    /// Locks the open device: never with the memory gate held (module doc).
+    pub(crate) fn lock_open(&self) -> OpenGuard<'_> {
+        self.state.lock()
+    }
+
+    /// Locks the open device if it is free; -EBUSY if not.
+    pub(crate) fn try_lock_open(&self) -> Result<OpenGuard<'_>> {
+        self.state.try_lock().ok_or(EBUSY)
+    }
+
+    /// Locks the memory gate: alone, or with the open device's lock held.
+    pub(crate) fn lock_memory(&self) -> MemoryGuard<'_> {
+        self.memory.lock()
+    }
+
+    /// Locks the memory gate if it is free; -EBUSY if not.
+    pub(crate) fn try_lock_memory(&self) -> Result<MemoryGuard<'_>> {
+        self.memory.try_lock().ok_or(EBUSY)
+    }
+
     /// The state of a device just bound.
     pub(crate) fn new(function: PciFunction) -> Result<Arc<Self>> {
         // CAST: 0..7.
@@ -230,15 +270,15 @@ impl VfioPciDevice {
     /// asks of the device ([`ConfigEffect`]): memory decode, INTx masking, power state, FLR.
     pub(crate) fn write_config(&self, pos: usize, data: &[u8]) -> Result {
         let function = &self.function;
-        let mut state = self.state.lock();
-        let open = (*state).as_mut().ok_or(ENODEV)?;
+        let mut state = self.lock_open();
+        let open = opened(&mut state)?;
         let mut effect = ConfigEffect::default();
         let touches_command = pos < COMMAND + 2 && pos + data.len() > COMMAND;
         if touches_command {
             // Memory decode may go off: revoke the mmaps first, and hold off BAR accesses
             // and faults until the new state is recorded.
             self.zap_bars();
-            let mut memory = self.memory.lock();
+            let mut memory = self.lock_memory();
             let written = open.config.write(function, pos, data, &mut effect);
             if let Some(cmd) = effect.command {
                 memory.enabled = u32::from(cmd) & COMMAND_MEMORY != 0;
@@ -268,12 +308,12 @@ impl VfioPciDevice {
             if target >= PowerState::D3Hot {
                 self.zap_bars();
             }
-            let _memory = self.memory.lock();
+            let _memory = self.lock_memory();
             let _ = self.set_power_state(open, target);
         }
         if effect.flr {
             self.zap_bars();
-            let _memory = self.memory.lock();
+            let _memory = self.lock_memory();
             let _ = function.try_reset();
         }
         Ok(())
@@ -314,7 +354,7 @@ impl VfioPciDevice {
     /// Runs `f` with memory decode forced on (MSI-X table writes and ROM reads need it),
     /// holding the memory lock.
     pub(crate) fn with_memory_enabled<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _memory = self.memory.lock();
+        let _memory = self.lock_memory();
         let cmd = self.function.config_read(COMMAND, Width::W16).unwrap_or(0);
         if cmd & COMMAND_MEMORY == 0 {
             let _ = self
@@ -365,7 +405,7 @@ impl VfioPciDevice {
         })();
         match opened {
             Ok(open) => {
-                let mut memory = self.memory.lock();
+                let mut memory = self.lock_memory();
                 memory.enabled = u32::from(open.config.command()) & COMMAND_MEMORY != 0;
                 for (i, bar) in memory.bars.iter_mut().enumerate() {
                     // CAST: 0..6. BARs that cannot be mapped fail their accesses.
@@ -388,7 +428,7 @@ impl VfioPciDevice {
         // the open's hold goes last, after the device is disabled.
         self.exit_low_power();
         let _awake = PmActive::get(function);
-        let _hold = core::mem::take(&mut self.memory.lock().power);
+        let _hold = core::mem::take(&mut self.lock_memory().power);
         // No more writes on the user's behalf.
         drop(core::mem::take(&mut open.ioeventfds));
         // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
@@ -396,9 +436,9 @@ impl VfioPciDevice {
         let _ = self.set_power_state(&mut open, PowerState::D0);
         // No more DMA.
         function.clear_master();
-        open.irqs.disable(function);
+        open.irqs.disable();
         {
-            let mut memory = self.memory.lock();
+            let mut memory = self.lock_memory();
             memory.enabled = false;
             memory.bars = Default::default();
         }
@@ -430,7 +470,7 @@ impl DeviceOps for VfioPciDevice {
     }
 
     fn open_device(&self) -> Result {
-        let mut state = self.state.lock();
+        let mut state = self.lock_open();
         if state.is_some() {
             return Err(EBUSY);
         }
@@ -440,7 +480,7 @@ impl DeviceOps for VfioPciDevice {
     }
 
     fn close_device(&self) {
-        let mut state = self.state.lock();
+        let mut state = self.lock_open();
         if let Some(open) = state.take() {
             self.sriov.vf_opened(false);
             self.close(open);
@@ -468,7 +508,7 @@ impl DeviceOps for VfioPciDevice {
         regions::check_mmap(self, request)
     }
 
-    fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result {
+    fn match_token(&self, uuid: Option<&Uuid>) -> Result {
         self.sriov.match_token(&self.function, uuid)
     }
 

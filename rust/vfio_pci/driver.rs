@@ -4,6 +4,7 @@
 //! registers each with the VFIO core.
 
 use kernel::{
+    device::Core,
     pci,
     prelude::*,
     sync::{
@@ -45,9 +46,9 @@ pub(crate) struct Binding {
 pub(crate) struct VfioPciDriver;
 
 impl PciDriver for VfioPciDriver {
-    type Data = KBox<Binding>;
+    type Data = Binding;
 
-    fn probe(pdev: &pci::Device) -> Result<KBox<Binding>> {
+    fn probe(pdev: &pci::Device<Core<'_>>, function: PciFunction) -> Result<Binding> {
         if params::denylisted(pdev) {
             return Err(EINVAL);
         }
@@ -55,7 +56,6 @@ impl PciDriver for VfioPciDriver {
         if pci_raw::header_type(pdev) != pci_raw::HEADER_TYPE_NORMAL {
             return Err(EINVAL);
         }
-        let function = PciFunction::new(pdev);
         // As upstream: VFs created by another driver stay with it.
         if function.is_physfn() && function.num_vf() > 0 {
             dev_warn!(pdev.as_ref(), "Cannot bind to PF with SR-IOV enabled\n");
@@ -76,14 +76,11 @@ impl PciDriver for VfioPciDriver {
             pdev.vendor_id().as_raw(),
             pdev.device_id()
         );
-        Ok(KBox::new(
-            Binding {
-                device,
-                registration: Some(registration),
-                runtime_pm: SetOnce::new(),
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(Binding {
+            device,
+            registration: Some(registration),
+            runtime_pm: SetOnce::new(),
+        })
     }
 
     fn bound(binding: &Binding) {
@@ -91,20 +88,20 @@ impl PciDriver for VfioPciDriver {
         // here an idle device suspends (D3hot) unless `disable_idle_d3` was set.
         let function = &binding.device.function;
         if pci_params::disable_idle_d3() {
-            binding.device.memory.lock().idle_hold = Some(PmActive::get_noresume(function));
+            binding.device.lock_memory().idle_hold = Some(PmActive::get_noresume(function));
         }
         binding.runtime_pm.populate(RuntimePm::allow(function));
     }
 
-    fn remove(pdev: &pci::Device, mut binding: KBox<Binding>) {
+    fn remove(pdev: &pci::Device<Core<'_>>, mut binding: Binding) {
         // VFs go first (they may hold the PF's state), then unregistering from the core
         // waits until every device fd is closed.
         sriov::disable(&binding.device);
         drop(binding.registration.take());
         dev_set::leave(&binding.device);
         // Every other holder of the device active is gone with its fds and VFs: runtime PM
-        // goes with the binding.
-        drop(binding.device.memory.lock().idle_hold.take());
+        // goes with the binding, and the adapter waits for the device's last handle.
+        drop(binding.device.lock_memory().idle_hold.take());
         drop(binding);
         dev_info!(pdev.as_ref(), "unbound from vfio-pci\n");
     }
@@ -118,7 +115,11 @@ impl PciDriver for VfioPciDriver {
         Ok(())
     }
 
-    fn sriov_configure(_pdev: &pci::Device, binding: &Binding, count: u32) -> Result<u32> {
+    fn sriov_configure(
+        _pdev: &pci::Device<Core<'_>>,
+        binding: &Binding,
+        count: u32,
+    ) -> Result<u32> {
         sriov::configure(&binding.device, count)
     }
 }

@@ -161,10 +161,10 @@ impl<'a> Held<'a> {
     fn take(device: &'a VfioPciDevice, wait: bool) -> Result<Self> {
         let active = PmActive::get(&device.function)?;
         let (state, memory) = if wait {
-            (device.state.lock(), device.memory.lock())
+            (device.lock_open(), device.lock_memory())
         } else {
-            let state = device.state.try_lock().ok_or(EBUSY)?;
-            (state, device.memory.try_lock().ok_or(EBUSY)?)
+            let state = device.try_lock_open()?;
+            (state, device.try_lock_memory()?)
         };
         // Under the memory lock, so no fault maps them back before the reset is over.
         device.zap_bars();

@@ -35,7 +35,10 @@ use crate::ext::{
         IrqRegistration,
         IrqSharing, //
     },
-    pci_raw::PciFunction,
+    pci_raw::{
+        IrqVectors,
+        PciFunction, //
+    },
 };
 
 /// An INTx line shared between the hard-IRQ handler and the ioctls.
@@ -178,6 +181,8 @@ pub(crate) struct Msi {
     msix: bool,
     /// Vectors the user attached an eventfd to, by index.
     vectors: KVec<Option<MsiVector>>,
+    /// The allocated vectors: declared after `vectors`, so their lines are freed first.
+    allocated: IrqVectors,
 }
 
 /// The interrupt mode of an open device.
@@ -395,14 +400,14 @@ impl IrqMode {
         if !matches!(self, IrqMode::None) {
             return Err(EINVAL);
         }
-        let got = function.alloc_irq_vectors(1, nvec, msix)?;
-        if got < nvec {
-            function.free_irq_vectors();
-            return Ok(Some(got));
+        let allocated = function.alloc_irq_vectors(1, nvec, msix)?;
+        if allocated.count() < nvec {
+            return Ok(Some(allocated.count()));
         }
         *self = IrqMode::Msi(Msi {
             msix,
             vectors: KVec::new(),
+            allocated,
         });
         Ok(None)
     }
@@ -468,7 +473,7 @@ impl IrqMode {
     }
 
     /// Disables whatever is enabled (frees the lines, then the vectors).
-    pub(crate) fn disable(&mut self, function: &PciFunction) {
+    pub(crate) fn disable(&mut self) {
         match core::mem::take(self) {
             IrqMode::None => {}
             IrqMode::Intx(intx) => {
@@ -479,10 +484,8 @@ impl IrqMode {
                     irq::set_disable_unlazy(irq, false);
                 }
             }
-            IrqMode::Msi(msi) => {
-                drop(msi);
-                function.free_irq_vectors();
-            }
+            // The lines, then the vectors (`Msi`'s field order).
+            IrqMode::Msi(msi) => drop(msi),
         }
     }
 
@@ -509,16 +512,15 @@ impl Msi {
         fd: i32,
         dyn_alloc: bool,
     ) -> Result {
-        // CAST: vector counts are at most 2048.
-        let slot = &mut self.vectors[vector as usize];
         // Free the line first; the vector itself stays allocated until disable.
-        *slot = None;
+        // CAST: vector counts are at most 2048.
+        self.vectors[vector as usize] = None;
         if fd < 0 {
             return Ok(());
         }
-        let irq = match function.irq_vector(vector) {
+        let irq = match self.allocated.irq(vector) {
             Ok(irq) => irq,
-            Err(_) if self.msix && dyn_alloc => function.msix_alloc_irq_at(vector)?,
+            Err(_) if self.msix && dyn_alloc => self.allocated.alloc_msix_at(vector)?,
             Err(e) => return Err(e),
         };
         let trigger = Arc::new(EventFd::from_fd(fd)?, GFP_KERNEL)?;
@@ -541,7 +543,8 @@ impl Msi {
             );
             None
         });
-        *slot = Some(MsiVector {
+        // CAST: as above.
+        self.vectors[vector as usize] = Some(MsiVector {
             _bypass: bypass,
             registration,
         });

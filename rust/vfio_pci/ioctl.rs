@@ -15,7 +15,10 @@ use kernel::{
 
 use crate::{
     args::read_args,
-    device::VfioPciDevice,
+    device::{
+        opened,
+        VfioPciDevice, //
+    },
     ext::{
         eventfd::EventFd,
         pci_raw::PowerState, //
@@ -42,6 +45,7 @@ use crate::{
         VGA, //
     },
     uapi,
+    uuid::Uuid,
 };
 
 /// Routes a device ioctl.
@@ -65,7 +69,7 @@ pub(crate) fn dispatch(this: ArcBorrow<'_, VfioPciDevice>, cmd: u32, arg: usize)
 fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     const MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_info, cap_offset);
     let argsz = read_args::<uapi::vfio_device_info>(arg, MINSZ)?.argsz;
-    let reset_works = device.state.lock().as_ref().ok_or(ENODEV)?.reset_works;
+    let reset_works = device.lock_open().as_ref().ok_or(ENODEV)?.reset_works;
     let mut info = uapi::vfio_device_info {
         argsz,
         flags: uapi::VFIO_DEVICE_FLAGS_PCI,
@@ -119,7 +123,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             }
         }
         CONFIG => {
-            let size = device.state.lock().as_ref().ok_or(ENODEV)?.config.size();
+            let size = device.lock_open().as_ref().ok_or(ENODEV)?.config.size();
             info.size = size as u64;
             info.flags = rw;
         }
@@ -151,7 +155,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
 fn irq_count(device: &VfioPciDevice, index: u32) -> Result<u32> {
     Ok(match index {
         INTX => {
-            let state = device.state.lock();
+            let state = device.lock_open();
             u32::from(state.as_ref().ok_or(ENODEV)?.config.interrupt_pin() != 0)
         }
         MSI => device.msi_vectors,
@@ -262,7 +266,7 @@ fn feature(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             if request.check(set, 16)? {
                 let mut uuid = [0u8; 16];
                 request.reader(16).read_slice(&mut uuid)?;
-                device.sriov.set_token(uuid)?;
+                device.sriov.set_token(Uuid::from_bytes(uuid))?;
             }
             Ok(0)
         }
@@ -335,13 +339,13 @@ impl FeatureRequest {
 
 /// `VFIO_DEVICE_RESET`: mmaps are zapped and BAR access blocked across the reset.
 fn reset(device: &VfioPciDevice) -> Result<isize> {
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let mut state = device.lock_open();
+    let open = opened(&mut state)?;
     if !open.reset_works {
         return Err(EINVAL);
     }
     device.zap_bars();
-    let _memory = device.memory.lock();
+    let _memory = device.lock_memory();
     // D0 first through our own path, as upstream: a device without No_Soft_Reset gets its
     // pre-D3hot state back before the reset saves and restores it.
     let _ = device.set_power_state(open, PowerState::D0);

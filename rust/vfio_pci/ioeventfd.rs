@@ -17,7 +17,10 @@ use kernel::{
 
 use crate::{
     args::read_args,
-    device::VfioPciDevice,
+    device::{
+        opened,
+        VfioPciDevice, //
+    },
     ext::{
         eventfd::{
             Virqfd,
@@ -55,7 +58,7 @@ struct IoEventWrite {
 impl VirqfdHandler for IoEventWrite {
     fn fire(&self) {
         let device = &self.device;
-        let memory = device.memory.lock();
+        let memory = device.lock_memory();
         if self.test_mem && (!memory.enabled || device.function.in_d3()) {
             return;
         }
@@ -132,11 +135,11 @@ fn set(device: Arc<VfioPciDevice>, offset: u64, data: u64, width: Width, fd: i32
         width,
         data,
     };
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let mut state = device.lock_open();
+    let open = opened(&mut state)?;
     // The BAR is mapped while the device is open; writes go through that mapping.
     // CAST: below 6.
-    if device.memory.lock().bars[bar as usize].is_none() {
+    if device.lock_memory().bars[bar as usize].is_none() {
         return Err(ENOMEM);
     }
     let list = &mut open.ioeventfds.0;

@@ -77,7 +77,7 @@ impl VfioPciDevice {
     /// in low power already. The caller holds the device awake until it returns.
     pub(crate) fn enter_low_power(&self, wake: Option<EventFd>) -> Result {
         self.zap_bars();
-        let mut memory = self.memory.lock();
+        let mut memory = self.lock_memory();
         match memory.power {
             PowerHold::Active { .. } => {}
             PowerHold::LowPower { .. } => return Err(EINVAL),
@@ -94,7 +94,7 @@ impl VfioPciDevice {
     /// the device again and the wakeup eventfd, if any, is dropped unsignalled. Resuming a
     /// suspended device is the caller's (an ioctl's [`Self::awake`] has done it already).
     pub(crate) fn exit_low_power(&self) {
-        self.memory.lock().exit_low_power(&self.function);
+        self.lock_memory().exit_low_power(&self.function);
     }
 
     /// The runtime suspend callback: an open device goes back to D0 first if the user put
@@ -102,8 +102,8 @@ impl VfioPciDevice {
     /// device without No_Soft_Reset gets its own back), and INTx is masked until resume.
     pub(crate) fn runtime_suspend(&self) -> Result {
         // Not waiting for the state lock: its holder may be waiting for this suspend to end.
-        let mut state = self.state.try_lock().ok_or(EBUSY)?;
-        let mut memory = self.memory.lock();
+        let mut state = self.try_lock_open()?;
+        let mut memory = self.lock_memory();
         let Some(open) = (*state).as_mut() else {
             return Ok(());
         };
@@ -116,7 +116,7 @@ impl VfioPciDevice {
     /// The runtime resume callback: signals the user's wakeup eventfd, which exits low
     /// power, and unmasks INTx if the suspend masked it.
     pub(crate) fn runtime_resume(&self) {
-        let mut memory = self.memory.lock();
+        let mut memory = self.lock_memory();
         if let Some(wake) = memory.power.wake() {
             wake.signal();
             // The device is resuming: the open holds it from here.

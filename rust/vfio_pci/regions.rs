@@ -22,6 +22,7 @@ use kernel::{
 
 use crate::{
     device::{
+        opened,
         MemoryGate,
         VfioPciDevice, //
     },
@@ -136,7 +137,7 @@ fn config_rw(
     let data = bounce.as_mut();
     if write {
         let pos = {
-            let state = device.state.lock();
+            let state = device.lock_open();
             state
                 .as_ref()
                 .ok_or(ENODEV)?
@@ -148,8 +149,8 @@ fn config_rw(
         device.write_config(pos, data)?;
     } else {
         {
-            let mut state = device.state.lock();
-            let open = (*state).as_mut().ok_or(ENODEV)?;
+            let mut state = device.lock_open();
+            let open = opened(&mut state)?;
             let pos = open.config.check_range(offset, len)?;
             open.config.read(&device.function, pos, data)?;
         }
@@ -201,7 +202,7 @@ fn bar_rw(
         if index == ROM {
             rom_access(device, at, resource.len, chunk)?;
         } else {
-            let memory = device.memory.lock();
+            let memory = device.lock_memory();
             let reachable = !test_memory || (memory.enabled && !device.function.in_d3());
             if let Err((partial, e)) = bar_access(&memory, index, at, chunk, hole, write, reachable)
             {
@@ -325,7 +326,7 @@ pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Resu
         return Err(EINVAL);
     }
     // The BAR must be claimed by us (it is, from open to close).
-    let memory = device.memory.lock();
+    let memory = device.lock_memory();
     // CAST: below 6.
     memory.bars[index as usize].as_ref().ok_or(EIO)?;
     Ok(())
@@ -345,7 +346,7 @@ pub(crate) fn fault(device: &VfioPciDevice, fault: &mut Fault<'_>) -> FaultResul
     // CAST: below 6.
     let resource = device.resource(index as u32);
     let pfn = (resource.start >> page_shift) + page;
-    let memory = device.memory.lock();
+    let memory = device.lock_memory();
     if !memory.enabled || memory.power.is_low_power() || device.function.in_d3() {
         return FaultResult::SIGBUS;
     }

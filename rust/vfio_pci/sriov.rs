@@ -28,6 +28,7 @@ use crate::{
         runtime_pm::PmActive,
         uuid::random_uuid,
     },
+    uuid::Uuid,
 };
 
 crate::ext::registry::arc_registry! {
@@ -38,7 +39,7 @@ crate::ext::registry::arc_registry! {
 
 /// The token of a PF and how many of its VFs are open.
 struct VfToken {
-    uuid: [u8; 16],
+    uuid: Uuid,
     users: u32,
 }
 
@@ -102,7 +103,7 @@ impl SriovRole {
     }
 
     /// `VFIO_DEVICE_FEATURE_PCI_VF_TOKEN` SET; -ENOTTY unless a PF.
-    pub(crate) fn set_token(&self, uuid: [u8; 16]) -> Result {
+    pub(crate) fn set_token(&self, uuid: Uuid) -> Result {
         match self {
             SriovRole::Pf(state) => {
                 state.token.lock().uuid = uuid;
@@ -118,7 +119,7 @@ impl SriovRole {
     }
 
     /// Checks the token given to `GET_DEVICE_FD`, as upstream.
-    pub(crate) fn match_token(&self, function: &PciFunction, uuid: Option<&[u8; 16]>) -> Result {
+    pub(crate) fn match_token(&self, function: &PciFunction, uuid: Option<&Uuid>) -> Result {
         match self {
             SriovRole::Vf(None) => {
                 if uuid.is_some() {
@@ -204,7 +205,7 @@ pub(crate) fn configure(device: &Arc<VfioPciDevice>, count: u32) -> Result<u32> 
         }
     };
     {
-        let _memory = device.memory.lock();
+        let _memory = device.lock_memory();
         let _ = function.set_power_state(PowerState::D0);
     }
     if let Err(e) = function.enable_sriov(count) {

@@ -24,6 +24,8 @@ mod regions;
 mod sriov;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
+#[path = "../uapi/uuid.rs"]
+mod uuid;
 
 use driver::VfioPciDriver;
 use ext::pci_driver::PciDriverRegistration;

@@ -9,6 +9,8 @@ use kernel::{
     uaccess::UserPtr, //
 };
 
+use crate::uuid::Uuid;
+
 use super::{
     device_abi::{
         RawDeviceOps,
@@ -132,11 +134,14 @@ impl BusCallbacks {
 
     /// Checks a `GET_DEVICE_FD` VF token (`None`: none given). Without the callback, any
     /// token is -EINVAL (the device is not part of SR-IOV), as upstream.
-    pub(crate) fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result {
+    pub(crate) fn match_token(&self, uuid: Option<&Uuid>) -> Result {
         match self.ops().match_token {
             // SAFETY: As in `open_device`; `uuid` is NULL or 16 readable bytes for the call.
             Some(check) => kernel::error::to_result(unsafe {
-                check(self.cookie, uuid.map_or(core::ptr::null(), |u| u.as_ptr()))
+                check(
+                    self.cookie,
+                    uuid.map_or(core::ptr::null(), |u| core::ptr::from_ref(u).cast()),
+                )
             }),
             None if uuid.is_some() => Err(EINVAL),
             None => Ok(()),

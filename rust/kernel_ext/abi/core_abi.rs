@@ -37,6 +37,8 @@ use kernel::{
     uaccess::UserPtr,
 };
 
+use crate::uuid::Uuid;
+
 use super::{
     device_abi::{
         RawDevice,
@@ -87,7 +89,7 @@ pub(crate) trait DeviceOps: PfnFault + Send + Sync + 'static {
     /// The core wants the device back; `count` counts the requests so far.
     fn request(&self, count: u32);
     /// Checks the VF token given to `GET_DEVICE_FD` (`None`: none given).
-    fn match_token(&self, uuid: Option<&[u8; 16]>) -> Result;
+    fn match_token(&self, uuid: Option<&Uuid>) -> Result;
 }
 
 /// A registration handle the core gave out.
@@ -239,8 +241,9 @@ impl<T: DeviceOps> OpsTable<T> {
     unsafe extern "C" fn match_token(cookie: *mut c_void, uuid: *const u8) -> c_int {
         // SAFETY: Caller contract.
         let device = unsafe { Self::device(cookie) };
+        // CAST: `Uuid` is `repr(transparent)` over its 16 bytes.
         // SAFETY: Caller contract: NULL or 16 bytes, borrowed for the call.
-        let uuid = unsafe { uuid.cast::<[u8; 16]>().as_ref() };
+        let uuid = unsafe { uuid.cast::<Uuid>().as_ref() };
         from_result(|| device.match_token(uuid).map(|()| 0))
     }
 

@@ -4,10 +4,12 @@
 
 use kernel::bindings;
 
-/// A random (version 4) UUID, as its 16 bytes.
-pub(crate) fn random_uuid() -> [u8; 16] {
+use crate::uuid::Uuid;
+
+/// A random (version 4) UUID.
+pub(crate) fn random_uuid() -> Uuid {
     let mut uuid = bindings::uuid_t::default();
     // SAFETY: `uuid` is a valid, writable `uuid_t` for the duration of the call.
     unsafe { bindings::uuid_gen(&mut uuid) };
-    uuid.b
+    Uuid::from_bytes(uuid.b)
 }

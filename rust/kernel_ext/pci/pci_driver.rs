@@ -14,6 +14,7 @@ use core::{
 };
 use kernel::{
     bindings,
+    device::Core,
     error::from_result,
     ffi::c_int,
     pci,
@@ -25,41 +26,54 @@ use kernel::{
     ThisModule,
 };
 
-use super::raw::device_ptr;
+use super::{
+    pci_raw::{
+        Binding,
+        PciFunction, //
+    },
+    raw::device_ptr,
+};
 
 /// A PCI driver served by [`PciDriverRegistration`].
+///
+/// Its callbacks get the device in the [`Core`] context, as the in-tree adapter's; what
+/// outlives a callback holds the [`PciFunction`] handle that probe is given, and remove
+/// (or a failed probe) returns only once every handle is dropped.
 pub(crate) trait PciDriver: 'static {
     /// Per-device state, created by `probe` and kept until `remove`.
-    type Data: ForeignOwnable + Send + Sync;
+    type Data: Send + Sync;
 
-    /// Binds `pdev`.
-    fn probe(pdev: &pci::Device) -> Result<Self::Data>;
+    /// Binds `pdev`, whose first handle is `function`.
+    fn probe(pdev: &pci::Device<Core<'_>>, function: PciFunction) -> Result<Self::Data>;
 
     /// Probe has succeeded and `data` is the device's drvdata: from here the PM core may
     /// call [`Self::runtime_suspend`] and [`Self::runtime_resume`], once the PCI core's
     /// usage reference of the probe is given up (which is what this is for).
-    fn bound(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {}
+    fn bound(_data: &Self::Data) {}
 
     /// Unbinds `pdev`, consuming what `probe` returned.
-    fn remove(pdev: &pci::Device, data: Self::Data);
+    fn remove(pdev: &pci::Device<Core<'_>>, data: Self::Data);
 
     /// The PM core is about to suspend the device (runtime PM; nothing holds it active),
     /// and the PCI core will then put it into D3hot; an error keeps it active.
-    fn runtime_suspend(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) -> Result {
+    fn runtime_suspend(_data: &Self::Data) -> Result {
         Ok(())
     }
 
     /// The device has been resumed from a runtime suspend (D0).
-    fn runtime_resume(_data: <Self::Data as ForeignOwnable>::Borrowed<'_>) -> Result {
+    fn runtime_resume(_data: &Self::Data) -> Result {
         Ok(())
     }
 
     /// `sriov_numvfs` was written: enable `count` VFs (0: disable); the count enabled.
-    fn sriov_configure(
-        pdev: &pci::Device,
-        data: <Self::Data as ForeignOwnable>::Borrowed<'_>,
-        count: u32,
-    ) -> Result<u32>;
+    fn sriov_configure(pdev: &pci::Device<Core<'_>>, data: &Self::Data, count: u32) -> Result<u32>;
+}
+
+/// The drvdata of a device bound to `T`: the driver's data and the adapter's side of the
+/// binding.
+struct Probed<T: PciDriver> {
+    data: T::Data,
+    binding: Binding,
 }
 
 /// A registered `struct pci_driver` for `T`.
@@ -67,7 +81,8 @@ pub(crate) trait PciDriver: 'static {
 /// # Invariants
 ///
 /// `raw` is registered with the PCI core from successful construction until [`Drop`], and
-/// the drvdata of every device bound to it is a `T::Data` converted by `into_foreign`.
+/// the drvdata of every device bound to it is a `KBox<Probed<T>>` converted by
+/// `into_foreign`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct PciDriverRegistration<T: PciDriver> {
     #[pin]
@@ -150,35 +165,45 @@ impl<T: PciDriver> PciDriverRegistration<T> {
         _id: *const bindings::pci_device_id,
     ) -> c_int {
         // SAFETY: The PCI core calls probe with a live device that stays live until
-        // remove; `pci::Device` is `repr(transparent)` over `struct pci_dev`.
-        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        // remove, under its device lock; `pci::Device` is `repr(transparent)` over
+        // `struct pci_dev` in every context.
+        let pdev = unsafe { &*pdev.cast::<pci::Device<Core<'_>>>() };
         from_result(|| {
-            let data = T::probe(pdev)?;
-            let dev = device_ptr(pdev.as_ref());
-            let raw = data.into_foreign();
-            // SAFETY: `dev` is the live device being probed; the drvdata belongs to its
+            // Allocated first: once probe succeeds, nothing may fail before the drvdata is set.
+            let slot = KBox::<Probed<T>>::new_uninit(GFP_KERNEL)?;
+            let (binding, function) = Binding::new(pdev)?;
+            let data = match T::probe(pdev, function) {
+                Ok(data) => data,
+                Err(e) => {
+                    binding.wait_unused();
+                    return Err(e);
+                }
+            };
+            let probed = KBox::write(slot, Probed::<T> { data, binding });
+            let raw = probed.into_foreign();
+            // SAFETY: `pdev` is the live device being probed; the drvdata belongs to its
             // driver, which is us.
-            // INVARIANT: the drvdata is a `T::Data` from `into_foreign`.
-            unsafe { bindings::dev_set_drvdata(dev, raw.cast()) };
+            // INVARIANT: the drvdata is a `KBox<Probed<T>>` from `into_foreign`.
+            unsafe { bindings::dev_set_drvdata(device_ptr(pdev.as_ref()), raw.cast()) };
             // SAFETY: `raw` came from `into_foreign` just now and only remove takes it back.
-            let data = unsafe { T::Data::borrow(raw) };
-            T::bound(data);
+            let probed = unsafe { KBox::<Probed<T>>::borrow(raw) };
+            T::bound(&probed.data);
             Ok(0)
         })
     }
 
     extern "C" fn sriov_configure_callback(pdev: *mut bindings::pci_dev, count: c_int) -> c_int {
-        // SAFETY: The PCI core calls this with a live device bound to us (device lock
-        // held), so probe succeeded and its drvdata is set.
-        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        // SAFETY: The PCI core calls this with a live device bound to us, under its device
+        // lock, so probe succeeded and its drvdata is set.
+        let pdev = unsafe { &*pdev.cast::<pci::Device<Core<'_>>>() };
         let dev = device_ptr(pdev.as_ref());
-        // SAFETY: `dev` is live and bound; its drvdata is our `T::Data` (type invariant),
-        // borrowed while the device lock keeps remove away.
-        let data = unsafe { T::Data::borrow(bindings::dev_get_drvdata(dev).cast()) };
+        // SAFETY: `dev` is live and bound; its drvdata is our `KBox<Probed<T>>` (type
+        // invariant), borrowed while the device lock keeps remove away.
+        let probed = unsafe { KBox::<Probed<T>>::borrow(bindings::dev_get_drvdata(dev).cast()) };
         from_result(|| {
             let count = u32::try_from(count).map_err(|_| EINVAL)?;
             // CAST: bounded by TotalVFs, a 16-bit field.
-            Ok(T::sriov_configure(pdev, data, count)? as c_int)
+            Ok(T::sriov_configure(pdev, &probed.data, count)? as c_int)
         })
     }
 
@@ -190,19 +215,19 @@ impl<T: PciDriver> PciDriverRegistration<T> {
     /// runtime PM callback of it.
     unsafe fn with_pm_data(
         dev: *mut bindings::device,
-        f: impl FnOnce(<T::Data as ForeignOwnable>::Borrowed<'_>) -> Result,
+        f: impl FnOnce(&T::Data) -> Result,
     ) -> c_int {
         // SAFETY: `dev` is live while its PM callback runs (function contract).
         let raw = unsafe { bindings::dev_get_drvdata(dev) };
         if raw.is_null() {
             return 0;
         }
-        // SAFETY: A non-null drvdata of a device bound to us is our `T::Data` (type
+        // SAFETY: A non-null drvdata of a device bound to us is our `KBox<Probed<T>>` (type
         // invariant). It outlives this callback: `pci_device_remove()` holds a usage
         // reference and waits for callbacks in flight (`pm_runtime_barrier()`) before it
         // calls remove, and no callback runs while a usage reference is held.
-        let data = unsafe { T::Data::borrow(raw.cast()) };
-        from_result(|| f(data).map(|()| 0))
+        let probed = unsafe { KBox::<Probed<T>>::borrow(raw.cast()) };
+        from_result(|| f(&probed.data).map(|()| 0))
     }
 
     extern "C" fn runtime_suspend_callback(dev: *mut bindings::device) -> c_int {
@@ -216,15 +241,19 @@ impl<T: PciDriver> PciDriverRegistration<T> {
     }
 
     extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
-        // SAFETY: The PCI core calls remove with the live device that probe succeeded on.
-        let pdev = unsafe { &*pdev.cast::<pci::Device>() };
+        // SAFETY: The PCI core calls remove with the live device that probe succeeded on,
+        // under its device lock.
+        let pdev = unsafe { &*pdev.cast::<pci::Device<Core<'_>>>() };
         let dev = device_ptr(pdev.as_ref());
         // SAFETY: `dev` is live and its drvdata was set by `probe_callback`.
         let raw = unsafe { bindings::dev_get_drvdata(dev) };
-        // SAFETY: `raw` came from `T::Data::into_foreign` (type invariant) and remove is
-        // the one place that takes it back, once.
-        let data = unsafe { T::Data::from_foreign(raw.cast()) };
+        // SAFETY: `raw` came from `KBox<Probed<T>>::into_foreign` (type invariant) and
+        // remove is the one place that takes it back, once.
+        let probed = unsafe { KBox::<Probed<T>>::from_foreign(raw.cast()) };
+        let Probed { data, binding } = KBox::into_inner(probed);
         T::remove(pdev, data);
+        // The device stays bound until the last handle is gone.
+        binding.wait_unused();
         // SAFETY: `dev` is live; clear the dangling drvdata.
         unsafe { bindings::dev_set_drvdata(dev, core::ptr::null_mut()) };
     }

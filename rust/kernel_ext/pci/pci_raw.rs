@@ -8,11 +8,19 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    device::Device,
+    device::{
+        Bound,
+        Core,
+        Device, //
+    },
     ffi::c_int,
     pci,
     prelude::*,
-    sync::aref::ARef, //
+    sync::{
+        aref::ARef,
+        Arc,
+        Completion, //
+    },
 };
 
 /// `PCI_HEADER_TYPE_NORMAL`: a function, not a bridge.
@@ -109,34 +117,91 @@ impl Width {
     }
 }
 
-/// A PCI function bound to this module's driver.
+/// A handle on a PCI function bound to this module's driver.
+///
+/// Handles are made only by the driver adapter, at probe ([`Binding::new`]), and the
+/// adapter's remove (or failed probe) returns only once every handle is gone
+/// ([`Binding::wait_unused`]). So whatever holds a handle (an open device, a BAR mapping, an
+/// interrupt handler, a runtime PM reference) holds a bound device, and the resources it
+/// claimed are released before the PCI core unbinds: as upstream, where unregistering a
+/// VFIO device waits for its users, the wait is the revocation.
 ///
 /// # Invariants
 ///
-/// `pdev` is referenced, and bound to this module's PCI driver from the creation of a
-/// `PciFunction` (in probe) until the driver's remove callback returns; no method is
-/// called after that (vfio-pci drops every user of the device, IRQs and mappings
-/// included, before remove returns, because the core's unregistration waits for them).
+/// `handles.pdev` is bound to this module's PCI driver for as long as any `PciFunction` of
+/// the same `Handles` exists.
 #[derive(Clone)]
 pub(crate) struct PciFunction {
+    handles: Arc<Handles>,
+}
+
+/// What the handles of one binding share; the last one to go signals the adapter.
+struct Handles {
     pdev: ARef<pci::Device>,
+    unused: Arc<Unused>,
+}
+
+/// Signalled when the last handle of a binding is dropped.
+#[pin_data]
+struct Unused {
+    #[pin]
+    done: Completion,
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.unused.done.complete_all();
+    }
+}
+
+/// The driver adapter's side of a binding: made in probe, waited for before remove (or a
+/// failed probe) returns.
+pub(crate) struct Binding {
+    unused: Arc<Unused>,
+}
+
+impl Binding {
+    /// Starts the binding of `pdev`, being probed; its first handle.
+    pub(crate) fn new(pdev: &pci::Device<Core<'_>>) -> Result<(Self, PciFunction)> {
+        let unused = Arc::pin_init(pin_init!(Unused { done <- Completion::new() }), GFP_KERNEL)?;
+        let handles = Arc::new(
+            Handles {
+                pdev: pdev.into(),
+                unused: unused.clone(),
+            },
+            GFP_KERNEL,
+        )?;
+        // INVARIANT: `pdev` is bound from its probe until `wait_unused` returns, which the
+        // adapter calls before its probe fails or its remove returns.
+        Ok((Self { unused }, PciFunction { handles }))
+    }
+
+    /// Waits until every handle is dropped; then the device may be unbound.
+    pub(crate) fn wait_unused(self) {
+        self.unused.done.wait_for_completion();
+    }
 }
 
 impl PciFunction {
-    /// Wraps a device being probed by this module's driver.
-    pub(crate) fn new(pdev: &pci::Device) -> Self {
-        // INVARIANT: called from probe (the only caller, `driver.rs`).
-        Self { pdev: pdev.into() }
+    /// The generic device, bound (type invariant).
+    pub(crate) fn dev(&self) -> &Device<Bound> {
+        self.bound().as_ref()
     }
 
-    /// The generic device.
-    pub(crate) fn dev(&self) -> &Device {
-        self.pdev.as_ref()
+    /// The PCI device, bound (type invariant).
+    fn bound(&self) -> &pci::Device<Bound> {
+        let pdev: &pci::Device = &self.handles.pdev;
+        // CAST: `pci::Device<Ctx>` is `#[repr(transparent)]` over the C struct for every
+        // context; the context is a compile-time marker only.
+        let ptr = core::ptr::from_ref(pdev).cast::<pci::Device<Bound>>();
+        // SAFETY: `ptr` is the live device of `pdev`, bound while `self` exists (type
+        // invariant), which the returned borrow of `self` does not outlive.
+        unsafe { &*ptr }
     }
 
     /// The `struct pci_dev`, for the other wrappers of `kernel_ext/`.
     pub(super) fn raw(&self) -> *mut bindings::pci_dev {
-        pci_dev_ptr(&self.pdev)
+        pci_dev_ptr(&self.handles.pdev)
     }
 
     /// `pci_enable_device()`.
@@ -357,8 +422,8 @@ impl PciFunction {
         unsafe { bindings::pci_intx(self.raw(), c_int::from(enable)) }
     }
 
-    /// Allocates between `min` and `max` MSI (or MSI-X) vectors; the number allocated.
-    pub(crate) fn alloc_irq_vectors(&self, min: u32, max: u32, msix: bool) -> Result<u32> {
+    /// Allocates between `min` and `max` MSI (or MSI-X) vectors.
+    pub(crate) fn alloc_irq_vectors(&self, min: u32, max: u32, msix: bool) -> Result<IrqVectors> {
         let kind = if msix {
             bindings::PCI_IRQ_MSIX
         } else {
@@ -367,40 +432,18 @@ impl PciFunction {
         // SAFETY: As in `enable`.
         let ret = unsafe { bindings::pci_alloc_irq_vectors(self.raw(), min, max, kind) };
         kernel::error::to_result(ret)?;
-        // CAST: non-negative.
-        Ok(ret as u32)
-    }
-
-    /// Frees every MSI/MSI-X vector (after all their handlers are freed).
-    pub(crate) fn free_irq_vectors(&self) {
-        // SAFETY: As in `enable`.
-        unsafe { bindings::pci_free_irq_vectors(self.raw()) }
-    }
-
-    /// Linux IRQ number of MSI/MSI-X vector `n`.
-    pub(crate) fn irq_vector(&self, n: u32) -> Result<u32> {
-        // SAFETY: As in `enable`.
-        let ret = unsafe { bindings::pci_irq_vector(self.raw(), n) };
-        kernel::error::to_result(ret)?;
-        // CAST: non-negative.
-        Ok(ret as u32)
+        // INVARIANT: allocated just now.
+        Ok(IrqVectors {
+            function: self.clone(),
+            // CAST: non-negative.
+            count: ret as u32,
+        })
     }
 
     /// Whether MSI-X vectors can be added while MSI-X is enabled.
     pub(crate) fn msix_can_alloc_dyn(&self) -> bool {
         // SAFETY: As in `enable`.
         unsafe { bindings::pci_msix_can_alloc_dyn(self.raw()) }
-    }
-
-    /// Adds MSI-X vector `index` while MSI-X is enabled; its Linux IRQ number.
-    pub(crate) fn msix_alloc_irq_at(&self, index: u32) -> Result<u32> {
-        // SAFETY: As in `enable`; no affinity descriptor.
-        let map = unsafe { bindings::pci_msix_alloc_irq_at(self.raw(), index, core::ptr::null()) };
-        if map.index < 0 {
-            return Err(Error::from_errno(map.index));
-        }
-        // CAST: non-negative.
-        Ok(map.virq as u32)
     }
 
     /// Whether this is an SR-IOV virtual function.
@@ -726,6 +769,54 @@ impl Drop for BarMap {
             bindings::pci_iounmap(raw, self.base.as_ptr());
             bindings::pci_release_selected_regions(raw, 1 << self.index);
         }
+    }
+}
+
+/// The MSI or MSI-X vectors of a function, freed when dropped: drop the handlers of their
+/// lines first (a `Drop` order the holder's field order states).
+///
+/// # Invariants
+///
+/// `count` vectors of `function` were allocated by `pci_alloc_irq_vectors()`, and are freed
+/// once, in [`Drop`].
+pub(crate) struct IrqVectors {
+    function: PciFunction,
+    count: u32,
+}
+
+impl IrqVectors {
+    /// How many vectors were allocated.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The Linux IRQ number of vector `n`.
+    pub(crate) fn irq(&self, n: u32) -> Result<u32> {
+        // SAFETY: A bound function (`PciFunction` invariant) with vectors allocated.
+        let ret = unsafe { bindings::pci_irq_vector(self.function.raw(), n) };
+        kernel::error::to_result(ret)?;
+        // CAST: non-negative.
+        Ok(ret as u32)
+    }
+
+    /// Adds MSI-X vector `index` while MSI-X is enabled; its Linux IRQ number.
+    pub(crate) fn alloc_msix_at(&self, index: u32) -> Result<u32> {
+        // SAFETY: As in `irq`; no affinity descriptor. The vector is freed with the rest.
+        let map = unsafe {
+            bindings::pci_msix_alloc_irq_at(self.function.raw(), index, core::ptr::null())
+        };
+        if map.index < 0 {
+            return Err(Error::from_errno(map.index));
+        }
+        // CAST: non-negative.
+        Ok(map.virq as u32)
+    }
+}
+
+impl Drop for IrqVectors {
+    fn drop(&mut self) {
+        // SAFETY: Allocated (type invariant), freed once here.
+        unsafe { bindings::pci_free_irq_vectors(self.function.raw()) }
     }
 }
 

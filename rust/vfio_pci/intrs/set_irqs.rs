@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     device::{
+        opened,
         OpenDevice,
         VfioPciDevice,
         NOTIFY_ERR,
@@ -59,8 +60,8 @@ fn set_intx(
     data: &IrqData<'_>,
 ) -> Result<isize> {
     let function = &device.function;
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let mut state = device.lock_open();
+    let open = opened(&mut state)?;
     let intx = open.irqs.is_intx();
     match action {
         uapi::VFIO_IRQ_SET_ACTION_MASK | uapi::VFIO_IRQ_SET_ACTION_UNMASK => {
@@ -92,7 +93,7 @@ fn set_intx(
         }
         uapi::VFIO_IRQ_SET_ACTION_TRIGGER => {
             if intx && count == 0 && matches!(data, IrqData::None) {
-                open.irqs.disable(function);
+                open.irqs.disable();
                 return Ok(0);
             }
             if !open.irqs.accepts(INTX) || start != 0 || count != 1 {
@@ -141,12 +142,12 @@ fn set_msi(
 ) -> Result<isize> {
     let function = &device.function;
     let index = if msix { MSIX } else { MSI };
-    let mut state = device.state.lock();
-    let open = (*state).as_mut().ok_or(ENODEV)?;
+    let mut state = device.lock_open();
+    let open = opened(&mut state)?;
     let enabled = open.irqs.msi_enabled(msix);
     // Disabling forgets the virtual MSI vector count too.
     let disable = |open: &mut OpenDevice| {
-        device.with_memory_enabled(|| open.irqs.disable(function));
+        device.with_memory_enabled(|| open.irqs.disable());
         open.config.set_msi(false, 0);
     };
     if enabled && count == 0 && matches!(data, IrqData::None) {
