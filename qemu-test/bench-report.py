@@ -7,6 +7,11 @@ whatever the unit. Also writes every sample and the summary as CSV, and the rati
 SVG bar chart (log scale, target marks).
 
     bench-report.py RESULTS.LOG [--csv FILE] [--svg FILE] [--markdown]
+    bench-report.py RESULTS.LOG --baseline [--markdown]
+
+--baseline compares rvfio with the "baseline" stack instead (an older build of ours in the
+same boots, bench.sh's RVFIO_BENCH_BASELINE): ratio > 1 = this tree better; a metric is
+"worse" or "better" only when both its median and best ratios are beyond BASELINE_NOISE.
 """
 import argparse
 import csv
@@ -31,6 +36,11 @@ TARGETS = [
 ABSOLUTE = [
     (r"small.*_map_flatness", 1.5, "per-mapping cost flat to the largest count (<= 1.5x of 1k)"),
 ]
+
+
+# Before/after: how far both ratios must be from 1 for a change to count, given TCG's
+# boot-to-boot noise (docs/benchmarks.md).
+BASELINE_NOISE = 0.10
 
 
 def parse(path):
@@ -58,7 +68,7 @@ def target_for(metric):
     raise AssertionError("catch-all target missing")
 
 
-def summarise(samples, units):
+def summarise(samples, units, ref="upstream", cand="rvfio"):
     rows = []
     metrics = []
     for (metric, _stack) in samples:
@@ -66,8 +76,8 @@ def summarise(samples, units):
             metrics.append(metric)
     for metric in metrics:
         unit, better = units[metric]
-        up = [v for _, v in samples.get((metric, "upstream"), [])]
-        rv = [v for _, v in samples.get((metric, "rvfio"), [])]
+        up = [v for _, v in samples.get((metric, ref), [])]
+        rv = [v for _, v in samples.get((metric, cand), [])]
         if not up or not rv:
             continue
         higher = better == "higher"
@@ -82,7 +92,12 @@ def summarise(samples, units):
 
         target, why, absolute = target_for(metric)
         ratio_med, ratio_best = advantage(up_med, rv_med), advantage(up_best, rv_best)
-        if absolute:
+        if ref != "upstream":
+            absolute, target, why = False, 1.0, "no worse than the baseline"
+            ratio_lo, ratio_hi = min(ratio_med, ratio_best), max(ratio_med, ratio_best)
+            verdict = ("worse" if ratio_hi < 1 - BASELINE_NOISE else
+                       "better" if ratio_lo > 1 + BASELINE_NOISE else "same")
+        elif absolute:
             verdict = "met" if rv_med <= target else ("best only" if rv_best <= target else "MISSED")
         elif ratio_med >= target:
             verdict = "met"
@@ -107,8 +122,8 @@ def fmt(v):
     return f"{v:.3g}"
 
 
-def table(rows, markdown):
-    head = ["metric", "unit", "upstream med", "rvfio med", "ratio med", "ratio best", "target", "verdict"]
+def table(rows, markdown, ref="upstream"):
+    head = ["metric", "unit", f"{ref} med", "rvfio med", "ratio med", "ratio best", "target", "verdict"]
     body = []
     for r in rows:
         tgt = (f"rvfio <= {r['target']:g}" if r["absolute"] else f">= {r['target']:g}x")
@@ -180,10 +195,25 @@ def main():
     ap.add_argument("--csv")
     ap.add_argument("--svg")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--baseline", action="store_true",
+                    help="rvfio against the baseline stack (an older build of ours)")
     ap.add_argument("--require-all", action="store_true",
                     help="fail unless every metric has samples from both stacks")
     a = ap.parse_args()
     samples, units = parse(a.results)
+    if a.baseline:
+        rows = summarise(samples, units, ref="baseline")
+        if not rows:
+            print("bench-report: no results from both rvfio and the baseline", file=sys.stderr)
+            return 1
+        print("this tree (rvfio) vs the baseline build, same boots; ratio > 1 = this tree better;"
+              f" worse/better: both ratios beyond {BASELINE_NOISE:.0%}")
+        print(table(rows, a.markdown, ref="baseline"))
+        worse = [r["metric"] for r in rows if r["verdict"] == "worse"]
+        better = [r["metric"] for r in rows if r["verdict"] == "better"]
+        print(f"\n{len(rows)} metrics: {len(worse)} worse, {len(better)} better"
+              + (f"; worse: {', '.join(worse)}" if worse else ""))
+        return 0
     rows = summarise(samples, units)
     if not rows:
         print("bench-report: no results from both stacks", file=sys.stderr)

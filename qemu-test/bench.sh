@@ -12,7 +12,9 @@
 # "--only map_anon4k"), RVFIO_BENCH_PROFILE=1 (kernel profile of each run in the console log;
 # RVFIO_BENCH_CALLERS=FUNCTION adds who calls FUNCTION), RVFIO_BENCH_VM_SIZES (VM memory
 # sizes for the VM start/stop runs, default "1G 3G"; "none" skips them),
-# RVFIO_BENCH_VM_MEMS (their backings, default "4k 4kprealloc thp hugetlb")
+# RVFIO_BENCH_VM_MEMS (their backings, default "4k 4kprealloc thp hugetlb"),
+# RVFIO_BENCH_BASELINE=REV (also an older build of ours, the commit REV, as a third stack
+# in the same boots: the table of this tree against it follows, for before/after figures)
 # and RVFIO_OUTDIR (default $RVFIO_CACHE/bench) tune it.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +42,20 @@ make -s KDIR="$kbuild" modules >"$outdir/modules-build.log" 2>&1 || {
 	cat "$outdir/modules-build.log" >&2
 	die "module build failed"
 }
+stacks="upstream rvfio"
+if [ -n "${RVFIO_BENCH_BASELINE:-}" ]; then
+	base=$outdir/baseline
+	rm -rf "$base" && mkdir -p "$base"
+	git -C "$RVFIO_ROOT" archive "$RVFIO_BENCH_BASELINE" | tar -x -C "$base" ||
+		die "no commit $RVFIO_BENCH_BASELINE"
+	log "building the baseline's modules ($(git -C "$RVFIO_ROOT" rev-parse --short "$RVFIO_BENCH_BASELINE"))"
+	make -s -C "$base" KDIR="$kbuild" modules >"$outdir/baseline-build.log" 2>&1 || {
+		cat "$outdir/baseline-build.log" >&2
+		die "baseline module build failed"
+	}
+	export RVFIO_BASELINE_MODS=$base
+	stacks="upstream rvfio baseline"
+fi
 log "building static selftests and benchmarks"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
@@ -52,7 +68,7 @@ bench_boot() {
 	shift 3
 	mkdir -p "$dir"
 	RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
-		rvfio_bench_runs="$runs" "$@" >"$dir/bench-console.log" || {
+		rvfio_bench_runs="$runs" "rvfio_bench_stacks=\"$stacks\"" "$@" >"$dir/bench-console.log" || {
 		tail -40 "$dir/bench-console.log" >&2
 		die "benchmark guest failed (console: $dir/bench-console.log)"
 	}
@@ -71,4 +87,9 @@ else
 fi
 python3 "$RVFIO_ROOT/qemu-test/bench-report.py" "$outdir/results-all.log" \
 	--csv "$outdir/bench.csv" --svg "$outdir/bench.svg" | tee "$outdir/bench-table.txt"
+if [ -n "${RVFIO_BENCH_BASELINE:-}" ]; then
+	echo
+	python3 "$RVFIO_ROOT/qemu-test/bench-report.py" "$outdir/results-all.log" --baseline |
+		tee "$outdir/bench-baseline-table.txt"
+fi
 log "raw results, CSV, SVG and table in $outdir"

@@ -34,6 +34,12 @@ for ko in vfio.ko vfio-pci.ko; do
 	[ -f "$ours/$ko" ] || die "$ko not built in $ours (make)"
 	cp "$ours/$ko" "$root/lib/modules/rvfio/"
 done
+# RVFIO_BASELINE_MODS=DIR: another build of ours (bench.sh's RVFIO_BENCH_BASELINE), loaded
+# by the guest's load_baseline.
+if [ -n "${RVFIO_BASELINE_MODS:-}" ]; then
+	mkdir -p "$root/lib/modules/baseline"
+	cp "$RVFIO_BASELINE_MODS/vfio.ko" "$RVFIO_BASELINE_MODS/vfio-pci.ko" "$root/lib/modules/baseline/"
+fi
 
 # The kernel's configuration, for tests that depend on it (guest/lib.sh kconfig).
 cp "$kbuild/.config" "$root/lib/modules/kernel.config"

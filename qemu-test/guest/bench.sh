@@ -11,10 +11,23 @@
 # rvfio_bench_callers=FUNCTION (with the profile: who calls FUNCTION),
 # rvfio_bench_vm_sizes="1G 3G" and rvfio_bench_vm_mems="4k 4kprealloc thp hugetlb" (the VM
 # start/stop runs; rvfio_bench_vm_sizes=none skips them), rvfio_bench_vfio=0 (no
-# vfio_bench runs: a boot for the VM runs only, which want one vCPU, run-tests.sh).
+# vfio_bench runs: a boot for the VM runs only, which want one vCPU, run-tests.sh),
+# rvfio_bench_stacks="upstream rvfio baseline" (the stacks, default "upstream rvfio";
+# baseline: an older build of ours, bench.sh's RVFIO_BENCH_BASELINE).
 . /guest/lib.sh
 
 runs=${rvfio_bench_runs:-3}
+stacks=${rvfio_bench_stacks:-upstream rvfio}
+# stack_order RUN: the stacks in the order of run RUN, rotated by one each run (for two
+# stacks: ABBA, upstream first on odd runs), so that slow phases hit every stack alike.
+stack_order() {
+	local n i=0 s
+	n=$(echo $stacks | wc -w)
+	for s in $stacks $stacks; do
+		i=$((i + 1))
+		[ $i -gt $((($1 - 1) % n)) ] && [ $i -le $((($1 - 1) % n + n)) ] && echo "$s"
+	done
+}
 small_max=${rvfio_bench_small_max:-1000000}
 args="${rvfio_bench_args:-} --small-max $small_max"
 # Room for the small-mapping runs; the same limit on both stacks.
@@ -111,8 +124,7 @@ if [ "$vm_sizes" != none ]; then
 	esac
 	echo "bench: VMs of $vm_sizes ($vm_mems); $(cat $hugepages) 2M pages for them"
 	for run in $(seq 1 "$runs"); do
-		if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi
-		for stack in $order; do
+		for stack in $(stack_order $run); do
 			vm_run $stack $run || status=1
 		done
 	done
@@ -121,9 +133,7 @@ if [ "$vm_sizes" != none ]; then
 fi
 [ "${rvfio_bench_vfio:-1}" = 0 ] && runs=0
 for run in $(seq 1 "$runs"); do
-	# ABBA: upstream first on odd runs, rvfio first on even ones.
-	if [ $((run % 2)) -eq 1 ]; then order="upstream rvfio"; else order="rvfio upstream"; fi
-	for stack in $order; do
+	for stack in $(stack_order $run); do
 		bench_run $stack $run || status=1
 	done
 done
