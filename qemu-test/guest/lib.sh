@@ -32,6 +32,15 @@ unload_rvfio() {
 	rmmod vfio || fail "rmmod vfio"
 }
 
+# Another build of ours, for before/after benchmarks (bench.sh: RVFIO_BENCH_BASELINE).
+load_baseline() {
+	RVFIO_MODDIR=/lib/modules/baseline load_rvfio
+}
+
+unload_baseline() {
+	unload_rvfio
+}
+
 # Upstream's modules, in the dependency order the host computed; never with ours.
 load_upstream() {
 	module_loaded vfio && fail "a vfio module is already loaded"
@@ -126,16 +135,7 @@ kmemleak_scan() {
 # address, size and allocation jiffies), which are then added to it. The listing itself is
 # never cleared, so nested runners (the self-check) do not hide anything from this one.
 kmemleak_new() {
-	awk -v seen="$1" '
-	function flush() {
-		if (obj != "" && !(key in old)) { printf "%s", obj; print key >> seen }
-		obj = ""; key = ""
-	}
-	BEGIN { while ((getline l < seen) > 0) old[l] = 1; close(seen) }
-	/^unreferenced object/ { flush(); key = $3 " " $5 }
-	/^  comm / && match($0, /jiffies [0-9]+/) { key = key " " substr($0, RSTART + 8, RLENGTH - 8) }
-	{ obj = obj $0 "\n" }
-	END { flush() }' $KMEMLEAK
+	/tests/rust/kmemleak_report new "$1" $KMEMLEAK
 }
 
 # pid_now: the pid the next process gets (about): pids are handed out in increasing order,
@@ -158,79 +158,10 @@ KMEMLEAK_IGNORE=/tmp/rvfio-kmemleak-ignore
 # kmemleak_annotate PIDMAP SYMDIR CURRENT < listing: the kmemleak listing with, after each
 # object's "comm ..., pid N" line, the test whose pid range (PIDMAP lines: "FIRST LAST NAME")
 # holds N, and the bare addresses of its backtrace resolved against the module symbols that
-# test saved (SYMDIR/NAME; for an object of no test, CURRENT's). Addresses are 16 lowercase
-# hex digits: string order is numeric order. Objects of $KMEMLEAK_IGNORE are left out (a
-# count goes to stderr).
+# test saved (SYMDIR/NAME; for an object of no test, CURRENT's). Objects of $KMEMLEAK_IGNORE
+# are left out (a count goes to stderr). selftests/rust/src/bin/kmemleak_report.rs.
 kmemleak_annotate() {
-	awk -v pidmap="$1" -v symdir="$2" -v current="$3" -v ignore="$KMEMLEAK_IGNORE" '
-	function hex8(s, i, v) {
-		v = 0
-		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
-		return v
-	}
-	function load(t, f, l, a) {
-		loaded[t] = 1
-		f = symdir "/" t
-		while ((getline l < f) > 0) {
-			if (l ~ /^#/) { nloads[t]++; continue }
-			split(l, a, /[ \t]+/)
-			nsym[t]++
-			saddr[t, nsym[t]] = a[1]
-			sname[t, nsym[t]] = a[3] " " a[4]
-		}
-		close(f)
-	}
-	function resolve(t, addr, i, best, off, p) {
-		if (!(t in loaded)) load(t)
-		best = 0
-		for (i = 1; i <= nsym[t]; i++)
-			if (saddr[t, i] <= addr && (best == 0 || saddr[t, i] > saddr[t, best])) best = i
-		if (best == 0) return ""
-		off = hex8(substr(addr, 9)) - hex8(substr(saddr[t, best], 9))
-		if (off < 0 || off > 65536) return ""
-		split(sname[t, best], p, " ")
-		return sprintf("%s+0x%x %s", p[1], off, p[2])
-	}
-	function flush() {
-		if (obj != "" && !skip) printf "%s", obj
-		if (obj != "" && skip) ignored++
-		obj = ""; skip = 0
-	}
-	BEGIN {
-		while ((getline l < pidmap) > 0) {
-			split(l, a, " ")
-			n++; lo[n] = a[1] + 0; hi[n] = a[2] + 0; tn[n] = a[3]
-		}
-		while ((getline l < ignore) > 0) {
-			split(l, a, " ")
-			ni++; ilo[ni] = a[1] + 0; ihi[ni] = a[2] + 0
-		}
-	}
-	/^unreferenced object/ { flush(); t = "" }
-	/^  comm .*, pid [0-9]+/ {
-		match($0, /pid [0-9]+/)
-		pid = substr($0, RSTART + 4, RLENGTH - 4) + 0
-		for (i = 1; i <= ni; i++) if (pid >= ilo[i] && pid <= ihi[i]) skip = 1
-		t = ""
-		for (i = 1; i <= n; i++) if (pid >= lo[i] && pid <= hi[i]) t = tn[i]
-		obj = obj $0 "  [allocated during: " (t == "" ? "no test" : t) "]\n"
-		if (t == "") t = current
-		next
-	}
-	/^    0x[0-9a-f]+$/ && t != "" {
-		r = resolve(t, substr($1, 3))
-		if (r != "") {
-			obj = obj $0 "  (" r ", as loaded in " t
-			if (nloads[t] > 1) obj = obj ", one of its " nloads[t] " loads: may be another function"
-			obj = obj ")\n"
-			next
-		}
-	}
-	{ obj = obj $0 "\n" }
-	END {
-		flush()
-		if (ignored) printf "kmemleak: %d objects of a deliberate leak (%s) left out\n", ignored, ignore > "/dev/stderr"
-	}'
+	/tests/rust/kmemleak_report annotate "$1" "$2" "$3" "$KMEMLEAK_IGNORE"
 }
 
 # The kernel log since the last clear must hold no splat.
