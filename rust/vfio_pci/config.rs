@@ -23,6 +23,8 @@ use kernel::{
     prelude::*, //
 };
 
+use regs::Command;
+
 use crate::ext::pci_raw::{
     PciFunction,
     Resource,
@@ -30,6 +32,7 @@ use crate::ext::pci_raw::{
 };
 
 mod caps;
+pub(crate) mod regs;
 
 use caps::{
     cap_type,
@@ -54,10 +57,7 @@ const CAPABILITY_LIST: usize = bindings::PCI_CAPABILITY_LIST as usize;
 const INTERRUPT_LINE: usize = bindings::PCI_INTERRUPT_LINE as usize;
 const INTERRUPT_PIN: usize = bindings::PCI_INTERRUPT_PIN as usize;
 
-// CAST: the `PCI_COMMAND_*` and `PCI_STATUS_*` masks are of 16-bit registers.
-const COMMAND_IO: u16 = bindings::PCI_COMMAND_IO as u16;
-const COMMAND_MEMORY: u16 = bindings::PCI_COMMAND_MEMORY as u16;
-const COMMAND_INTX_DISABLE: u16 = bindings::PCI_COMMAND_INTX_DISABLE as u16;
+// CAST: the `PCI_STATUS_*` masks are of a 16-bit register.
 const STATUS_CAP_LIST: u16 = bindings::PCI_STATUS_CAP_LIST as u16;
 const ROM_ADDRESS_ENABLE: u32 = bindings::PCI_ROM_ADDRESS_ENABLE;
 
@@ -120,7 +120,7 @@ struct Area {
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct ConfigEffect {
     /// COMMAND was written: the new virtual memory/I/O enables.
-    pub(crate) command: Option<u16>,
+    pub(crate) command: Option<Command>,
     /// COMMAND was written: the virtual INTx disable is now this.
     pub(crate) intx_disabled: Option<bool>,
     /// A power state was requested through the PM capability.
@@ -264,7 +264,7 @@ impl ConfigSpace {
         // Vendor and device IDs: virtual (they read 0xffff on VFs).
         self.perm(bindings::PCI_VENDOR_ID as usize, 4, u32::MAX, 0);
         // INTx disable is emulated; the rest of COMMAND goes to the device.
-        self.perm(COMMAND, 2, COMMAND_INTX_DISABLE.into(), 0xffff);
+        self.perm(COMMAND, 2, Command::INTX_DISABLE_MASK.into(), 0xffff);
         // The capability-list bit is virtual, so capabilities can be hidden.
         self.perm(STATUS, 2, STATUS_CAP_LIST.into(), 0);
         // Cache line size, latency timer, BIST: harmless to write.
@@ -399,9 +399,9 @@ impl ConfigSpace {
     }
 
     /// The virtual COMMAND register.
-    pub(crate) fn command(&self) -> u16 {
+    pub(crate) fn command(&self) -> Command {
         // CAST: a 16-bit field.
-        le_get(&self.vconfig, COMMAND, 2) as u16
+        Command::from_raw(le_get(&self.vconfig, COMMAND, 2) as u16)
     }
 
     /// Records MSI as (in)active with `nvec` vectors, for the virtual MSI flags.
@@ -655,13 +655,12 @@ impl ConfigSpace {
         let writes_command = pos == COMMAND;
         if writes_command {
             // CAST: 16-bit fields.
-            let phys = function.config_read(COMMAND, Width::W16)? as u16;
+            let phys = Command::from_raw(function.config_read(COMMAND, Width::W16)? as u16);
             let virt = self.command();
-            let new = value as u16;
-            let mem_lost = new & COMMAND_MEMORY != 0
-                && virt & COMMAND_MEMORY != 0
-                && phys & COMMAND_MEMORY == 0;
-            let io_lost = new & COMMAND_IO != 0 && virt & COMMAND_IO != 0 && phys & COMMAND_IO == 0;
+            let new = Command::from_raw(value as u16);
+            // Decoding the user has on, and asks for again, is off in the device.
+            let mem_lost = new.memory() && virt.memory() && !phys.memory();
+            let io_lost = new.io() && virt.io() && !phys.io();
             // The device was reset behind our back: restore its BARs before decoding is
             // enabled again.
             if mem_lost || io_lost || self.bars_changed(function) {
@@ -673,14 +672,14 @@ impl ConfigSpace {
         }
         self.default_write(function, pos, n, value)?;
         if writes_command {
-            let keep = COMMAND_MEMORY | COMMAND_IO;
-            // CAST: a 16-bit field.
-            let cmd = (self.command() & !keep) | (value as u16 & keep);
-            le_put(&mut self.vconfig, COMMAND, 2, cmd.into());
+            // The decode bits are also kept virtual, as the user wrote them.
+            let new = Command::from_raw(value as u16);
+            let cmd = self.command().with_memory(new.memory()).with_io(new.io());
+            le_put(&mut self.vconfig, COMMAND, 2, cmd.into_raw().into());
             effect.command = Some(cmd);
         }
         if pos <= COMMAND + 1 && pos + n > COMMAND {
-            effect.intx_disabled = Some(self.command() & COMMAND_INTX_DISABLE != 0);
+            effect.intx_disabled = Some(self.command().intx_disable());
         }
         if (BAR0..BAR0 + 24).contains(&pos) || (ROM_ADDRESS..ROM_ADDRESS + 4).contains(&pos) {
             self.bars_dirty = true;

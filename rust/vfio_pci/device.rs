@@ -12,7 +12,7 @@
 //! gate.
 
 use kernel::{
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     sync::{
         lock::{
@@ -28,6 +28,10 @@ use kernel::{
 
 use crate::{
     config::{
+        regs::{
+            Command,
+            PmControl, //
+        },
         ConfigEffect,
         ConfigSpace, //
     },
@@ -66,23 +70,27 @@ use crate::{
     uuid::Uuid,
 };
 
-/// `PCI_COMMAND` offset and its memory-enable bit.
-const COMMAND: usize = 0x04;
-const COMMAND_MEMORY: u32 = 0x2;
-/// `PCI_COMMAND_INTX_DISABLE`.
-const COMMAND_INTX_DISABLE: u32 = 0x400;
-/// MSI capability ID.
-const CAP_MSI: u8 = 0x05;
+// CAST: config-space offsets and capability IDs, all below 256.
+const COMMAND: usize = bindings::PCI_COMMAND as usize;
+const CAP_MSI: u8 = bindings::PCI_CAP_ID_MSI as u8;
 /// Message Control of the MSI capability.
-const MSI_FLAGS: usize = 2;
-/// `PCI_CAP_ID_MSIX` and the table register of the capability.
-const CAP_MSIX: u8 = 0x11;
-const MSIX_FLAGS: usize = 2;
-const MSIX_TABLE: usize = 4;
-/// `PCI_CAP_ID_PM`, its control/status register and that register's No_Soft_Reset bit.
-const CAP_PM: u8 = 0x01;
-const PM_CTRL: usize = 4;
-const PM_CTRL_NO_SOFT_RESET: u32 = 0x8;
+const MSI_FLAGS: usize = bindings::PCI_MSI_FLAGS as usize;
+const CAP_MSIX: u8 = bindings::PCI_CAP_ID_MSIX as u8;
+const MSIX_FLAGS: usize = bindings::PCI_MSIX_FLAGS as usize;
+const MSIX_TABLE: usize = bindings::PCI_MSIX_TABLE as usize;
+const CAP_PM: u8 = bindings::PCI_CAP_ID_PM as u8;
+const PM_CTRL: usize = bindings::PCI_PM_CTRL as usize;
+
+/// COMMAND as read from the device (a 16-bit read; 0 if it fails).
+fn read_command(function: &PciFunction) -> Command {
+    // CAST: a 16-bit read.
+    Command::from_raw(function.config_read(COMMAND, Width::W16).unwrap_or(0) as u16)
+}
+
+/// Writes COMMAND to the device.
+fn write_command(function: &PciFunction, cmd: Command) {
+    let _ = function.config_write(COMMAND, Width::W16, cmd.into_raw().into());
+}
 
 /// Where the MSI-X table lives: userspace cannot reach it through read/write.
 #[derive(Clone, Copy)]
@@ -232,7 +240,8 @@ impl VfioPciDevice {
             0 => false,
             pm => function
                 .config_read(pm + PM_CTRL, Width::W16)
-                .is_ok_and(|pmcsr| pmcsr & PM_CTRL_NO_SOFT_RESET == 0),
+                // CAST: a 16-bit read.
+                .is_ok_and(|pmcsr| !PmControl::from_raw(pmcsr as u16).no_soft_reset()),
         };
         Arc::pin_init(
             try_pin_init!(Self {
@@ -281,7 +290,7 @@ impl VfioPciDevice {
             let mut memory = self.lock_memory();
             let written = open.config.write(function, pos, data, &mut effect);
             if let Some(cmd) = effect.command {
-                memory.enabled = u32::from(cmd) & COMMAND_MEMORY != 0;
+                memory.enabled = cmd.memory();
             }
             written?;
         } else {
@@ -355,14 +364,12 @@ impl VfioPciDevice {
     /// holding the memory lock.
     pub(crate) fn with_memory_enabled<R>(&self, f: impl FnOnce() -> R) -> R {
         let _memory = self.lock_memory();
-        let cmd = self.function.config_read(COMMAND, Width::W16).unwrap_or(0);
-        if cmd & COMMAND_MEMORY == 0 {
-            let _ = self
-                .function
-                .config_write(COMMAND, Width::W16, cmd | COMMAND_MEMORY);
+        let cmd = read_command(&self.function);
+        if !cmd.memory() {
+            write_command(&self.function, cmd.with_memory(true));
         }
         let result = f();
-        let _ = self.function.config_write(COMMAND, Width::W16, cmd);
+        write_command(&self.function, cmd);
         result
     }
 
@@ -384,11 +391,9 @@ impl VfioPciDevice {
         let saved = function.save_state();
         let pci_2_3 = !self.nointxmask && function.intx_mask_supported();
         // INTx is masked through COMMAND (PCI 2.3); start unmasked.
-        match function.config_read(COMMAND, Width::W16) {
-            Ok(cmd) if pci_2_3 && cmd & COMMAND_INTX_DISABLE != 0 => {
-                let _ = function.config_write(COMMAND, Width::W16, cmd & !COMMAND_INTX_DISABLE);
-            }
-            _ => {}
+        let cmd = read_command(function);
+        if pci_2_3 && cmd.intx_disable() {
+            write_command(function, cmd.with_intx_disable(false));
         }
         let opened = (|| {
             let config = ConfigSpace::new(function, function.irq() != 0)?;
@@ -406,7 +411,7 @@ impl VfioPciDevice {
         match opened {
             Ok(open) => {
                 let mut memory = self.lock_memory();
-                memory.enabled = u32::from(open.config.command()) & COMMAND_MEMORY != 0;
+                memory.enabled = open.config.command().memory();
                 for (i, bar) in memory.bars.iter_mut().enumerate() {
                     // CAST: 0..6. BARs that cannot be mapped fail their accesses.
                     *bar = function.map_bar(i as u32).ok();
@@ -455,7 +460,7 @@ impl VfioPciDevice {
             function.resave_state();
         }
         // No interrupts during the reset (as `pci_reset_function()` does).
-        let _ = function.config_write(COMMAND, Width::W16, COMMAND_INTX_DISABLE);
+        write_command(function, Command::from_raw(0).with_intx_disable(true));
         if open.reset_works && !function.try_reset_locked() {
             dev_info!(function.dev(), "reset at close did not happen\n");
         }
