@@ -19,7 +19,7 @@ use kernel::{
 
 use crate::{
     device::VfioPciDevice,
-    ext::pci_raw::DevSetKey, //
+    ext::reset_scope::DevSetKey, //
 };
 
 /// The vfio-pci devices sharing a reset.

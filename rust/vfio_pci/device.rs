@@ -36,14 +36,13 @@ use crate::{
         ConfigSpace, //
     },
     ext::{
+        bar_map::BarMap,
         core_abi::{
             CoreLink,
             DeviceOps, //
         },
         pci_params,
         pci_raw::{
-            BarMap,
-            DevSetKey,
             PciFunction,
             PowerState,
             Resource,
@@ -56,6 +55,7 @@ use crate::{
             MmapGeometry,
             PfnFault, //
         },
+        reset_scope::DevSetKey,
         runtime_pm::PmActive,
     },
     intrs::{

@@ -3,6 +3,8 @@
 //! The safe wrappers of `rust/kernel_ext/` this crate uses. They hold all of the crate's
 //! `unsafe` code.
 
+#[path = "../kernel_ext/pci/bar_map.rs"]
+pub(crate) mod bar_map;
 #[path = "../kernel_ext/abi/core_abi.rs"]
 pub(crate) mod core_abi;
 #[path = "../kernel_ext/abi/device_abi.rs"]
@@ -11,6 +13,8 @@ pub(crate) mod device_abi;
 pub(crate) mod eventfd;
 #[path = "../kernel_ext/irq/irq.rs"]
 pub(crate) mod irq;
+#[path = "../kernel_ext/pci/irq_vectors.rs"]
+pub(crate) mod irq_vectors;
 #[path = "../kernel_ext/abi/layout.rs"]
 pub(crate) mod layout;
 #[path = "../kernel_ext/base/module_lock.rs"]
@@ -27,7 +31,11 @@ pub(crate) mod pfn_mmap;
 pub(crate) mod raw;
 #[path = "../kernel_ext/base/registry.rs"]
 pub(crate) mod registry;
+#[path = "../kernel_ext/pci/reset_scope.rs"]
+pub(crate) mod reset_scope;
 #[path = "../kernel_ext/pci/runtime_pm.rs"]
 pub(crate) mod runtime_pm;
+#[path = "../kernel_ext/pci/sriov_raw.rs"]
+pub(crate) mod sriov_raw;
 #[path = "../kernel_ext/base/uuid.rs"]
 pub(crate) mod uuid;

@@ -28,12 +28,7 @@ use crate::{
         VfioPciDevice, //
     },
     ext::{
-        core_abi::GroupFile,
-        pci_raw::{
-            PowerState,
-            ResetScope, //
-        },
-        runtime_pm::PmActive,
+        core_abi::GroupFile, pci_raw::PowerState, reset_scope::ResetScope, runtime_pm::PmActive,
     },
     uapi,
 };

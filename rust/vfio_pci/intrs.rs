@@ -35,10 +35,8 @@ use crate::ext::{
         IrqRegistration,
         IrqSharing, //
     },
-    pci_raw::{
-        IrqVectors,
-        PciFunction, //
-    },
+    irq_vectors::IrqVectors,
+    pci_raw::PciFunction,
 };
 
 /// An INTx line shared between the hard-IRQ handler and the ioctls.

@@ -22,10 +22,10 @@ use crate::{
     ext::{
         pci_raw::{
             PciFunction,
-            PowerState,
-            VfCapture, //
+            PowerState, //
         },
         runtime_pm::PmActive,
+        sriov_raw::VfCapture,
         uuid::random_uuid,
     },
     uuid::Uuid,

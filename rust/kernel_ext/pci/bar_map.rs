@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A bound function's BARs and expansion ROM mapped for CPU access, each released when
+//! dropped.
+
+use kernel::{
+    bindings,
+    ffi::c_int,
+    prelude::*, //
+};
+
+use super::pci_raw::{
+    PciFunction,
+    Width,
+    ROM_RESOURCE, //
+};
+
+impl PciFunction {
+    /// Maps resource `index` for CPU access, claiming it for `vfio-pci`.
+    pub(crate) fn map_bar(&self, index: u32) -> Result<BarMap> {
+        let resource = self.resource(index);
+        if index >= ROM_RESOURCE || resource.start == 0 || resource.len == 0 {
+            return Err(EINVAL);
+        }
+        // CAST: a BAR index below 6.
+        let mask = 1 << index;
+        // SAFETY: As in `enable`; the name is static.
+        kernel::error::to_result(unsafe {
+            bindings::pci_request_selected_regions(self.raw(), mask, c"vfio-pci".as_char_ptr())
+        })?;
+        // CAST: a BAR index below 6.
+        // SAFETY: As in `enable`; the region is ours now.
+        let base = unsafe { bindings::pci_iomap(self.raw(), index as c_int, 0) };
+        let Some(base) = core::ptr::NonNull::new(base) else {
+            // SAFETY: Undoes the request above.
+            unsafe { bindings::pci_release_selected_regions(self.raw(), mask) };
+            return Err(ENOMEM);
+        };
+        // INVARIANT: mapped and claimed just now, `len` bytes.
+        Ok(BarMap {
+            function: self.clone(),
+            index,
+            base,
+            len: resource.len,
+        })
+    }
+
+    /// Maps the expansion ROM (enabling its decode) for reading.
+    pub(crate) fn map_rom(&self) -> Option<RomMap> {
+        let mut size = 0usize;
+        // SAFETY: As in `enable`; `size` is a valid out-pointer.
+        let base = unsafe { bindings::pci_map_rom(self.raw(), &mut size) };
+        // INVARIANT: mapped just now, `size` bytes.
+        core::ptr::NonNull::new(base).map(|base| RomMap {
+            function: self.clone(),
+            base,
+            // CAST: `usize` is 64 bits.
+            len: size as u64,
+        })
+    }
+}
+
+/// A BAR mapped for CPU access (`pci_iomap`), with its region claimed.
+///
+/// # Invariants
+///
+/// `base` maps `len` bytes of BAR `index` of `function`, claimed with
+/// `pci_request_selected_regions()`; both are undone once, in [`Drop`].
+pub(crate) struct BarMap {
+    function: PciFunction,
+    index: u32,
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+}
+
+// SAFETY: MMIO/port accesses may be issued from any thread.
+unsafe impl Send for BarMap {}
+// SAFETY: Same; each access is a single bus transaction (or two for 64-bit).
+unsafe impl Sync for BarMap {}
+
+impl BarMap {
+    /// Reads `width` bytes at `offset`; -EINVAL outside the BAR.
+    pub(crate) fn read(&self, offset: u64, width: Width) -> Result<u64> {
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        Ok(io_read(addr, width))
+    }
+
+    /// Writes the low `width` bytes of `value` at `offset`; -EINVAL outside the BAR.
+    pub(crate) fn write(&self, offset: u64, width: Width, value: u64) -> Result {
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        // CAST: each arm writes the low `width` bytes, the value asked for.
+        // SAFETY: `addr` is inside the mapping (checked by `io_addr`) for `width` bytes.
+        unsafe {
+            match width {
+                Width::W8 => bindings::iowrite8(value as u8, addr),
+                Width::W16 => bindings::iowrite16(value as u16, addr),
+                Width::W32 => bindings::iowrite32(value as u32, addr),
+                // As upstream on x86: two 32-bit accesses, low half first.
+                Width::W64 => bindings::__iowrite64_lo_hi(value, addr),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BarMap {
+    fn drop(&mut self) {
+        let raw = self.function.raw();
+        // SAFETY: Mapped and claimed (type invariant), undone once here.
+        unsafe {
+            bindings::pci_iounmap(raw, self.base.as_ptr());
+            bindings::pci_release_selected_regions(raw, 1 << self.index);
+        }
+    }
+}
+
+/// The expansion ROM mapped for reading (`pci_map_rom`).
+///
+/// # Invariants
+///
+/// `base` maps `len` bytes of `function`'s ROM, unmapped once, in [`Drop`].
+pub(crate) struct RomMap {
+    function: PciFunction,
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+}
+
+impl RomMap {
+    /// Bytes of ROM image mapped (may be less than the ROM BAR).
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Reads `width` (at most 4) bytes at `offset`; -EINVAL outside the image.
+    pub(crate) fn read(&self, offset: u64, width: Width) -> Result<u64> {
+        if width == Width::W64 {
+            return Err(EINVAL);
+        }
+        let addr = io_addr(self.base, self.len, offset, width)?;
+        Ok(io_read(addr, width))
+    }
+}
+
+impl Drop for RomMap {
+    fn drop(&mut self) {
+        // SAFETY: Mapped (type invariant), unmapped once here.
+        unsafe { bindings::pci_unmap_rom(self.function.raw(), self.base.as_ptr()) };
+    }
+}
+
+/// The address of `width` bytes at `offset` of an `len`-byte I/O mapping at `base`.
+fn io_addr(
+    base: core::ptr::NonNull<core::ffi::c_void>,
+    len: u64,
+    offset: u64,
+    width: Width,
+) -> Result<*mut core::ffi::c_void> {
+    let end = offset.checked_add(width.bytes() as u64).ok_or(EINVAL)?;
+    if end > len {
+        return Err(EINVAL);
+    }
+    // CAST: `offset < len`, the size of a live mapping, so it fits `usize`.
+    Ok(base
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(offset as usize)
+        .cast())
+}
+
+/// One read of `width` bytes at an address `io_addr` checked.
+fn io_read(addr: *mut core::ffi::c_void, width: Width) -> u64 {
+    // SAFETY: `addr` is inside a live I/O mapping for `width` bytes (`io_addr`).
+    unsafe {
+        match width {
+            Width::W8 => u64::from(bindings::ioread8(addr)),
+            Width::W16 => u64::from(bindings::ioread16(addr)),
+            Width::W32 => u64::from(bindings::ioread32(addr)),
+            // As upstream on x86: two 32-bit accesses, low half first.
+            Width::W64 => bindings::__ioread64_lo_hi(addr),
+        }
+    }
+}
