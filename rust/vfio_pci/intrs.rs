@@ -195,18 +195,18 @@ pub(crate) enum IrqMode {
     Msi(Msi),
 }
 
-/// `VFIO_PCI_*_IRQ_INDEX`.
-pub(crate) const INTX: u32 = 0;
+/// `VFIO_PCI_*_IRQ_INDEX`: INTx.
+pub(crate) const INTX: u32 = crate::uapi::VFIO_PCI_INTX_IRQ_INDEX;
 /// MSI.
-pub(crate) const MSI: u32 = 1;
+pub(crate) const MSI: u32 = crate::uapi::VFIO_PCI_MSI_IRQ_INDEX;
 /// MSI-X.
-pub(crate) const MSIX: u32 = 2;
+pub(crate) const MSIX: u32 = crate::uapi::VFIO_PCI_MSIX_IRQ_INDEX;
 /// AER errors.
-pub(crate) const ERR: u32 = 3;
+pub(crate) const ERR: u32 = crate::uapi::VFIO_PCI_ERR_IRQ_INDEX;
 /// Device requests.
-pub(crate) const REQ: u32 = 4;
+pub(crate) const REQ: u32 = crate::uapi::VFIO_PCI_REQ_IRQ_INDEX;
 /// Number of IRQ indexes.
-pub(crate) const NUM_IRQS: u32 = 5;
+pub(crate) const NUM_IRQS: u32 = crate::uapi::VFIO_PCI_NUM_IRQS;
 
 /// The data of a `VFIO_DEVICE_SET_IRQS` call.
 pub(crate) enum IrqData<'a> {

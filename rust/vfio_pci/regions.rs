@@ -36,14 +36,14 @@ use crate::{
     },
 };
 
-/// Region indexes (`VFIO_PCI_*_REGION_INDEX`).
-pub(crate) const BAR5: u32 = 5;
+/// Region indexes (`VFIO_PCI_*_REGION_INDEX`): the last BAR.
+pub(crate) const BAR5: u32 = crate::uapi::VFIO_PCI_BAR5_REGION_INDEX;
 /// The expansion ROM.
-pub(crate) const ROM: u32 = 6;
+pub(crate) const ROM: u32 = crate::uapi::VFIO_PCI_ROM_REGION_INDEX;
 /// Config space.
-pub(crate) const CONFIG: u32 = 7;
+pub(crate) const CONFIG: u32 = crate::uapi::VFIO_PCI_CONFIG_REGION_INDEX;
 /// Legacy VGA ranges.
-pub(crate) const VGA: u32 = 8;
+pub(crate) const VGA: u32 = crate::uapi::VFIO_PCI_VGA_REGION_INDEX;
 /// Number of regions.
 pub(crate) const NUM_REGIONS: u32 = 9;
 
