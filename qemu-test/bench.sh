@@ -59,15 +59,23 @@ fi
 log "building static selftests and benchmarks"
 make -s -C selftests >/dev/null || die "selftest build failed"
 
-# 6 GiB: 1 GiB hugetlb1g + 1.2 GiB of 2 MiB pages + 1 GiB buffers + page tables of a million
-# mappings, with room to spare; and for the VM runs a 3 GiB VM with its hugetlb pages.
-export RVFIO_GUEST_MEM=${RVFIO_GUEST_MEM:-6G}
-# bench_boot DIR CPUS VM ARGS...: one guest boot (VM: 1 with QEMU and the inner VM) of guest/bench.sh; its RESULT lines in DIR.
+# vfio_bench's boot, 6 GiB: 1 GiB hugetlb1g + 1.2 GiB of 2 MiB pages + 1 GiB buffers + page
+# tables of a million mappings, with room to spare.
+vfio_mem=${RVFIO_GUEST_MEM:-6G}
+# The VM runs' boot: the largest VM's hugetlb pages stay reserved while a 4 KiB VM of that
+# size pins all of its memory next to them, so twice the largest VM and 2 GiB for the guest
+# kernel, QEMU and the payload; no 1 GiB page.
+largest_vm=1
+[ "$vm_sizes" = none ] || largest_vm=$(for s in $vm_sizes; do echo "${s%G}"; done | sort -n | tail -1)
+vm_mem=${RVFIO_GUEST_MEM:-$((2 * largest_vm + 2))G}
+# bench_boot DIR CPUS VM MEM HUGE1G ARGS...: one guest boot (VM: 1 with QEMU and the inner
+# VM; MEM of memory, HUGE1G 1 GiB pages) of guest/bench.sh; its RESULT lines in DIR.
 bench_boot() {
-	local dir=$1 cpus=$2 vm=$3
-	shift 3
+	local dir=$1 cpus=$2 vm=$3 mem=$4 huge1g=$5
+	shift 5
 	mkdir -p "$dir"
-	RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
+	RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$vm RVFIO_GUEST_MEM=$mem RVFIO_GUEST_1G_PAGES=$huge1g \
+		"$RVFIO_ROOT/qemu-test/run-guest.sh" -t "${RVFIO_TIMEOUT:-5400}" -o "$dir" bench \
 		rvfio_bench_runs="$runs" "rvfio_bench_stacks=\"$stacks\"" "$@" >"$dir/bench-console.log" || {
 		tail -40 "$dir/bench-console.log" >&2
 		die "benchmark guest failed (console: $dir/bench-console.log)"
@@ -75,11 +83,11 @@ bench_boot() {
 }
 # vfio_bench in a boot of two vCPUs, as the suite's; the VM runs in a boot of their own
 # with one (run-tests.sh: TCG's nested SVM and a second vCPU).
-bench_boot "$outdir" 2 "" rvfio_bench_small_max="$small_max" rvfio_bench_vm_sizes=none \
+bench_boot "$outdir" 2 "" "$vfio_mem" "${RVFIO_GUEST_1G_PAGES:-1}" rvfio_bench_small_max="$small_max" rvfio_bench_vm_sizes=none \
 	${args:+"rvfio_bench_args=\"$args\""} ${RVFIO_BENCH_PROFILE:+rvfio_bench_profile=1} \
 	${RVFIO_BENCH_CALLERS:+rvfio_bench_callers=$RVFIO_BENCH_CALLERS}
 if [ "$vm_sizes" != none ]; then
-	bench_boot "$outdir/vm" 1 1 rvfio_bench_vfio=0 \
+	bench_boot "$outdir/vm" 1 1 "$vm_mem" 0 rvfio_bench_vfio=0 \
 		"rvfio_bench_vm_sizes=\"$vm_sizes\"" "rvfio_bench_vm_mems=\"$vm_mems\""
 	cat "$outdir/results.log" "$outdir/vm/results.log" >"$outdir/results-all.log"
 else
