@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make                 build vfio.ko and vfio-pci.ko against $(KDIR)
+#   make                 build vfio.ko, vfio_iommu_type1.ko and vfio-pci.ko against $(KDIR)
 #   make CLIPPY=1        the same, with the kernel's clippy lints
 #   make test-modules    the test-only kernel modules of selftests/kmod
 #   make rustfmt         format the Rust sources with the kernel tree's rustfmt config
@@ -12,7 +12,7 @@
 #   make check-debug     the suite on the debug kernel only, kmemleak scanned after every test
 #   make check-debian    the suite on Debian's stock 7.3.4 kernel, rvfio built with Debian's
 #                        toolchain (qemu-test/distro.sh), Debian's signed VFIO as reference
-#   make install         vfio.ko and vfio-pci.ko of MODULES (default: this build) in place of
+#   make install         rvfio's three modules of MODULES (default: this build) in place of
 #                        the running kernel's VFIO (scripts/install.sh: KVER, DESTDIR,
 #                        SIGN_KEY + SIGN_CERT to sign them); make uninstall undoes it
 #   make demo            set everything up and run the main job (README's first command)

@@ -4,7 +4,7 @@
 # kernel toolchain, and the kernels themselves unpacked for the guest. Everything is
 # cached under $RVFIO_CACHE/debian; nothing is installed on this machine.
 #
-#   distro.sh modules [FLAVOUR]   build vfio.ko and vfio-pci.ko for the kernel into
+#   distro.sh modules [FLAVOUR]   build rvfio's three modules for the kernel into
 #                                 $RVFIO_CACHE/debian/out-FLAVOUR (printed)
 #   distro.sh tree [FLAVOUR]      prepare the module build tree (printed)
 #   distro.sh root [FLAVOUR]      unpack the kernel and its modules (printed)
@@ -178,7 +178,7 @@ build_modules() {
 	fi
 	rm -rf "$out"
 	mkdir -p "$out"
-	cp "$src"/vfio.ko "$src"/vfio-pci.ko "$src"/selftests/kmod/*.ko "$out/"
+	cp "$src"/vfio.ko "$src"/vfio_iommu_type1.ko "$src"/vfio-pci.ko "$src"/selftests/kmod/*.ko "$out/"
 	modinfo -F vermagic "$out/vfio.ko" | grep -q "^$release " ||
 		die "vfio.ko's vermagic is not $release: $(modinfo -F vermagic "$out/vfio.ko")"
 	echo "$out"

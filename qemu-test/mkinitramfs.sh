@@ -30,7 +30,7 @@ distro=
 [ -f "$kbuild/.rvfio-distro" ] && distro=$(cat "$kbuild/.rvfio-distro")
 ours=$RVFIO_ROOT test_mods=$RVFIO_ROOT/selftests/kmod
 [ -z "$distro" ] || ours=$kbuild/rvfio test_mods=$kbuild/rvfio
-for ko in vfio.ko vfio-pci.ko; do
+for ko in vfio.ko vfio_iommu_type1.ko vfio-pci.ko; do
 	[ -f "$ours/$ko" ] || die "$ko not built in $ours (make)"
 	cp "$ours/$ko" "$root/lib/modules/rvfio/"
 done
@@ -38,7 +38,10 @@ done
 # by the guest's load_baseline.
 if [ -n "${RVFIO_BASELINE_MODS:-}" ]; then
 	mkdir -p "$root/lib/modules/baseline"
-	cp "$RVFIO_BASELINE_MODS/vfio.ko" "$RVFIO_BASELINE_MODS/vfio-pci.ko" "$root/lib/modules/baseline/"
+	# (A baseline from before type1 was a module of its own has no vfio_iommu_type1.ko.)
+	for ko in vfio.ko vfio_iommu_type1.ko vfio-pci.ko; do
+		[ ! -f "$RVFIO_BASELINE_MODS/$ko" ] || cp "$RVFIO_BASELINE_MODS/$ko" "$root/lib/modules/baseline/"
+	done
 fi
 
 # The kernel's configuration, for tests that depend on it (guest/lib.sh kconfig).
@@ -116,7 +119,7 @@ find "$moddir" -name kmemleak-test.ko -exec cp {} "$root/lib/modules/" \;
 # Test-only modules of our own (selftests/kmod, built by `make test-modules`).
 mkdir -p "$root/lib/modules/test"
 for ko in "$test_mods"/*.ko; do
-	case ${ko##*/} in vfio.ko | vfio-pci.ko) continue ;; esac
+	case ${ko##*/} in vfio.ko | vfio_iommu_type1.ko | vfio-pci.ko) continue ;; esac
 	[ -f "$ko" ] && cp "$ko" "$root/lib/modules/test/"
 done
 

@@ -3,7 +3,7 @@
 # Install rvfio in place of the distribution's VFIO, or take it out again (make install,
 # make uninstall). POSIX sh, so that the test guest's busybox runs the very same script.
 #
-#   install.sh install DIR     vfio.ko and vfio-pci.ko of DIR (signed first if SIGN_KEY is
+#   install.sh install DIR     rvfio's modules of DIR (signed first if SIGN_KEY is
 #                              set) into /lib/modules/$KVER/updates/rvfio/, the modprobe
 #                              configuration into /etc/modprobe.d/rvfio.conf, then depmod
 #   install.sh uninstall       removes both and runs depmod: the distribution's VFIO is back
@@ -18,10 +18,11 @@
 #
 # Why updates/: depmod ranks updates/ above the kernel's own directory for a module of the
 # same name (its default search order), so `modprobe vfio-pci` loads rvfio's vfio-pci.ko
-# and, through its dependency, rvfio's vfio.ko. The distribution's modules stay on disk,
-# untouched. What needs the distribution's vfio.ko (type1, vfio-pci-core and the variant
-# drivers on it, mdev) cannot work beside rvfio's: rvfio.conf stops modprobe from loading
-# them (an "install" line that fails, so the failure is visible, not silent).
+# and, through its dependency, rvfio's vfio.ko, whose soft dependency brings rvfio's
+# vfio_iommu_type1.ko along (as upstream's vfio.ko does its own). The distribution's
+# modules stay on disk, untouched. What needs the distribution's vfio.ko (vfio-pci-core and
+# the variant drivers on it, mdev) cannot work beside rvfio's: rvfio.conf stops modprobe
+# from loading them (an "install" line that fails, so the failure is visible, not silent).
 set -eu
 
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -34,8 +35,9 @@ moddir=$DESTDIR/lib/modules/$KVER
 target=$moddir/updates/rvfio
 conf=$DESTDIR/etc/modprobe.d/rvfio.conf
 
-# The distribution modules that link against its own vfio.ko.
-BLOCKED="vfio_iommu_type1 vfio_pci_core vfio_iommu_spapr_tce mdev vfio_mdev
+# rvfio's modules, and the distribution modules that link against its own vfio.ko.
+MODULES="vfio.ko vfio_iommu_type1.ko vfio-pci.ko"
+BLOCKED="vfio_pci_core vfio_iommu_spapr_tce mdev vfio_mdev
 	mlx5_vfio_pci hisi_acc_vfio_pci pds_vfio_pci virtio_vfio_pci nvgrace_gpu_vfio_pci
 	qat_vfio_pci xe_vfio_pci vfio_platform vfio_fsl_mc vfio_cdx kvmgt"
 
@@ -50,7 +52,7 @@ run_depmod() {
 install_rvfio() {
 	src=$1
 	[ -d "$moddir/kernel" ] || die "no $moddir/kernel: is $KVER installed? (KVER=...)"
-	for ko in vfio.ko vfio-pci.ko; do
+	for ko in $MODULES; do
 		[ -f "$src/$ko" ] || die "no $src/$ko (build it first)"
 		vermagic=$("$MODINFO" -F vermagic "$src/$ko")
 		case $vermagic in
@@ -59,7 +61,7 @@ install_rvfio() {
 		esac
 	done
 	mkdir -p "$target" "$(dirname "$conf")"
-	for ko in vfio.ko vfio-pci.ko; do
+	for ko in $MODULES; do
 		cp "$src/$ko" "$target/$ko.tmp"
 		if [ -n "${SIGN_KEY:-}" ]; then
 			[ -n "${SIGN_CERT:-}" ] || die "SIGN_KEY needs SIGN_CERT"
@@ -74,8 +76,8 @@ install_rvfio() {
 		mv "$target/$ko.tmp" "$target/$ko"
 	done
 	{
-		echo "# rvfio (a Rust VFIO) stands in for this kernel's vfio and vfio-pci: installed by"
-		echo "# rvfio's make install into $target, removed by make uninstall."
+		echo "# rvfio (a Rust VFIO) stands in for this kernel's vfio, vfio_iommu_type1 and vfio-pci:"
+		echo "# installed by rvfio's make install into $target, removed by make uninstall."
 		echo "# These modules need the kernel's own vfio.ko, which rvfio's replaces: not loaded."
 		for m in $BLOCKED; do
 			echo "install $m /bin/false"

@@ -5,7 +5,7 @@
 . /guest/lib.sh
 . /guest/vm.sh
 
-echo "== loading rvfio (vfio.ko, vfio-pci.ko)"
+echo "== loading rvfio (vfio.ko, vfio_iommu_type1.ko, vfio-pci.ko)"
 vm_setup rvfio
 grep -w vfio /proc/misc
 lsmod | grep -E '^vfio' || true

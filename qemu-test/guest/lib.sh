@@ -21,14 +21,23 @@ module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2
 # RVFIO_PCI_PARAMS (e.g. "enable_sriov=1") are vfio-pci's module parameters on either stack.
 load_rvfio() {
 	module_loaded vfio && fail "a vfio module is already loaded"
-	insmod $RVFIO_MODDIR/vfio.ko ${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT} ||
-		fail "insmod vfio.ko"
+	local limit=${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT}
+	if [ -f $RVFIO_MODDIR/vfio_iommu_type1.ko ]; then
+		insmod $RVFIO_MODDIR/vfio.ko || fail "insmod vfio.ko"
+		insmod $RVFIO_MODDIR/vfio_iommu_type1.ko $limit || fail "insmod vfio_iommu_type1.ko $limit"
+	else
+		# A baseline build from before type1 was a module of its own: vfio.ko has it.
+		insmod $RVFIO_MODDIR/vfio.ko $limit || fail "insmod vfio.ko $limit"
+	fi
 	insmod $RVFIO_MODDIR/vfio-pci.ko $RVFIO_PCI_PARAMS || fail "insmod vfio-pci.ko $RVFIO_PCI_PARAMS"
 	save_module_syms
 }
 
 unload_rvfio() {
 	rmmod vfio_pci || fail "rmmod vfio_pci"
+	if module_loaded vfio_iommu_type1; then
+		rmmod vfio_iommu_type1 || fail "rmmod vfio_iommu_type1"
+	fi
 	rmmod vfio || fail "rmmod vfio"
 }
 

@@ -23,7 +23,7 @@ use kernel::{
 use crate::{
     ext::{
         bus_callbacks::BusCallbacks, core_exports::CoreAbi, device_inode::DeviceInode,
-        iommu::IommuGroup, kvm::KvmRef,
+        iommu_group::IommuGroup, kvm::KvmRef,
     },
     group::{
         self,

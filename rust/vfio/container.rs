@@ -5,9 +5,11 @@
 //! A container gathers groups that share one IOMMU context. Until an IOMMU backend is
 //! attached (`VFIO_SET_IOMMU`), it answers the API version and extension queries only, and
 //! everything else fails with `-EINVAL`, exactly as upstream's `vfio_fops_unl_ioctl()`.
-//! The backends are in [`crate::backend::DRIVERS`]; type1 is the only one.
+//! The backends are the drivers that modules such as `vfio_iommu_type1` register
+//! ([`crate::ext::iommu_drivers`]).
 //!
-//! Lock order: a group's lock, then its container's, then the backend's.
+//! Lock order: a group's lock, then its container's, then the registered drivers', then the
+//! backend's.
 
 use kernel::{
     device::Device,
@@ -23,16 +25,17 @@ use kernel::{
 };
 
 use crate::{
-    backend::{
-        self,
-        IommuBackend, //
-    },
     ext::{
         file_ops::{
             FileOps,
             FileOpsTable, //
         },
-        iommu::IommuGroup,
+        iommu_abi::IommuBackend,
+        iommu_drivers::{
+            self,
+            HeldDriver, //
+        },
+        iommu_group::IommuGroup,
         misc::{
             self,
             MiscOps, //
@@ -107,11 +110,12 @@ impl Container {
         if inner.groups.is_empty() || inner.backend.is_some() {
             return Err(EINVAL);
         }
-        // As upstream's `vfio_ioctl_set_iommu()`: -ENODEV when no backend claims the
-        // type, else the error of the last one that claimed it and failed.
+        // As upstream's `vfio_ioctl_set_iommu()`: the newest driver first; -ENODEV when no
+        // driver claims the type, else the error of the last one that claimed it and failed.
+        let drivers = iommu_drivers::lock();
         let mut result = Err(ENODEV);
-        for driver in backend::DRIVERS {
-            if !(driver.check_extension)(iommu_type) {
+        for driver in drivers.usable() {
+            if !driver.offers(iommu_type) {
                 continue;
             }
             match Self::open_backend(driver, iommu_type, &inner.groups) {
@@ -127,11 +131,11 @@ impl Container {
 
     /// A new backend of `driver` with every group of the container attached.
     fn open_backend(
-        driver: &backend::BackendDriver,
+        driver: HeldDriver,
         iommu_type: usize,
         groups: &[MemberGroup],
     ) -> Result<Arc<dyn IommuBackend>> {
-        let backend = (driver.open)(iommu_type)?;
+        let backend = driver.open(iommu_type)?;
         for member in groups {
             // On failure the backend is dropped, detaching the groups attached so far.
             backend.attach_group(&member.group, &member.device)?;
@@ -159,7 +163,9 @@ impl Container {
         let backend = self.inner.lock().backend.clone();
         let supported = match backend {
             Some(backend) => backend.check_extension(extension),
-            None => backend::any_offers(extension),
+            None => iommu_drivers::lock()
+                .usable()
+                .any(|driver| driver.offers(extension)),
         };
         supported.into()
     }

@@ -7,15 +7,27 @@
  */
 #include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/module.h>
 #include <linux/stddef.h>
 #include <linux/vfio.h>
 #include <rvfio/device_abi.h>
+#include <rvfio/iommu_abi.h>
 
 EXPORT_SYMBOL_NS_GPL(rvfio_register_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_unregister_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_device_unmap_mmaps, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_is_group, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_has_dev, "RVFIO");
+
+/* The IOMMU backend ABI (rust/kernel_ext/abi/iommu_drivers.rs). */
+EXPORT_SYMBOL_NS_GPL(rvfio_register_iommu_driver, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_unregister_iommu_driver, "RVFIO");
+
+/*
+ * As upstream's vfio.ko: a container is of little use without type1, which modprobe then
+ * loads after this module.
+ */
+MODULE_SOFTDEP("post: vfio_iommu_type1");
 
 /*
  * What KVM's kvm-vfio device finds with symbol_get() (rust/vfio/kvm.rs): upstream's names,
@@ -38,3 +50,15 @@ static_assert(offsetof(struct rvfio_device_ops, request) == 56);
 static_assert(offsetof(struct rvfio_device_ops, owner) == 64);
 static_assert(offsetof(struct rvfio_device_ops, match_token) == 72);
 static_assert(sizeof(struct rvfio_device_ops) == 80);
+
+/* Must match the assertions in rust/kernel_ext/abi/iommu_abi.rs. */
+static_assert(RVFIO_IOMMU_ABI_VERSION == 1);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, owner) == 8);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, offers) == 16);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, open) == 24);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, release) == 32);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, check_extension) == 40);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, attach_group) == 48);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, detach_group) == 56);
+static_assert(offsetof(struct rvfio_iommu_driver_ops, ioctl) == 64);
+static_assert(sizeof(struct rvfio_iommu_driver_ops) == 72);

@@ -17,10 +17,14 @@ pub(crate) mod device_abi;
 pub(crate) mod device_inode;
 #[path = "../kernel_ext/fs/file_ops.rs"]
 pub(crate) mod file_ops;
-#[path = "../kernel_ext/mm/gup.rs"]
-pub(crate) mod gup;
-#[path = "../kernel_ext/iommu/iommu.rs"]
-pub(crate) mod iommu;
+#[path = "../kernel_ext/abi/iommu_abi.rs"]
+pub(crate) mod iommu_abi;
+#[path = "../kernel_ext/iommu/dma_owner.rs"]
+pub(crate) mod iommu_dma_owner;
+#[path = "../kernel_ext/abi/iommu_drivers.rs"]
+pub(crate) mod iommu_drivers;
+#[path = "../kernel_ext/iommu/group.rs"]
+pub(crate) mod iommu_group;
 #[path = "../kernel_ext/virt/kvm.rs"]
 pub(crate) mod kvm;
 #[path = "../kernel_ext/abi/layout.rs"]
@@ -31,5 +35,3 @@ pub(crate) mod misc;
 pub(crate) mod module_lock;
 #[path = "../kernel_ext/base/raw.rs"]
 pub(crate) mod raw;
-#[path = "../kernel_ext/mm/run_list.rs"]
-pub(crate) mod run_list;

@@ -46,11 +46,11 @@ use crate::{
             FileOps,
             FileOpsTable, //
         },
-        iommu::{
+        iommu_dma_owner::{
             self,
-            DmaOwnerClaim,
-            IommuGroup, //
+            DmaOwnerClaim, //
         },
+        iommu_group::IommuGroup,
         kvm::{
             KvmHandle,
             KvmRef,
@@ -231,7 +231,7 @@ impl Group {
             .lock()
             .devices
             .iter()
-            .all(|d| iommu::enforces_cache_coherency(d.device()))
+            .all(|d| iommu_dma_owner::enforces_cache_coherency(d.device()))
     }
 
     /// Accounts a new device fd of one of the group's devices.

@@ -14,7 +14,7 @@ use kernel::{
 
 use crate::{
     device::DeviceFile,
-    ext::{core_exports::KvmFileAbi, iommu, kvm::KvmHandle},
+    ext::{core_exports::KvmFileAbi, iommu_dma_owner, kvm::KvmHandle},
     group::Group,
 };
 
@@ -49,7 +49,9 @@ impl<'a> VfioFile<'a> {
     fn enforced_coherent(&self) -> bool {
         match self {
             VfioFile::Group(group) => group.enforced_coherent(),
-            VfioFile::Device(device) => iommu::enforces_cache_coherency(device.device().device()),
+            VfioFile::Device(device) => {
+                iommu_dma_owner::enforces_cache_coherency(device.device().device())
+            }
             VfioFile::Other => true,
         }
     }

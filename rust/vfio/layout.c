@@ -3,7 +3,6 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/fs.h>
-#include <linux/iommu.h>
 #include <linux/miscdevice.h>
 #include <rvfio/layout.h>
 
@@ -19,13 +18,6 @@ RVFIO_DEFINE_LAYOUT_TABLE(rvfio_core_layout,
 	RVFIO_OFFSET(inode, i_cdev)
 	RVFIO_OFFSET(file, f_op)
 	RVFIO_OFFSET(file, private_data)
-	RVFIO_OFFSET(iommu_resv_region, start)
-	RVFIO_OFFSET(iommu_resv_region, length)
-	RVFIO_OFFSET(iommu_resv_region, type)
-	RVFIO_OFFSET(iommu_domain, ops)
-	RVFIO_OFFSET(iommu_domain, pgsize_bitmap)
-	RVFIO_OFFSET(iommu_domain, geometry)
-	RVFIO_OFFSET(iommu_domain_ops, enforce_cache_coherency)
 	RVFIO_SIZE(miscdevice)
 	RVFIO_OFFSET(miscdevice, minor)
 	RVFIO_OFFSET(miscdevice, nodename)

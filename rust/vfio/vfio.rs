@@ -1,29 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! rvfio core, `vfio.ko`: the VFIO container (`/dev/vfio/vfio`), IOMMU groups and the device
-//! registration ABI that bus drivers such as vfio-pci use.
+//! rvfio core, `vfio.ko`: the VFIO container (`/dev/vfio/vfio`), IOMMU groups, the device
+//! registration ABI that bus drivers such as vfio-pci use and the IOMMU backend ABI that
+//! `vfio_iommu_type1` implements.
 
 use kernel::prelude::*;
 
 #[path = "../uapi/args.rs"]
 mod args;
-mod backend;
 mod bus;
 mod container;
 mod device;
 mod ext;
 mod group;
-#[path = "../uapi/info_caps.rs"]
-mod info_caps;
 mod kvm;
 mod layout_table;
-mod type1;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
 #[path = "../uapi/uuid.rs"]
 mod uuid;
 
 use container::Container;
+use ext::iommu_drivers::IommuDriversHandle;
 use ext::misc::{
     FixedMiscOptions,
     FixedMiscRegistration, //
@@ -35,20 +33,6 @@ module! {
     authors: ["rvfio developers"],
     description: "VFIO core (rvfio): containers, IOMMU groups, device fds",
     license: "GPL",
-    params: {
-        dma_entry_limit: u32 {
-            default: 65535,
-            description: "Maximum number of user DMA mappings per container (type1)",
-        },
-        disable_hugepages: bool {
-            default: false,
-            description: "Map user memory with CPU-page-sized IOMMU pages only (type1)",
-        },
-        allow_unsafe_interrupts: bool {
-            default: false,
-            description: "Allow groups without MSI isolation (interrupt remapping) (type1)",
-        },
-    },
 }
 
 ext::core_exports::export_core_abi!(bus::Core, kvm::KvmFiles);
@@ -64,6 +48,9 @@ struct VfioModule {
     container_dev: FixedMiscRegistration<Container>,
     /// The group registry and the `vfio` class of `/dev/vfio/<group>` nodes.
     _groups: group::RegistryHandle,
+    /// The IOMMU backend drivers modules register; every such module depends on this one,
+    /// so none is left when it goes.
+    _iommu_drivers: IommuDriversHandle,
 }
 
 impl kernel::InPlaceModule for VfioModule {
@@ -73,6 +60,7 @@ impl kernel::InPlaceModule for VfioModule {
                 layout_table::check()?;
                 group::RegistryHandle::new()?
             },
+            _iommu_drivers: IommuDriversHandle::new(),
             container_dev <- FixedMiscRegistration::register(FixedMiscOptions {
                 name: c"vfio",
                 minor: VFIO_MINOR,

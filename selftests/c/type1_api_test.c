@@ -3,9 +3,11 @@
  * The type1 IOMMU backend through the container: CHECK_EXTENSION before and after
  * SET_IOMMU, SET_IOMMU errors, IOMMU_GET_INFO with its argsz-growth protocol and
  * capability chain, MAP_DMA/UNMAP_DMA argument checking, v1 and v2 unmap rules, UNMAP_ALL,
- * locked_vm and pinned-page accounting, RLIMIT_MEMLOCK, and the mapping limit. Runs in both
- * type1 flavours, on edu bound to vfio-pci (RVFIO_EDU_BDF); only the uAPI is used, so it
- * runs unchanged on upstream's modules.
+ * locked_vm and pinned-page accounting, RLIMIT_MEMLOCK, the mapping limit, and type1 as a
+ * module: the reference a backend holds, dma_entry_limit written at run time, and a
+ * container without it (sh/type1_module.sh). Runs in both type1 flavours, on edu bound to
+ * vfio-pci (RVFIO_EDU_BDF); only the uAPI and sysfs are used, so it runs unchanged on
+ * upstream's modules.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -419,6 +422,128 @@ TEST_F(type1, entry_limit)
 	EXPECT_EQ(0, map(self->container, vaddr, i * SZ_4K, SZ_4K, RW));
 	EXPECT_EQ(0, unmap(self->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL));
 	EXPECT_EQ(avail, dma_avail(self->container));
+}
+
+/* The number in sysfs file @path, or -1. */
+static long sysfs_long(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* vfio_iommu_type1's module reference count, or -1 when it is not loaded. */
+static long type1_refcnt(void)
+{
+	return sysfs_long("/sys/module/vfio_iommu_type1/refcnt");
+}
+
+#define DMA_ENTRY_LIMIT "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
+
+static int set_entry_limit(long limit)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", limit);
+	return sysfs_write(DMA_ENTRY_LIMIT, buf);
+}
+
+/*
+ * A container set to type1 holds vfio_iommu_type1: it cannot be unloaded under the
+ * container's mappings, and the reference goes with the last group.
+ */
+TEST(backend_holds_module)
+{
+	int container = open("/dev/vfio/vfio", O_RDWR);
+	int group = open_group(test_bdf("RVFIO_EDU_BDF"));
+	long before = type1_refcnt();
+	void *page = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	ASSERT_LE(0, container);
+	ASSERT_LE(0, group);
+	ASSERT_NE(MAP_FAILED, page);
+	ASSERT_LE(0, before) TH_LOG("vfio_iommu_type1 is not loaded");
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	EXPECT_EQ(before, type1_refcnt());
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	EXPECT_EQ(before + 1, type1_refcnt());
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "vfio_iommu_type1", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	/* Still there, still working. */
+	EXPECT_EQ(0, map(container, (uintptr_t)page, 0, SZ_4K, RW));
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	EXPECT_EQ(before, type1_refcnt());
+	close(group);
+	close(container);
+	EXPECT_EQ(before, type1_refcnt());
+	munmap(page, SZ_4K);
+}
+
+/*
+ * dma_entry_limit is writable at run time, read when a container's backend is opened: a
+ * container keeps the limit it was opened with, the next one gets the new value.
+ */
+TEST(entry_limit_read_at_set_iommu)
+{
+	int container = open("/dev/vfio/vfio", O_RDWR);
+	int group = open_group(test_bdf("RVFIO_EDU_BDF"));
+	long saved = sysfs_long(DMA_ENTRY_LIMIT);
+
+	ASSERT_LE(0, container);
+	ASSERT_LE(0, group);
+	ASSERT_LE(0, saved);
+	ASSERT_EQ(0, set_entry_limit(7));
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	EXPECT_EQ(7, dma_avail(container));
+	EXPECT_EQ(0, set_entry_limit(9));
+	EXPECT_EQ(9, sysfs_long(DMA_ENTRY_LIMIT));
+	EXPECT_EQ(7, dma_avail(container));
+	/* A backend opened afresh (the last group out drops the old one). */
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	EXPECT_EQ(9, dma_avail(container));
+	EXPECT_EQ(0, set_entry_limit(saved));
+	close(group);
+	close(container);
+}
+
+/*
+ * With vfio_iommu_type1 unloaded (RVFIO_TYPE1_ABSENT=1: sh/type1_module.sh), a container
+ * offers no type1 and VFIO_SET_IOMMU finds no driver for it.
+ */
+TEST(without_type1)
+{
+	int container, group;
+
+	if (!getenv("RVFIO_TYPE1_ABSENT"))
+		SKIP(return, "vfio_iommu_type1 loaded (sh/type1_module.sh unloads it for this test)");
+	ASSERT_EQ(-1, access("/sys/module/vfio_iommu_type1", F_OK));
+	container = open("/dev/vfio/vfio", O_RDWR);
+	group = open_group(test_bdf("RVFIO_EDU_BDF"));
+	ASSERT_LE(0, container);
+	ASSERT_LE(0, group);
+	EXPECT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
+	EXPECT_EQ(0, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU));
+	EXPECT_EQ(0, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+	EXPECT_EQ(0, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	EXPECT_EQ(-1, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, ioctl(container, VFIO_IOMMU_GET_INFO, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	close(group);
+	close(container);
 }
 
 TEST_HARNESS_MAIN

@@ -63,6 +63,7 @@ bind_driver "$edu" vfio-pci
 exec 5</dev/vfio/$(iommu_group $edu)
 rmmod vfio_pci || fail "rmmod vfio_pci with a group open"
 [ -e /dev/vfio/$(iommu_group $edu) ] && fail "group node outlived vfio-pci"
+rmmod vfio_iommu_type1 || fail "rmmod vfio_iommu_type1 with no container set to it"
 rmmod vfio 2>/dev/null && fail "vfio unloaded under an open group file"
 exec 5<&-
 rmmod vfio || fail "rmmod vfio after the group file closed"

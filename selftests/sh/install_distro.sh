@@ -2,8 +2,9 @@
 # make install and make uninstall on a distribution kernel (scripts/install.sh), as a host's
 # user runs them, with kmod's depmod, modprobe and modinfo: rvfio's signed modules (signed
 # at build time with a throwaway key through the same script: qemu-test/distro.sh) replace
-# the kernel's VFIO for modprobe, the kernel's type1 cannot load beside them, a device binds
-# and works, and uninstall gives the kernel's own VFIO back. Distribution kernels only
+# the kernel's VFIO for modprobe (type1 included, through vfio.ko's soft dependency, as
+# upstream), the kernel's vfio_pci_core cannot load beside them, a device binds and works,
+# and uninstall gives the kernel's own VFIO back. Distribution kernels only
 # (their initramfs carries the kernel's VFIO modules at their installed paths and kmod).
 . /guest/lib.sh
 
@@ -17,10 +18,12 @@ export DEPMOD=$depmod MODINFO=$modinfo
 [ -d $moddir/kernel/drivers/vfio ] || fail "no $moddir/kernel/drivers/vfio (not a distribution kernel?)"
 edu=$(bdf_of $EDU_ID) || fail "no edu device"
 
-# stack_loaded: which VFIO is loaded (rvfio's modules are out of tree: taint O).
+# stack_loaded [MODULE]: whose MODULE (default vfio) is loaded (rvfio's modules are out of
+# tree: taint O).
 stack_loaded() {
-	module_loaded vfio || { echo none; return; }
-	case $(cat /sys/module/vfio/taint) in
+	local m=${1:-vfio}
+	module_loaded $m || { echo none; return; }
+	case $(cat /sys/module/$m/taint) in
 	*O*) echo rvfio ;;	# out of tree
 	*) echo distribution ;;
 	esac
@@ -36,12 +39,14 @@ $depmod "$kver" || fail "depmod"
 $modprobe vfio-pci || fail "modprobe vfio-pci (before install)"
 [ "$(stack_loaded)" = distribution ] || fail "before install, modprobe loaded $(stack_loaded)"
 module_loaded vfio_pci_core || fail "the distribution's vfio-pci came without vfio_pci_core"
+[ "$(stack_loaded vfio_iommu_type1)" = distribution ] ||
+	fail "before install, vfio_iommu_type1: $(stack_loaded vfio_iommu_type1)"
 unload_all
 echo "before install: modprobe vfio-pci loads the distribution's VFIO"
 
 KVER=$kver sh /tests/scripts/install.sh install $signed || fail "install.sh install"
 installed=$moddir/updates/rvfio
-for ko in vfio.ko vfio-pci.ko; do
+for ko in vfio.ko vfio_iommu_type1.ko vfio-pci.ko; do
 	[ -f $installed/$ko ] || fail "$installed/$ko not installed"
 	# The appended signature: its trailer, and the signer kmod decodes from it.
 	[ "$(tail -c 28 $installed/$ko)" = "~Module signature appended~" ] || fail "$ko: not signed"
@@ -54,12 +59,17 @@ $modprobe -D vfio-pci >/tmp/install-deps.out || fail "modprobe -D vfio-pci"
 grep -qx "insmod $installed/vfio-pci.ko *" /tmp/install-deps.out &&
 	grep -qx "insmod $installed/vfio.ko *" /tmp/install-deps.out ||
 	{ cat /tmp/install-deps.out; fail "modprobe vfio-pci does not resolve to rvfio's modules"; }
+$modprobe -D vfio_iommu_type1 >/tmp/install-deps.out || fail "modprobe -D vfio_iommu_type1"
+grep -qx "insmod $installed/vfio_iommu_type1.ko *" /tmp/install-deps.out ||
+	{ cat /tmp/install-deps.out; fail "modprobe vfio_iommu_type1 does not resolve to rvfio's"; }
 $modprobe vfio-pci || fail "modprobe vfio-pci (rvfio installed)"
 [ "$(stack_loaded)" = rvfio ] || fail "after install, modprobe loaded $(stack_loaded)"
+[ "$(stack_loaded vfio_iommu_type1)" = rvfio ] ||
+	fail "after install, vfio_iommu_type1: $(stack_loaded vfio_iommu_type1) (vfio.ko's softdep)"
 module_loaded vfio_pci_core && fail "rvfio installed, yet vfio_pci_core loaded"
-$modprobe vfio_iommu_type1 2>/dev/null && fail "modprobe vfio_iommu_type1 succeeded beside rvfio"
-module_loaded vfio_iommu_type1 && fail "vfio_iommu_type1 loaded beside rvfio"
-echo "installed: modprobe vfio-pci loads rvfio (signed by '$signer'), vfio_iommu_type1 is refused"
+$modprobe vfio_pci_core 2>/dev/null && fail "modprobe vfio_pci_core succeeded beside rvfio"
+module_loaded vfio_pci_core && fail "vfio_pci_core loaded beside rvfio"
+echo "installed: modprobe vfio-pci loads rvfio's vfio, vfio_iommu_type1 and vfio-pci (signed by '$signer'), vfio_pci_core is refused"
 
 # A user's bind, by driver_override, and the group node it makes.
 bind_driver $edu vfio-pci || fail "bind $edu to rvfio's vfio-pci"

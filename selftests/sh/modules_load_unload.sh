@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# Load and unload both modules ten times: the nodes, driver and sysfs entries userspace
-# checks come and go with them, the core cannot be removed under vfio-pci, and the kernel
-# log stays clean.
+# Load and unload the three modules ten times: the nodes, driver and sysfs entries userspace
+# checks come and go with them, the core cannot be removed under vfio-pci or type1, type1
+# not while a container uses it, and the kernel log stays clean.
 . /guest/lib.sh
 
 for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -10,8 +10,10 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	[ -d /sys/module/vfio ] || fail "round $i: no /sys/module/vfio (DPDK checks it)"
 	[ -d /sys/module/vfio_pci ] || fail "round $i: no /sys/module/vfio_pci (DPDK checks it)"
 	[ -d /sys/bus/pci/drivers/vfio-pci ] || fail "round $i: no PCI driver vfio-pci"
-	grep -qw vfio_pci /sys/module/vfio/holders/* 2>/dev/null || ls /sys/module/vfio/holders | grep -qx vfio_pci \
-		|| fail "round $i: vfio_pci does not hold vfio"
+	[ -d /sys/module/vfio_iommu_type1 ] || fail "round $i: no /sys/module/vfio_iommu_type1"
+	for holder in vfio_pci vfio_iommu_type1; do
+		[ -e /sys/module/vfio/holders/$holder ] || fail "round $i: $holder does not hold vfio"
+	done
 	rmmod vfio 2>/dev/null && fail "round $i: vfio unloaded while vfio_pci uses it"
 	unload_rvfio
 	[ -e /dev/vfio/vfio ] && fail "round $i: /dev/vfio/vfio outlived the module"

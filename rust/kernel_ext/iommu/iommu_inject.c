@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Kernel calls of vfio.ko that tests make fail on purpose: each is a thin wrapper that
+ * Kernel calls of vfio_iommu_type1.ko that tests make fail on purpose: each is a thin wrapper that
  * ALLOW_ERROR_INJECTION() opens to the fault-injection framework (CONFIG_FAIL_FUNCTION:
  * /sys/kernel/debug/fail_function), so that the hostile paths behind them run in the
  * guest against the real IOMMU. Without CONFIG_FUNCTION_ERROR_INJECTION they are plain

@@ -26,7 +26,7 @@ use crate::ext::{
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
-    iommu::{
+    iommu_domain::{
         Domain,
         Prot, //
     },

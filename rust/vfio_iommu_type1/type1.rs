@@ -44,24 +44,23 @@ mod iova;
 
 use crate::{
     args::read_args,
-    backend::{
-        BackendDriver,
-        IommuBackend, //
-    },
     ext::gup::{
         current_mm,
         LockedVmBatch,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
-    ext::iommu::{
+    ext::iommu_abi::IommuBackend,
+    ext::iommu_domain::{
         Domain,
         DomainAttachment,
-        IommuGroup,
         IovaRange,
         Prot,
         ShortUnmap, //
     },
+    ext::iommu_driver::IommuDriver,
+    ext::iommu_group::IommuGroup,
+    ext::type1_params,
     info_caps::{
         write_info,
         InfoCaps,
@@ -123,15 +122,12 @@ struct AttachedGroup {
     reserved: KVec<IovaRange>,
 }
 
-/// Type1 as a backend `VFIO_SET_IOMMU` can choose.
-pub(crate) static DRIVER: BackendDriver = BackendDriver {
-    check_extension: Type1::check_extension_unset,
-    open: Type1::open,
-};
+/// Type1 as the driver `VFIO_SET_IOMMU` opens a backend of.
+impl IommuDriver for Type1 {
+    type Backend = Type1;
 
-impl Type1 {
     /// `VFIO_CHECK_EXTENSION` before an IOMMU is set: what type1 offers in general.
-    fn check_extension_unset(extension: usize) -> bool {
+    fn offers(extension: usize) -> bool {
         [
             uapi::VFIO_TYPE1_IOMMU,
             uapi::VFIO_TYPE1v2_IOMMU,
@@ -143,7 +139,7 @@ impl Type1 {
 
     /// A backend of type `iommu_type`, without groups: -EINVAL unless it is a type1
     /// flavour.
-    fn open(iommu_type: usize) -> Result<Arc<dyn IommuBackend>> {
+    fn open(iommu_type: usize) -> Result<Arc<Self>> {
         let v2 = match iommu_type {
             t if t == uapi::VFIO_TYPE1_IOMMU as usize => false,
             t if t == uapi::VFIO_TYPE1v2_IOMMU as usize => true,
@@ -153,21 +149,20 @@ impl Type1 {
             start: 0,
             end: u64::MAX,
         })?;
-        let backend = Arc::pin_init(
+        Arc::pin_init(
             pin_init!(Type1 {
                 v2,
                 inner <- new_mutex!(Type1Inner {
                     domains: KVec::new(),
                     mappings: RBTree::new(),
-                    dma_avail: crate::module_parameters::dma_entry_limit.value(),
+                    dma_avail: type1_params::dma_entry_limit(),
                     pgsize_bitmap: PAGE_MASK,
                     valid,
                     in_flight: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
-        )?;
-        Ok(backend)
+        )
     }
 }
 
@@ -177,7 +172,7 @@ impl IommuBackend for Type1 {
         if extension == uapi::VFIO_DMA_CC_IOMMU as usize {
             return self.inner.lock().domains.iter().all(|d| d.coherent);
         }
-        Self::check_extension_unset(extension)
+        <Self as IommuDriver>::offers(extension)
     }
 
     /// Attaches `group`, whose DMA ownership the caller holds; `dev` is one of its devices.
@@ -200,9 +195,9 @@ impl IommuBackend for Type1 {
         }) {
             return Err(EINVAL);
         }
-        if !crate::module_parameters::allow_unsafe_interrupts.value() && !group.has_isolated_msi() {
+        if !type1_params::allow_unsafe_interrupts() && !group.has_isolated_msi() {
             pr_warn!(
-                "IOMMU group {} has no MSI isolation (interrupt remapping); load vfio with allow_unsafe_interrupts=1 to use it anyway\n",
+                "IOMMU group {}: no interrupt remapping support; set vfio_iommu_type1's allow_unsafe_interrupts to use it anyway\n",
                 group.id()
             );
             return Err(EPERM);
@@ -388,7 +383,7 @@ impl Type1 {
             vaddr: map.vaddr,
             size,
             prot,
-            merge_runs: !crate::module_parameters::disable_hugepages.value(),
+            merge_runs: !type1_params::disable_hugepages(),
         };
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mm = current_mm().ok_or(ESRCH)?;

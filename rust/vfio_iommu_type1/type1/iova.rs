@@ -6,7 +6,7 @@
 
 use kernel::prelude::*;
 
-use crate::ext::iommu::IovaRange;
+use crate::ext::iommu_domain::IovaRange;
 
 /// A sorted list of disjoint IOVA ranges.
 pub(crate) struct IovaRanges {
