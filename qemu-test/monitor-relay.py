@@ -2,17 +2,21 @@
 # SPDX-License-Identifier: GPL-2.0
 """Hands QEMU monitor commands the guest asks for to QEMU's human monitor.
 
-    monitor-relay.py CONTROL_SOCKET MONITOR_SOCKET LOG ID...
+    monitor-relay.py CONTROL_SOCKET MONITOR_SOCKET LOG [--aer AER_ID]... ID...
 
 The guest writes one command per line on its third serial port (/dev/ttyS2), which QEMU
 connects to CONTROL_SOCKET; this relay passes the command to the monitor at MONITOR_SOCKET
-and logs both sides to LOG. Only hot-plug commands on the devices named by ID are passed:
+and logs both sides to LOG. Only hot-plug commands on the devices named by ID and AER error
+injection into the devices named by AER_ID are passed:
 
     device_del ID
     device_add DRIVER,id=ID,bus=BUS[,netdev=NETDEV]
+    pcie_aer_inject_error [-c] AER_ID ERROR
 
 That is how a guest test unplugs a device (QEMU's `device_del`, as an operator would)
-while a VFIO user holds it, and plugs it back afterwards. The relay ends with QEMU.
+while a VFIO user holds it, and plugs it back afterwards, or has a device report a PCIe
+error (uncorrectable, or correctable with -c; ERROR is one of QEMU's names, such as
+POISON_TLP or BAD_TLP) to the guest's AER driver. The relay ends with QEMU.
 """
 
 import re
@@ -53,9 +57,13 @@ def read_until_prompt(monitor):
     return "\n".join(line for line in lines[1:] if line.strip() not in ("", PROMPT_TEXT))
 
 
-def allowed(command, ids):
-    """Whether `command` is a hot-plug command on one of `ids`."""
+def allowed(command, ids, aer_ids):
+    """Whether `command` is a hot-plug command on one of `ids` or an AER injection into one
+    of `aer_ids`."""
     name = r"[A-Za-z0-9_.-]+"
+    m = re.fullmatch(rf"pcie_aer_inject_error (-c )?({name}) [A-Z_]+", command)
+    if m:
+        return m.group(2) in aer_ids
     m = re.fullmatch(rf"device_del ({name})", command)
     if m:
         return m.group(1) in ids
@@ -64,7 +72,14 @@ def allowed(command, ids):
 
 
 def main():
-    control_path, monitor_path, log_path, *ids = sys.argv[1:]
+    control_path, monitor_path, log_path, *args = sys.argv[1:]
+    ids, aer_ids = [], []
+    while args:
+        arg = args.pop(0)
+        if arg == "--aer":
+            aer_ids.append(args.pop(0))
+        else:
+            ids.append(arg)
     with open(log_path, "a", buffering=1) as log:
         control = connect(control_path)
         monitor = connect(monitor_path)
@@ -80,7 +95,7 @@ def main():
                 command = line.decode(errors="replace").strip()
                 if not command:
                     continue
-                if not allowed(command, ids):
+                if not allowed(command, ids, aer_ids):
                     log.write(f"guest asked for '{command}': refused\n")
                     continue
                 log.write(f"guest: {command}\n")

@@ -71,10 +71,10 @@ cmdline="console=ttyS0 intel_iommu=on panic=-1 oops=panic loglevel=5 hugepagesz=
 cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 
 # The guest's third serial port (/dev/ttyS2) asks qemu-test/monitor-relay.py for hot-plug
-# commands on the devices named in $hotplug_ids, which it passes to QEMU's monitor (log:
-# OUTDIR/monitor.log). Native PCIe hot-plug (pciehp), as on real root ports: no ACPI
-# hot-plug for them.
-hotplug_ids="nic1"
+# commands on the devices named in $hotplug_ids and AER error injection into those of
+# $aer_ids, which it passes to QEMU's monitor (log: OUTDIR/monitor.log). Native PCIe
+# hot-plug (pciehp), as on real root ports: no ACPI hot-plug for them.
+hotplug_ids="nic1" aer_ids="igb0"
 # A free UDP port on loopback for the e1000e's looped-back wire.
 nic_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
@@ -95,7 +95,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	# igb's port links at 5 GT/s: after a secondary bus reset (hot reset) the kernel waits
 	# for Data Link Layer Link Active on faster ports, which QEMU never reports there, and
 	# the reset fails with -ENOTTY on either stack; up to 5 GT/s it polls the device.
-	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,bus=rp1
+	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,id=igb0,bus=rp1
 	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
 	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
 	# The e1000e's wire loops back to the e1000e (a UDP socket on loopback sending to
@@ -115,7 +115,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 
 log "booting guest ($accel, $script, timeout ${timeout_s}s)"
 python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \
-	"$outdir/monitor.log" $hotplug_ids </dev/null >>"$outdir/monitor.log" 2>&1 &
+	"$outdir/monitor.log" ${aer_ids:+--aer $aer_ids} $hotplug_ids </dev/null >>"$outdir/monitor.log" 2>&1 &
 relay=$!
 # boot: one run of the guest, its console to stdout and OUTDIR/console.log; QEMU's exit
 # status in qemu_rc. With EARLY_CHECK set it returns 3 instead, QEMU killed, if the kernel

@@ -200,6 +200,12 @@ pub(crate) fn opened<'a>(state: &'a mut OpenGuard<'_>) -> Result<&'a mut OpenDev
 }
 
 impl VfioPciDevice {
+    /// AER found an error on the device: the user's ERR eventfd, if any, is signalled
+    /// (QEMU then stops the VM rather than let it run on a broken device).
+    pub(crate) fn error_detected(&self) {
+        self.notifiers.lock()[NOTIFY_ERR].signal();
+    }
+
     /// Locks the open device: never with the memory gate held (module doc).
     pub(crate) fn lock_open(&self) -> OpenGuard<'_> {
         self.state.lock()

@@ -122,4 +122,8 @@ impl PciDriver for VfioPciDriver {
     ) -> Result<u32> {
         sriov::configure(&binding.device, count)
     }
+
+    fn error_detected(binding: &Binding) {
+        binding.device.error_detected();
+    }
 }

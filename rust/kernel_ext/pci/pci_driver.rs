@@ -67,6 +67,11 @@ pub(crate) trait PciDriver: 'static {
 
     /// `sriov_numvfs` was written: enable `count` VFs (0: disable); the count enabled.
     fn sriov_configure(pdev: &pci::Device<Core<'_>>, data: &Self::Data, count: u32) -> Result<u32>;
+
+    /// AER (or another error recovery) found an error on the device. The device belongs to
+    /// its user, who decides what to do, so the adapter tells the PCI core it can recover
+    /// (`PCI_ERS_RESULT_CAN_RECOVER`), as upstream's vfio-pci does.
+    fn error_detected(_data: &Self::Data) {}
 }
 
 /// The drvdata of a device bound to `T`: the driver's data and the adapter's side of the
@@ -126,6 +131,17 @@ impl<T: PciDriver> PciDriverRegistration<T> {
         ops
     };
 
+    /// The driver's error recovery callbacks: `error_detected` only, as upstream's vfio-pci.
+    const ERR_HANDLERS: bindings::pci_error_handlers = bindings::pci_error_handlers {
+        error_detected: Some(Self::error_detected_callback),
+        mmio_enabled: None,
+        slot_reset: None,
+        reset_prepare: None,
+        reset_done: None,
+        resume: None,
+        cor_error_detected: None,
+    };
+
     /// Registers the driver as `name` for `module`.
     pub(crate) fn new(
         name: &'static CStr,
@@ -145,6 +161,7 @@ impl<T: PciDriver> PciDriverRegistration<T> {
                 drv.remove = Some(Self::remove_callback);
                 drv.sriov_configure = Some(Self::sriov_configure_callback);
                 drv.driver.pm = &Self::PM_OPS;
+                drv.err_handler = &Self::ERR_HANDLERS;
                 // The whole point of this adapter: DMA ownership stays with userspace.
                 drv.driver_managed_dma = true;
                 // SAFETY: `slot` is valid for writes (`try_ffi_init`).
@@ -205,6 +222,21 @@ impl<T: PciDriver> PciDriverRegistration<T> {
             // CAST: bounded by TotalVFs, a 16-bit field.
             Ok(T::sriov_configure(pdev, &probed.data, count)? as c_int)
         })
+    }
+
+    extern "C" fn error_detected_callback(
+        pdev: *mut bindings::pci_dev,
+        _state: bindings::pci_channel_state_t,
+    ) -> bindings::pci_ers_result_t {
+        // SAFETY: Error recovery calls this with a live device bound to us, under its
+        // device lock (`report_error_detected()`), so probe succeeded and remove cannot run.
+        let pdev = unsafe { &*pdev.cast::<pci::Device<Core<'_>>>() };
+        let dev = device_ptr(pdev.as_ref());
+        // SAFETY: `dev` is live and bound; its drvdata is our `KBox<Probed<T>>` (type
+        // invariant), borrowed while the device lock keeps remove away.
+        let probed = unsafe { KBox::<Probed<T>>::borrow(bindings::dev_get_drvdata(dev).cast()) };
+        T::error_detected(&probed.data);
+        bindings::pci_ers_result_PCI_ERS_RESULT_CAN_RECOVER
     }
 
     /// Runs `f` on the drvdata of `dev` if it has one (a PM callback's device).
