@@ -16,7 +16,7 @@ injection into the devices named by AER_ID are passed:
 That is how a guest test unplugs a device (QEMU's `device_del`, as an operator would)
 while a VFIO user holds it, and plugs it back afterwards, or has a device report a PCIe
 error (uncorrectable, or correctable with -c; ERROR is one of QEMU's names, such as
-POISON_TLP or BAD_TLP) to the guest's AER driver. The relay ends with QEMU.
+POISON_TLP, or a number, which -c requires) to the guest's AER driver. The relay ends with QEMU.
 """
 
 import re
@@ -61,7 +61,7 @@ def allowed(command, ids, aer_ids):
     """Whether `command` is a hot-plug command on one of `ids` or an AER injection into one
     of `aer_ids`."""
     name = r"[A-Za-z0-9_.-]+"
-    m = re.fullmatch(rf"pcie_aer_inject_error (-c )?({name}) [A-Z_]+", command)
+    m = re.fullmatch(rf"pcie_aer_inject_error (-c )?({name}) ([A-Z_]+|0x[0-9a-f]+)", command)
     if m:
         return m.group(2) in aer_ids
     m = re.fullmatch(rf"device_del ({name})", command)
