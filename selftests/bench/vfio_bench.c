@@ -5,8 +5,8 @@
  *
  *   vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N]
  *
- * --repeat N maps and unmaps each buffer N times (first-touch buffers are fresh each time). --only runs the groups whose name contains SUBSTRING: map_anon4k, map_thp, map_hugetlb2m,
- * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, open.
+ * --repeat N maps and unmaps each buffer N times (first-touch buffers are fresh each time). --only runs the groups whose name contains SUBSTRING (or one of a comma-separated list): map_anon4k, map_thp, map_hugetlb2m,
+ * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, config, open.
  *
  * Needs the edu device bound to vfio-pci (RVFIO_EDU_BDF), root, a type1 dma_entry_limit
  * above --small-max, and 2 MiB hugetlb pages reserved (the runner does all of that). Prints
@@ -31,7 +31,11 @@
  *   mapping; unmap_each_us_per_mapping: the same mappings unmapped one call each.
  * - msi_latency_{p50,p99}_us: edu raises its MSI (a BAR write) until the eventfd read
  *   returns; loopback_latency_{p50,p99}_us: SET_IRQS DATA_NONE trigger until the read.
- * - bar_read_{mmap,pread}_ns: one 4-byte read of an edu register.
+ * - bar_read_{mmap,pread}_ns: one 4-byte read of an edu register; bar_write_pwrite_ns: one
+ *   4-byte write of one (its liveness register) by pwrite.
+ * - config_{read_pread,write_pwrite}_ns: one 4-byte config-space read (the vendor and
+ *   device IDs) or write (cache line size to BIST, the value read back), what QEMU does for
+ *   each config access of a guest.
  * - open_close_ms: container + group + SET_IOMMU + device fd, then closing all of it.
  */
 #include <errno.h>
@@ -83,9 +87,18 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Whether --only (a comma-separated list of substrings) selects @group. */
 static bool wanted(const char *group)
 {
-	return !only || strstr(group, only);
+	char list[256], *tok, *save;
+
+	if (!only)
+		return true;
+	snprintf(list, sizeof(list), "%s", only);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strstr(group, tok))
+			return true;
+	return false;
 }
 
 static void report(const char *metric, double value, const char *unit, const char *better)
@@ -568,7 +581,50 @@ static void bench_bar(struct stack *s)
 		if (pread(fd, &v, sizeof(v), bar.offset + EDU_REG_ID) != sizeof(v) || v != id)
 			die("BAR read through pread");
 	report("bar_read_pread_ns", (now_s() - t0) / reads * 1e9, "ns", "lower");
+
+	t0 = now_s();
+	for (i = 0; i < reads; i++) {
+		v = i;
+		if (pwrite(fd, &v, sizeof(v), bar.offset + EDU_REG_LIVENESS) != sizeof(v))
+			die("BAR write through pwrite");
+	}
+	report("bar_write_pwrite_ns", (now_s() - t0) / reads * 1e9, "ns", "lower");
+	if (regs[EDU_REG_LIVENESS / 4] != ~(uint32_t)(reads - 1))
+		die("BAR writes through pwrite did not reach the device");
 	munmap((void *)regs, bar.size);
+}
+
+/* ---- config space access --------------------------------------------------------------- */
+
+static void bench_config(struct stack *s)
+{
+	unsigned long accesses = quick ? 5000 : 100000, i;
+	struct vfio_region_info cfg;
+	int fd = s->dev.fd;
+	uint32_t ids, dword, v;
+	double t0;
+
+	if (region_info(fd, VFIO_PCI_CONFIG_REGION_INDEX, &cfg))
+		die("GET_REGION_INFO(config)");
+	if (pread(fd, &ids, sizeof(ids), cfg.offset + PCI_VENDOR_ID) != sizeof(ids) ||
+	    (ids & 0xffff) != 0x1234)
+		die("config read of the IDs");
+	t0 = now_s();
+	for (i = 0; i < accesses; i++)
+		if (pread(fd, &v, sizeof(v), cfg.offset + PCI_VENDOR_ID) != sizeof(v) || v != ids)
+			die("config read through pread");
+	report("config_read_pread_ns", (now_s() - t0) / accesses * 1e9, "ns", "lower");
+
+	if (pread(fd, &dword, sizeof(dword), cfg.offset + PCI_CACHE_LINE_SIZE) != sizeof(dword))
+		die("config read of cache line size to BIST");
+	t0 = now_s();
+	for (i = 0; i < accesses; i++)
+		if (pwrite(fd, &dword, sizeof(dword), cfg.offset + PCI_CACHE_LINE_SIZE) !=
+		    sizeof(dword))
+			die("config write through pwrite");
+	report("config_write_pwrite_ns", (now_s() - t0) / accesses * 1e9, "ns", "lower");
+	if (pread(fd, &v, sizeof(v), cfg.offset + PCI_CACHE_LINE_SIZE) != sizeof(v) || v != dword)
+		die("config writes changed cache line size to BIST");
 }
 
 /* ---- device open/close ----------------------------------------------------------------- */
@@ -655,6 +711,8 @@ int main(int argc, char **argv)
 		bench_interrupts(&s);
 	if (wanted("bar"))
 		bench_bar(&s);
+	if (wanted("config"))
+		bench_config(&s);
 	stack_close(&s);
 	if (wanted("open"))
 		bench_open_close();
