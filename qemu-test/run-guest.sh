@@ -74,7 +74,7 @@ cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 # commands on the devices named in $hotplug_ids and AER error injection into those of
 # $aer_ids, which it passes to QEMU's monitor (log: OUTDIR/monitor.log). Native PCIe
 # hot-plug (pciehp), as on real root ports: no ACPI hot-plug for them.
-hotplug_ids="nic1" aer_ids="igb0"
+hotplug_ids="nic1" aer_ids="aer0"
 # A free UDP port on loopback for the e1000e's looped-back wire.
 nic_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
@@ -95,7 +95,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	# igb's port links at 5 GT/s: after a secondary bus reset (hot reset) the kernel waits
 	# for Data Link Layer Link Active on faster ports, which QEMU never reports there, and
 	# the reset fails with -ENOTTY on either stack; up to 5 GT/s it polls the device.
-	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,id=igb0,bus=rp1
+	-device pcie-root-port,id=rp1,chassis=2,bus=pcie.0,addr=0x5,x-speed=5 -device igb,bus=rp1
 	-device pcie-root-port,id=rp2,chassis=3,bus=pcie.0,addr=0x6
 	-drive "file=$nvme_img,if=none,id=nvm,format=raw" -device nvme,serial=rvfio0,drive=nvm,bus=rp2
 	# The e1000e's wire loops back to the e1000e (a UDP socket on loopback sending to
@@ -108,7 +108,12 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-device pcie-root-port,id=rp4,chassis=5,bus=pcie.0,addr=0x8
 	-device edu,bus=rp4,addr=0.0,multifunction=on
 	-drive "file=$nvme_mf_img,if=none,id=nvm_mf,format=raw"
-	-device nvme,serial=rvfio1,drive=nvm_mf,bus=rp4,addr=0.1)
+	-device nvme,serial=rvfio1,drive=nvm_mf,bus=rp4,addr=0.1
+	# A device that reports PCIe errors through AER, for err_irq's injected errors: QEMU's
+	# igb cannot (its Device Control error enables are read-only zero), virtio with aer=on
+	# can. The test kernel has no driver for it.
+	-device pcie-root-port,id=rp5,chassis=6,bus=pcie.0,addr=0x9
+	-device virtio-rng-pci,id=aer0,aer=on,bus=rp5)
 # RVFIO_QEMU_ARGS: more QEMU options for investigations (e.g. "-icount shift=0", which makes
 # guest time count instructions).
 [ -n "${RVFIO_QEMU_ARGS:-}" ] && read -r -a extra_qemu <<<"$RVFIO_QEMU_ARGS" && qemu+=("${extra_qemu[@]}")

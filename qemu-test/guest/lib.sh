@@ -88,6 +88,8 @@ EDU_ID=1234:11e8
 IGB_ID=8086:10c9
 NVME_ID=1b36:0010
 E1000E_ID=8086:10d3
+# virtio-rng (modern), with AER: the device err_irq injects PCIe errors into (QEMU id aer0).
+AER_ID=1af4:1044
 
 # current_driver BDF -> driver name, or "none".
 current_driver() {

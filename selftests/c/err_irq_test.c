@@ -4,10 +4,11 @@
  * driver handles as uncorrectable signals the user's ERR eventfd (what makes QEMU stop a VM
  * rather than let it run on a broken device), and leaves the device usable; a correctable
  * one does not, nor does any error once the eventfd is removed. The errors are real AER
- * messages: QEMU's monitor injects them into igb (pcie_aer_inject_error, asked for through
- * the guest's third serial port and qemu-test/monitor-relay.py), its root port reports them
- * to the kernel, whose AER statistics of igb count each before the eventfd is looked at.
- * Runs on igb bound to vfio-pci (RVFIO_IGB_BDF, QEMU id igb0), unchanged on upstream's
+ * messages: QEMU's monitor injects them into a virtio-rng device with AER
+ * (pcie_aer_inject_error, asked for through the guest's third serial port and
+ * qemu-test/monitor-relay.py), its root port reports them to the kernel, whose AER
+ * statistics of the device count each before the eventfd is looked at. Runs on that device
+ * bound to vfio-pci (RVFIO_AER_BDF, QEMU id aer0: sh/err_irq.sh), unchanged on upstream's
  * modules.
  */
 #include <errno.h>
@@ -24,8 +25,11 @@
 #include "vfio_pci_util.h"
 #include "vfio_test_util.h"
 
-/* igb's QEMU id (qemu-test/run-guest.sh), which the relay lets the guest inject into. */
-#define IGB_QEMU_ID "igb0"
+/* The device's QEMU id (qemu-test/run-guest.sh), which the relay lets the guest inject into. */
+#define AER_QEMU_ID "aer0"
+
+/* Its vendor ID (virtio), to see that it still answers. */
+#define AER_VENDOR 0x1af4
 
 /*
  * The kernel's count of AER errors of @kind ("aer_dev_nonfatal", "aer_dev_correctable")
@@ -52,7 +56,7 @@ static long long aer_total(const char *bdf, const char *kind)
 }
 
 /*
- * Asks the host's QEMU to inject a PCIe error into igb: an uncorrectable one by name
+ * Asks the host's QEMU to inject a PCIe error into the device: an uncorrectable one by name
  * ("POISON_TLP"), a correctable one by number ("-c 0x40": QEMU takes no names with -c).
  */
 static int inject_aer_error(const char *error)
@@ -65,7 +69,7 @@ static int inject_aer_error(const char *error)
 	if (fd < 0)
 		return -errno;
 	len = snprintf(line, sizeof(line), "pcie_aer_inject_error %s%s %s\n",
-		       correctable ? "-c " : "", IGB_QEMU_ID, correctable ? error + 3 : error);
+		       correctable ? "-c " : "", AER_QEMU_ID, correctable ? error + 3 : error);
 	ret = write(fd, line, len) == len ? 0 : -EIO;
 	close(fd);
 	return ret;
@@ -79,8 +83,8 @@ FIXTURE(err) {
 
 FIXTURE_SETUP(err)
 {
-	self->bdf = test_bdf("RVFIO_IGB_BDF");
-	ASSERT_NE(NULL, self->bdf) TH_LOG("RVFIO_IGB_BDF not set");
+	self->bdf = test_bdf("RVFIO_AER_BDF");
+	ASSERT_NE(NULL, self->bdf) TH_LOG("RVFIO_AER_BDF not set");
 	ASSERT_EQ(0, vfio_pci_open(&self->dev, self->bdf, VFIO_TYPE1v2_IOMMU));
 	self->efd = new_eventfd();
 	ASSERT_LE(0, self->efd);
@@ -94,7 +98,7 @@ FIXTURE_TEARDOWN(err)
 
 /*
  * Injects @error and waits for the kernel's AER driver to have handled it: its count of
- * igb's errors of @kind goes up.
+ * the device's errors of @kind goes up.
  */
 static bool error_reported(const char *bdf, const char *error, const char *kind)
 {
@@ -131,14 +135,14 @@ TEST_F(err, uncorrectable_error_signals)
 		TH_LOG("the injected error was not reported to the kernel");
 	EXPECT_EQ(1, eventfd_wait(self->efd, 10000));
 	/* Recovered: the device answers, and the user still owns it. */
-	EXPECT_EQ(0x8086, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
+	EXPECT_EQ(AER_VENDOR, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
 
 	/* With the eventfd removed, an error is reported to nobody. */
 	fd = -1;
 	ASSERT_EQ(0, set_irq_eventfds(self->dev.fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &fd));
 	ASSERT_TRUE(error_reported(self->bdf, "POISON_TLP", "aer_dev_nonfatal"));
 	EXPECT_EQ(0, eventfd_wait(self->efd, 2000));
-	EXPECT_EQ(0x8086, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
+	EXPECT_EQ(AER_VENDOR, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
 }
 
 /* A corrected error needs nothing from the driver: the eventfd stays quiet. */
@@ -150,7 +154,7 @@ TEST_F(err, correctable_error_does_not_signal)
 	ASSERT_TRUE(error_reported(self->bdf, "-c 0x40", "aer_dev_correctable"))
 		TH_LOG("the injected error was not reported to the kernel");
 	EXPECT_EQ(0, eventfd_wait(self->efd, 2000));
-	EXPECT_EQ(0x8086, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
+	EXPECT_EQ(AER_VENDOR, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
 }
 
 TEST_HARNESS_MAIN
