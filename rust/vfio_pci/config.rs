@@ -110,7 +110,7 @@ impl Kind {
 }
 
 /// Which structure a byte belongs to, and where that structure starts.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Area {
     kind: Kind,
     start: u16,
@@ -151,17 +151,18 @@ pub(crate) struct ConfigSpace {
     msi_active: bool,
 }
 
-/// Reads `width` little-endian bytes of `bytes` at `at`.
+/// Reads `width` (1, 2 or 4) little-endian bytes of `bytes` at `at`.
 fn le_get(bytes: &[u8], at: usize, width: usize) -> u32 {
-    (0..width).fold(0, |v, i| v | (u32::from(bytes[at + i]) << (8 * i)))
+    match &bytes[at..at + width] {
+        &[b0, b1, b2, b3] => u32::from_le_bytes([b0, b1, b2, b3]),
+        &[b0, b1] => u32::from(u16::from_le_bytes([b0, b1])),
+        b => b.iter().rev().fold(0, |v, &b| (v << 8) | u32::from(b)),
+    }
 }
 
-/// Writes the low `width` bytes of `value` into `bytes` at `at`, little-endian.
+/// Writes the low `width` (1, 2 or 4) bytes of `value` into `bytes` at `at`, little-endian.
 fn le_put(bytes: &mut [u8], at: usize, width: usize, value: u32) {
-    for i in 0..width {
-        // CAST: one byte of `value`.
-        bytes[at + i] = (value >> (8 * i)) as u8;
-    }
+    bytes[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
 }
 
 /// A width in bytes as a [`Width`].
@@ -182,10 +183,15 @@ fn bytes_mask(width: usize) -> u32 {
     }
 }
 
+/// The size of `function`'s config space as a device fd shows it: 256 or 4096 bytes.
+pub(crate) fn config_size(function: &PciFunction) -> usize {
+    function.cfg_size().clamp(LEGACY_SIZE, EXP_SIZE)
+}
+
 impl ConfigSpace {
     /// Snapshots and lays out the config space of `function`.
     pub(crate) fn new(function: &PciFunction, intx_usable: bool) -> Result<Self> {
-        let size = function.cfg_size().clamp(LEGACY_SIZE, EXP_SIZE);
+        let size = config_size(function);
         let mut this = Self {
             size,
             vconfig: KVec::from_elem(0u8, size, GFP_KERNEL)?,
@@ -476,37 +482,25 @@ impl ConfigSpace {
     /// The length of the access at `pos` of up to `count` bytes: within one structure and
     /// one dword, naturally aligned.
     fn chunk(&self, pos: usize, count: usize) -> usize {
-        let area = self.areas[pos];
-        let mut same = 1;
-        while (pos + same) % 4 != 0
-            && pos + same < self.size
-            && self.areas[pos + same].kind == area.kind
-            && self.areas[pos + same].start == area.start
-        {
-            same += 1;
-        }
-        let count = count.min(same);
-        if count >= 4 && pos % 4 == 0 {
+        let area = &self.areas[pos];
+        let within = |width: usize| {
+            pos % width == 0
+                && count >= width
+                && self
+                    .areas
+                    .get(pos..pos + width)
+                    .is_some_and(|span| span.iter().all(|a| a == area))
+        };
+        if within(4) {
             4
-        } else if count >= 2 && pos % 2 == 0 {
+        } else if within(2) {
             2
         } else {
             1
         }
     }
 
-    /// Checks a user access of `count` bytes at `pos`: -EFAULT outside config space, as
-    /// upstream.
-    pub(crate) fn check_range(&self, pos: u64, count: usize) -> Result<usize> {
-        let end = pos.checked_add(count as u64).ok_or(EFAULT)?;
-        if pos >= self.size as u64 || end > self.size as u64 {
-            return Err(EFAULT);
-        }
-        // CAST: below the config size.
-        Ok(pos as usize)
-    }
-
-    /// Reads `out.len()` bytes at `pos` (checked by [`Self::check_range`]).
+    /// Reads `out.len()` bytes at `pos`, within config space ([`config_size`]).
     pub(crate) fn read(&mut self, function: &PciFunction, pos: usize, out: &mut [u8]) -> Result {
         let mut done = 0;
         while done < out.len() {
@@ -519,7 +513,7 @@ impl ConfigSpace {
         Ok(())
     }
 
-    /// Writes `data` at `pos` (checked by [`Self::check_range`]); the side effects the
+    /// Writes `data` at `pos`, within config space ([`config_size`]); the side effects the
     /// device must carry out are accumulated into `effect`.
     pub(crate) fn write(
         &mut self,

@@ -172,6 +172,8 @@ pub(crate) struct VfioPciDevice {
     /// MSI vectors the device can have (0: no MSI capability); fixed by the hardware, so
     /// read once rather than walking the capability list on every `SET_IRQS`.
     pub(crate) msi_vectors: u32,
+    /// The size of its config space (fixed at enumeration), which bounds every access.
+    pub(crate) config_size: usize,
     /// The device's part in SR-IOV.
     pub(crate) sriov: SriovRole,
     /// The set of devices sharing its slot or bus reset.
@@ -239,6 +241,7 @@ impl VfioPciDevice {
         let msix = msix_table(&function)?;
         let msix_dyn = msix.is_some() && function.msix_can_alloc_dyn();
         let msi_vectors = msi_vectors(&function)?;
+        let config_size = crate::config::config_size(&function);
         let sriov = SriovRole::of(&function)?;
         let dev_set = function.dev_set_key();
         // As upstream's `vfio_pci_probe_power_state()`.
@@ -262,6 +265,7 @@ impl VfioPciDevice {
                 msix,
                 msix_dyn,
                 msi_vectors,
+                config_size,
                 sriov,
                 dev_set,
                 nointxmask: pci_params::nointxmask(),

@@ -29,7 +29,10 @@ use crate::{
             PciFunction,
             PowerState, //
         },
-        runtime_pm::PmActive, //
+        runtime_pm::{
+            PmActive,
+            PmAwake, //
+        },
     },
 };
 
@@ -69,8 +72,8 @@ impl PowerHold {
 impl VfioPciDevice {
     /// Holds the device awake for one access (an ioctl, a read or write), as upstream's
     /// core does around each; -EIO if it cannot be resumed.
-    pub(crate) fn awake(&self) -> Result<PmActive> {
-        PmActive::get(&self.function).map_err(|_| EIO)
+    pub(crate) fn awake(&self) -> Result<PmAwake<'_>> {
+        PmAwake::get(&self.function).map_err(|_| EIO)
     }
 
     /// Enters low power for the user (`LOW_POWER_ENTRY[_WITH_WAKEUP]`); -EINVAL if it is

@@ -64,8 +64,9 @@ enum Bounce {
 }
 
 impl Bounce {
-    /// The largest access kept on the stack.
-    const SMALL: usize = 64;
+    /// The largest access kept on the stack: a register (QEMU's accesses are at most 8
+    /// bytes).
+    const SMALL: usize = 8;
 
     /// A zeroed buffer of `len` bytes.
     fn new(len: usize) -> Result<Self> {
@@ -125,7 +126,8 @@ pub(crate) fn rw(
     }
 }
 
-/// Config space access: the whole access is checked, then done in one go.
+/// Config space access: the whole access is checked (-EFAULT outside config space, as
+/// upstream), then done in one go.
 fn config_rw(
     device: &VfioPciDevice,
     buf: UserPtr,
@@ -133,26 +135,23 @@ fn config_rw(
     offset: u64,
     write: bool,
 ) -> Result<usize> {
-    let mut bounce = Bounce::new(len.min(4096))?;
+    if offset >= device.config_size as u64 || len > device.config_size - offset as usize {
+        return Err(EFAULT);
+    }
+    let mut bounce = Bounce::new(len)?;
     let data = bounce.as_mut();
     if write {
-        let pos = {
-            let state = device.lock_open();
-            state
-                .as_ref()
-                .ok_or(ENODEV)?
-                .config
-                .check_range(offset, len)?
-        };
-        // The user copy comes between the range check and the write: no lock across it.
+        // The user copy before the device is locked: no lock across a fault.
         UserSlice::new(buf, len).reader().read_slice(data)?;
-        device.write_config(pos, data)?;
+        // CAST: below the config size, checked above.
+        device.write_config(offset as usize, data)?;
     } else {
         {
             let mut state = device.lock_open();
-            let open = opened(&mut state)?;
-            let pos = open.config.check_range(offset, len)?;
-            open.config.read(&device.function, pos, data)?;
+            // CAST: below the config size, checked above.
+            opened(&mut state)?
+                .config
+                .read(&device.function, offset as usize, data)?;
         }
         UserSlice::new(buf, len).writer().write_slice(data)?;
     }

@@ -84,6 +84,34 @@ impl Drop for PmActive {
     }
 }
 
+/// [`PmActive`] for the length of a borrow of the function: what one access or ioctl
+/// holds, without taking a handle of its own.
+///
+/// # Invariants
+///
+/// Holds one runtime PM usage reference of `function`.
+pub(crate) struct PmAwake<'a> {
+    function: &'a PciFunction,
+}
+
+impl<'a> PmAwake<'a> {
+    /// Resumes `function` if it is suspended and holds it active while the value lives.
+    pub(crate) fn get(function: &'a PciFunction) -> Result<Self> {
+        // SAFETY: The function is bound and live (`PciFunction` invariant).
+        to_result(unsafe { rvfio_pm_runtime_get(function.raw()) })?;
+        // INVARIANT: the resume succeeded, so the reference is held.
+        Ok(Self { function })
+    }
+}
+
+impl Drop for PmAwake<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Drops the reference this value holds (type invariant); the borrow keeps
+        // the function bound.
+        unsafe { rvfio_pm_runtime_put(self.function.raw()) };
+    }
+}
+
 // `struct pci_dev` has a zero-sized member that trips the lint; only pointers cross here.
 #[allow(improper_ctypes)]
 extern "C" {
