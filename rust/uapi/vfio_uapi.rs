@@ -91,4 +91,47 @@ plain_data! {
     vfio_pci_hot_reset = 12,
     vfio_device_ioeventfd = 32,
     vfio_device_low_power_entry_with_wakeup = 8,
+    vfio_iommu_type1_dirty_bitmap = 8,
+    VfioBitmap = 24,
+    DirtyBitmapGet = 40,
 }
+
+/// `struct vfio_bitmap` with its user pointer as an address: the generated struct holds a
+/// raw pointer, which is not plain data. Same layout (asserted below).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct VfioBitmap {
+    /// Page size one bit stands for.
+    pub pgsize: __u64,
+    /// Size of the bitmap in bytes.
+    pub size: __u64,
+    /// User address of the bitmap (`__u64 __user *data`).
+    pub data: __u64,
+}
+
+/// `struct vfio_iommu_type1_dirty_bitmap_get`, with [`VfioBitmap`].
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct DirtyBitmapGet {
+    /// First IOVA of the range.
+    pub iova: __u64,
+    /// Size of the range.
+    pub size: __u64,
+    /// Where its dirty bits go.
+    pub bitmap: VfioBitmap,
+}
+
+const _: () = {
+    use core::mem::{
+        offset_of,
+        size_of, //
+    };
+    assert!(size_of::<VfioBitmap>() == size_of::<vfio_bitmap>());
+    assert!(offset_of!(VfioBitmap, pgsize) == offset_of!(vfio_bitmap, pgsize));
+    assert!(offset_of!(VfioBitmap, size) == offset_of!(vfio_bitmap, size));
+    assert!(offset_of!(VfioBitmap, data) == offset_of!(vfio_bitmap, data));
+    assert!(size_of::<DirtyBitmapGet>() == size_of::<vfio_iommu_type1_dirty_bitmap_get>());
+    assert!(
+        offset_of!(DirtyBitmapGet, bitmap) == offset_of!(vfio_iommu_type1_dirty_bitmap_get, bitmap)
+    );
+};

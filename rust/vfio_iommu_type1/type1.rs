@@ -39,6 +39,7 @@ use kernel::{
     },
 };
 
+mod dirty;
 mod dma;
 mod iova;
 
@@ -68,6 +69,10 @@ use crate::{
     },
     uapi,
 };
+use dirty::{
+    UserBitmap,
+    DIRTY_BITMAP_SIZE_MAX, //
+};
 use dma::{
     min_page_size,
     Mapping, //
@@ -76,9 +81,6 @@ use iova::IovaRanges;
 
 /// `PAGE_MASK` as a page-size bitmap: every power of two from the CPU page up.
 const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
-
-/// `DIRTY_BITMAP_SIZE_MAX` of upstream: a bitmap covering `INT_MAX` pages.
-const DIRTY_BITMAP_SIZE_MAX: u64 = ((i32::MAX as u64).next_multiple_of(64)) / 8;
 
 /// A type1 backend, created by `VFIO_SET_IOMMU` and dropped with the container's last group.
 #[pin_data]
@@ -105,6 +107,8 @@ struct Type1Inner {
     /// Reserved: new maps may not overlap them and groups may not attach in their way.
     /// Unmaps do not see them (the user's map has not completed yet).
     in_flight: KVec<IovaRange>,
+    /// `VFIO_IOMMU_DIRTY_PAGES` tracking has been started (and not stopped).
+    dirty_tracking: bool,
 }
 
 /// A domain and the groups attached to it.
@@ -159,6 +163,7 @@ impl IommuDriver for Type1 {
                     pgsize_bitmap: PAGE_MASK,
                     valid,
                     in_flight: KVec::new(),
+                    dirty_tracking: false,
                 }),
             }),
             GFP_KERNEL,
@@ -281,6 +286,7 @@ impl IommuBackend for Type1 {
             uapi::VFIO_IOMMU_GET_INFO => self.get_info(arg),
             uapi::VFIO_IOMMU_MAP_DMA => self.map_dma(arg),
             uapi::VFIO_IOMMU_UNMAP_DMA => self.unmap_dma(arg),
+            uapi::VFIO_IOMMU_DIRTY_PAGES => self.dirty_pages(arg),
             _ => Err(ENOTTY),
         }
     }
@@ -484,21 +490,34 @@ impl Type1 {
         const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dma_unmap>();
         let mut unmap: uapi::vfio_iommu_type1_dma_unmap = read_args(arg, MINSZ)?;
         let all = unmap.flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0;
+        let get_dirty = unmap.flags & uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP != 0;
+        let vaddr = unmap.flags & uapi::VFIO_DMA_UNMAP_FLAG_VADDR != 0;
         let known = uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP
             | uapi::VFIO_DMA_UNMAP_FLAG_ALL
             | uapi::VFIO_DMA_UNMAP_FLAG_VADDR;
-        if unmap.flags & !known != 0 {
+        if unmap.flags & !known != 0 || (get_dirty && (all || vaddr)) {
             return Err(EINVAL);
         }
-        // No dirty tracking is ever running and no vaddr can be invalidated (UPDATE_VADDR
-        // is not offered): upstream fails these with -EINVAL too in that state.
-        if unmap.flags
-            & (uapi::VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | uapi::VFIO_DMA_UNMAP_FLAG_VADDR)
-            != 0
-        {
+        let bitmap = if get_dirty {
+            if (unmap.argsz as usize) < MINSZ + core::mem::size_of::<uapi::VfioBitmap>() {
+                return Err(EINVAL);
+            }
+            let raw: uapi::VfioBitmap = UserSlice::new(
+                UserPtr::from_addr(arg + MINSZ),
+                core::mem::size_of::<uapi::VfioBitmap>(),
+            )
+            .reader()
+            .read()?;
+            Some(UserBitmap::new(&raw, unmap.size)?)
+        } else {
+            None
+        };
+        // No vaddr can be invalidated (UPDATE_VADDR is not offered): upstream fails this
+        // with -EINVAL too in that state.
+        if vaddr {
             return Err(EINVAL);
         }
-        let unmapped = self.unmap_range(unmap.iova, unmap.size, all)?;
+        let unmapped = self.unmap_range(unmap.iova, unmap.size, all, bitmap.as_ref())?;
         unmap.size = unmapped;
         UserSlice::new(UserPtr::from_addr(arg), MINSZ)
             .writer()
@@ -506,9 +525,62 @@ impl Type1 {
         Ok(0)
     }
 
+    /// `VFIO_IOMMU_DIRTY_PAGES` (type1v2 only): start or stop dirty tracking, or report
+    /// the dirty pages of a range of whole mappings (every page of them: see
+    /// [`dirty`]).
+    fn dirty_pages(&self, arg: usize) -> Result<isize> {
+        const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dirty_bitmap>();
+        const START: u32 = uapi::VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+        const STOP: u32 = uapi::VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP;
+        const GET_BITMAP: u32 = uapi::VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+        if !self.v2 {
+            return Err(EACCES);
+        }
+        let dirty: uapi::vfio_iommu_type1_dirty_bitmap = read_args(arg, MINSZ)?;
+        if dirty.flags & !(START | STOP | GET_BITMAP) != 0 || dirty.flags.count_ones() != 1 {
+            return Err(EINVAL);
+        }
+        match dirty.flags {
+            START => self.inner.lock().dirty_tracking = true,
+            STOP => self.inner.lock().dirty_tracking = false,
+            _ => {
+                const RANGE: usize = core::mem::size_of::<uapi::DirtyBitmapGet>();
+                if (dirty.argsz as usize) < MINSZ + RANGE {
+                    return Err(EINVAL);
+                }
+                let range: uapi::DirtyBitmapGet =
+                    UserSlice::new(UserPtr::from_addr(arg + MINSZ), RANGE)
+                        .reader()
+                        .read()?;
+                if range.size == 0 {
+                    return Err(EINVAL);
+                }
+                let last = range.iova.checked_add(range.size - 1).ok_or(EOVERFLOW)?;
+                let bitmap = UserBitmap::new(&range.bitmap, range.size)?;
+                let inner = self.inner.lock();
+                let pgsize = min_page_size(inner.pgsize_bitmap);
+                if bitmap.pgsize != pgsize
+                    || range.iova & (pgsize - 1) != 0
+                    || range.size & (pgsize - 1) != 0
+                    || !inner.dirty_tracking
+                {
+                    return Err(EINVAL);
+                }
+                inner.mark_dirty(&bitmap, range.iova, last)?;
+            }
+        }
+        Ok(0)
+    }
+
     /// Removes the mappings `[iova, iova + size)` selects under the v1/v2 rules, or all of
     /// them; returns the bytes unmapped.
-    fn unmap_range(&self, iova: u64, size: u64, all: bool) -> Result<u64> {
+    fn unmap_range(
+        &self,
+        iova: u64,
+        size: u64,
+        all: bool,
+        bitmap: Option<&UserBitmap>,
+    ) -> Result<u64> {
         let mut inner = self.inner.lock();
         inner.check_attached()?;
         let pgsize = min_page_size(inner.pgsize_bitmap);
@@ -526,6 +598,10 @@ impl Type1 {
             }
             iova.checked_add(size - 1).ok_or(EOVERFLOW)?
         };
+        // A bitmap only while tracking, and of the smallest IOMMU page (as upstream).
+        if bitmap.is_some_and(|b| !inner.dirty_tracking || b.pgsize != pgsize) {
+            return Err(EINVAL);
+        }
         let head = inner.containing(iova);
         if self.v2 && !all {
             // v2 refuses to split a mapping at either end.
@@ -540,6 +616,11 @@ impl Type1 {
         // covering a mapping's first IOVA removes the whole mapping.
         if matches!(head, Some((first, _)) if first < iova) {
             return Ok(0);
+        }
+        // The dirty bits of everything this unmaps, before anything is: a bitmap that
+        // cannot be written fails the call with every mapping still in place.
+        if let Some(bitmap) = bitmap {
+            inner.mark_dirty(bitmap, iova, last)?;
         }
         let Type1Inner {
             domains,
@@ -658,6 +739,28 @@ impl Type1Inner {
     /// call that took it just before must fail as upstream's (which holds the container's
     /// group lock across backend calls) rather than act on a detached backend. The backend
     /// is published only after its first group attached, so no domain means released.
+    /// Marks every page of the mappings in `[first, last]` dirty in `bitmap`, whose first
+    /// bit is `first`'s page. -EINVAL when a mapping straddles either end (upstream's
+    /// `vfio_iova_dirty_bitmap()`); what the mappings' starts are is not checked.
+    fn mark_dirty(&self, bitmap: &UserBitmap, first: u64, last: u64) -> Result {
+        if matches!(self.containing(first), Some((start, _)) if start != first)
+            || matches!(self.containing(last), Some((_, end)) if end != last)
+        {
+            return Err(EINVAL);
+        }
+        // One search per mapping: a shared cursor cannot step.
+        let mut from = Some(first);
+        while let Some(c) = from.and_then(|key| self.mappings.cursor_lower_bound(&key)) {
+            let (&start, m) = c.current();
+            if start > last {
+                break;
+            }
+            bitmap.mark(first, start, m.size)?;
+            from = m.last().checked_add(1);
+        }
+        Ok(())
+    }
+
     fn check_attached(&self) -> Result {
         if self.domains.is_empty() {
             return Err(EINVAL);

@@ -37,6 +37,8 @@ extern "C" {
     ) -> kernel::ffi::c_ulong;
     /// `cond_resched()` then `fatal_signal_pending(current)`, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_pin_checkpoint() -> bool;
+    /// `access_ok()`, from `rust/kernel_ext/mm/gup_helpers.c`.
+    fn rvfio_access_ok(addr: kernel::ffi::c_ulong, size: kernel::ffi::c_ulong) -> bool;
     /// `pfn_to_page()`, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
     fn rvfio_follow_pfnmap(
@@ -73,6 +75,15 @@ pub(crate) fn pin_checkpoint() -> Result {
         return Err(EINTR);
     }
     Ok(())
+}
+
+/// Whether `[addr, addr + size)` is a range of user addresses at all (`access_ok()`): what
+/// upstream checks of a user buffer before it is used, failing with -EINVAL rather than the
+/// -EFAULT of the copy itself.
+pub(crate) fn user_range_ok(addr: u64, size: u64) -> bool {
+    // CAST: `unsigned long` is 64 bits wide here.
+    // SAFETY: Only compares the range against the user address limit.
+    unsafe { rvfio_access_ok(addr as usize, size as usize) }
 }
 
 /// log2 of the CPU page size.

@@ -4,6 +4,7 @@
  * used only by rust/kernel_ext/mm/gup.rs.
  */
 #include <linux/mm.h>
+#include <linux/uaccess.h>
 #include <linux/mm_inline.h>
 #include <linux/sched/signal.h>
 
@@ -21,6 +22,14 @@ bool rvfio_pin_checkpoint(void)
 	cond_resched();
 	return fatal_signal_pending(current);
 }
+bool rvfio_access_ok(unsigned long addr, unsigned long size);
+
+/* access_ok(): whether [@addr, @addr + @size) is a user address range at all. */
+bool rvfio_access_ok(unsigned long addr, unsigned long size)
+{
+	return access_ok((void __user *)addr, size);
+}
+
 struct page *rvfio_pfn_to_page(unsigned long pfn);
 
 /*
