@@ -7,8 +7,15 @@
 //! upstream reports every page of every mapping in the range dirty, at each query, for as
 //! long as tracking runs; there is no per-page state to keep. What remains is the user's
 //! bitmap: one bit per `pgsize` page from the range's first IOVA, each mapping's bits
-//! written in whole 64-bit words, the bits below its first one in its first word kept,
-//! those above its last one in its last word cleared (upstream's `update_user_bitmap()`).
+//! written in whole 64-bit words (upstream's `update_user_bitmap()`): a mapping that
+//! starts on a word boundary writes its words alone (bits above its last page cleared), one
+//! that starts inside a word ORs its bits into what that word held, the user's bits above
+//! it included (upstream ORs the whole word back).
+//!
+//! Unlike upstream, a query reports nothing but mappings' pages: upstream shifts its
+//! per-mapping bitmap in place for a mapping that starts inside a word, with the user's
+//! word ORed in, and clears only the mapping's length of it afterwards, so later queries
+//! of that mapping carry stale bits of the earlier shift and of the user's buffer.
 
 use kernel::{
     prelude::*,
@@ -70,13 +77,12 @@ impl UserBitmap {
         let shift = bit_offset % 64;
         let total = nbits + shift;
         let mut addr = self.data + bit_offset / 64 * 8;
-        // The bits of the first word below this mapping's first page are the user's.
+        // A first word shared with what comes before keeps what it held.
         let mut keep = 0;
         if shift != 0 {
-            let word: u64 = UserSlice::new(UserPtr::from_addr(addr as usize), 8)
+            keep = UserSlice::new(UserPtr::from_addr(addr as usize), 8)
                 .reader()
                 .read()?;
-            keep = word & ((1 << shift) - 1);
         }
         let words = total.div_ceil(64);
         let mut chunk = KVec::with_capacity(CHUNK_BYTES.min(words as usize * 8), GFP_KERNEL)?;
