@@ -5,7 +5,8 @@
 //! the PM core suspends it and the PCI core puts it into D3hot; [`PmActive`] resumes it to
 //! D0 and keeps it there. Without CONFIG_PM every call is a no-op and functions stay in D0.
 //!
-//! C side: `rust/vfio_pci/helpers.c` (the `pm_runtime_*()` calls are static inlines).
+//! C side: `rust/kernel_ext/pci/runtime_pm_helpers.c` (the `pm_runtime_*()` calls are static
+//! inlines).
 
 use super::pci_raw::PciFunction;
 use kernel::{bindings, error::to_result, ffi::c_int, prelude::*};
