@@ -42,15 +42,7 @@ static int fail_attr(const char *name, const char *value)
 /* fail_function's remaining failures ("times"), or -1. */
 static long fail_times_left(void)
 {
-	char buf[32] = { 0 };
-	int fd = open(FAIL_DIR "times", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
+	return sysfs_long(FAIL_DIR "times");
 }
 
 /* Makes the next call of rvfio_iommu_unmap() (only) come up short. */

@@ -424,20 +424,6 @@ TEST_F(type1, entry_limit)
 	EXPECT_EQ(avail, dma_avail(self->container));
 }
 
-/* The number in sysfs file @path, or -1. */
-static long sysfs_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
 /* vfio_iommu_type1's module reference count, or -1 when it is not loaded. */
 static long type1_refcnt(void)
 {

@@ -76,6 +76,20 @@ static inline int sysfs_write(const char *path, const char *value)
 	return ret;
 }
 
+/* The number in the sysfs file @path, or -1. */
+static inline long sysfs_long(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
 /* Reads "key value" from /proc/vmstat (@file) or "Key: value" from a status file; -1 if absent. */
 static inline long long proc_value(const char *file, const char *key)
 {
