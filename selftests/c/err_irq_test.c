@@ -37,16 +37,9 @@
  */
 static long long aer_total(const char *bdf, const char *kind)
 {
-	char path[128], buf[4096], *total;
-	int fd;
-	ssize_t n;
+	char buf[4096], *total;
+	ssize_t n = sysfs_attr(bdf, kind, buf, sizeof(buf) - 1);
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, kind);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
