@@ -95,16 +95,21 @@ FIXTURE_TEARDOWN(err)
  */
 static bool error_reported(const char *bdf, const char *error, const char *kind)
 {
-	long long before = aer_total(bdf, kind);
-	__u64 end = now_ms() + 10000;
+	long long before = aer_total(bdf, kind), now = before;
+	__u64 start = now_ms(), end = start + 10000;
 
 	if (before < 0 || inject_aer_error(error))
 		return false;
 	while (now_ms() < end) {
-		if (aer_total(bdf, kind) > before)
+		now = aer_total(bdf, kind);
+		if (now > before) {
+			printf("# %s: %s counted after %llu ms\n", bdf, error, now_ms() - start);
 			return true;
+		}
 		usleep(20000);
 	}
+	printf("# %s: %s not counted in %s within 10 s (%lld before, %lld now)\n", bdf, error,
+	       kind, before, now);
 	return false;
 }
 
@@ -117,7 +122,8 @@ TEST_F(err, irq_info)
 	EXPECT_EQ(VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE, info.flags);
 }
 
-TEST_F(err, uncorrectable_error_signals)
+/* Each step waits up to 10 s: slow guests (the debug kernel beside another) need it. */
+TEST_F_TIMEOUT(err, uncorrectable_error_signals, 90)
 {
 	int fd = self->efd;
 
@@ -126,20 +132,26 @@ TEST_F(err, uncorrectable_error_signals)
 		TH_LOG("%s has no AER statistics: is AER the kernel's on its root port?", self->bdf);
 	ASSERT_TRUE(error_reported(self->bdf, "POISON_TLP", "aer_dev_nonfatal"))
 		TH_LOG("the injected error was not reported to the kernel");
-	EXPECT_EQ(1, eventfd_wait(self->efd, 10000));
+	/* Signalled (at least once: AER may find the error again while recovering). */
+	EXPECT_LE(1, eventfd_wait(self->efd, 10000));
 	/* Recovered: the device answers, and the user still owns it. */
 	EXPECT_EQ(AER_VENDOR, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
 
-	/* With the eventfd removed, an error is reported to nobody. */
+	/*
+	 * With the eventfd removed (and what the first error signalled before that read), an
+	 * error is reported to nobody.
+	 */
 	fd = -1;
 	ASSERT_EQ(0, set_irq_eventfds(self->dev.fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &fd));
-	ASSERT_TRUE(error_reported(self->bdf, "POISON_TLP", "aer_dev_nonfatal"));
+	eventfd_wait(self->efd, 0);
+	ASSERT_TRUE(error_reported(self->bdf, "POISON_TLP", "aer_dev_nonfatal"))
+		TH_LOG("the second injected error was not reported to the kernel");
 	EXPECT_EQ(0, eventfd_wait(self->efd, 2000));
 	EXPECT_EQ(AER_VENDOR, cfg_read(self->dev.fd, PCI_VENDOR_ID, 2));
 }
 
 /* A corrected error needs nothing from the driver: the eventfd stays quiet. */
-TEST_F(err, correctable_error_does_not_signal)
+TEST_F_TIMEOUT(err, correctable_error_does_not_signal, 60)
 {
 	int fd = self->efd;
 
