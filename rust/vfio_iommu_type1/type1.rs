@@ -174,15 +174,24 @@ impl IommuDriver for Type1 {
 impl IommuBackend for Type1 {
     /// `VFIO_CHECK_EXTENSION` once this backend is set.
     fn check_extension(&self, extension: usize) -> bool {
-        if extension == uapi::VFIO_DMA_CC_IOMMU as usize {
-            return self.inner.lock().domains.iter().all(|d| d.coherent);
+        match extension {
+            e if e == uapi::VFIO_DMA_CC_IOMMU as usize => {
+                self.inner.lock().domains.iter().all(|d| d.coherent)
+            }
+            // Upstream offers it only once set, and not with emulated (mdev) groups, which
+            // rvfio does not have.
+            e if e == uapi::VFIO_UPDATE_VADDR as usize => true,
+            _ => <Self as IommuDriver>::offers(extension),
         }
-        <Self as IommuDriver>::offers(extension)
     }
 
     /// Attaches `group`, whose DMA ownership the caller holds; `dev` is one of its devices.
     fn attach_group(&self, group: &ARef<IommuGroup>, dev: &Device) -> Result {
         let mut inner = self.inner.lock();
+        // Upstream's rule (its attach may have to pin through the user addresses).
+        if inner.mappings.values().any(|m| m.vaddr.is_none()) {
+            return Err(EBUSY);
+        }
         let domain = Domain::new_paging(dev)?;
         let attachment = Domain::attach_group(&domain, group)?;
         let aperture = domain.aperture();
@@ -362,11 +371,13 @@ impl Type1 {
     fn map_dma(&self, arg: usize) -> Result<isize> {
         const MINSZ: usize = core::mem::size_of::<uapi::vfio_iommu_type1_dma_map>();
         let map: uapi::vfio_iommu_type1_dma_map = read_args(arg, MINSZ)?;
-        let mask = uapi::VFIO_DMA_MAP_FLAG_READ | uapi::VFIO_DMA_MAP_FLAG_WRITE;
+        let mask = uapi::VFIO_DMA_MAP_FLAG_READ
+            | uapi::VFIO_DMA_MAP_FLAG_WRITE
+            | uapi::VFIO_DMA_MAP_FLAG_VADDR;
         if map.flags & !mask != 0 {
-            // VFIO_DMA_MAP_FLAG_VADDR included: rvfio does not offer VFIO_UPDATE_VADDR.
             return Err(EINVAL);
         }
+        let set_vaddr = map.flags & uapi::VFIO_DMA_MAP_FLAG_VADDR != 0;
         let size = map.size;
         if size == 0 {
             return Err(EINVAL);
@@ -380,8 +391,18 @@ impl Type1 {
         if map.flags & uapi::VFIO_DMA_MAP_FLAG_READ != 0 {
             prot = prot.union(Prot::READ);
         }
-        if prot == Prot::NONE {
+        // Access rights for a new mapping, none with a new address for an existing one.
+        if (prot != Prot::NONE) == set_vaddr {
             return Err(EINVAL);
+        }
+        if set_vaddr {
+            let mm = current_mm().ok_or(ESRCH)?;
+            let mut inner = self.inner.lock();
+            inner.check_attached()?;
+            inner.check_aligned(&[size, map.iova, map.vaddr])?;
+            return inner
+                .update_vaddr(map.iova, last, map.vaddr, &mm)
+                .map(|()| 0);
         }
 
         let request = MapRequest {
@@ -396,10 +417,7 @@ impl Type1 {
 
         let mut inner = self.inner.lock();
         inner.check_attached()?;
-        let pgsize = min_page_size(inner.pgsize_bitmap);
-        if (size | map.iova | map.vaddr) & (pgsize - 1) != 0 {
-            return Err(EINVAL);
-        }
+        inner.check_aligned(&[size, map.iova, map.vaddr])?;
         if inner.overlaps(map.iova, last) || inner.overlaps_in_flight(map.iova, last) {
             return Err(EEXIST);
         }
@@ -512,12 +530,11 @@ impl Type1 {
         } else {
             None
         };
-        // No vaddr can be invalidated (UPDATE_VADDR is not offered): upstream fails this
-        // with -EINVAL too in that state.
-        if vaddr {
-            return Err(EINVAL);
-        }
-        let unmapped = self.unmap_range(unmap.iova, unmap.size, all, bitmap.as_ref())?;
+        let unmapped = if vaddr {
+            self.invalidate_vaddrs(unmap.iova, unmap.size, all)?
+        } else {
+            self.unmap_range(unmap.iova, unmap.size, all, bitmap.as_ref())?
+        };
         unmap.size = unmapped;
         UserSlice::new(UserPtr::from_addr(arg), MINSZ)
             .writer()
@@ -583,40 +600,9 @@ impl Type1 {
     ) -> Result<u64> {
         let mut inner = self.inner.lock();
         inner.check_attached()?;
-        let pgsize = min_page_size(inner.pgsize_bitmap);
-        if iova & (pgsize - 1) != 0 {
-            return Err(EINVAL);
-        }
-        let last = if all {
-            if iova != 0 || size != 0 {
-                return Err(EINVAL);
-            }
-            u64::MAX
-        } else {
-            if size == 0 || size & (pgsize - 1) != 0 {
-                return Err(EINVAL);
-            }
-            iova.checked_add(size - 1).ok_or(EOVERFLOW)?
-        };
-        // A bitmap only while tracking, and of the smallest IOMMU page (as upstream).
-        if bitmap.is_some_and(|b| !inner.dirty_tracking || b.pgsize != pgsize) {
-            return Err(EINVAL);
-        }
-        let head = inner.containing(iova);
-        if self.v2 && !all {
-            // v2 refuses to split a mapping at either end.
-            if matches!(head, Some((first, _)) if first != iova) {
-                return Err(EINVAL);
-            }
-            if matches!(inner.containing(last), Some((_, end)) if end != last) {
-                return Err(EINVAL);
-            }
-        }
-        // v1: a range starting inside a mapping unmaps nothing (v2 refused it above); one
-        // covering a mapping's first IOVA removes the whole mapping.
-        if matches!(head, Some((first, _)) if first < iova) {
+        let Some(last) = inner.unmap_selection(self.v2, iova, size, all, bitmap)? else {
             return Ok(0);
-        }
+        };
         // The dirty bits of everything this unmaps, before anything is: a bitmap that
         // cannot be written fails the call with every mapping still in place.
         if let Some(bitmap) = bitmap {
@@ -683,6 +669,33 @@ impl Type1 {
     }
 }
 
+impl Type1 {
+    /// `UNMAP_DMA` with `VADDR`: the user addresses of the mappings `[iova, iova + size)`
+    /// selects (as an unmap would) are invalid until `MAP_DMA` with `VADDR` replaces them;
+    /// the mappings stay pinned and mapped, devices keep reaching their memory. Returns
+    /// their size; -EINVAL, with nothing changed, if an address of one is invalid already.
+    fn invalidate_vaddrs(&self, iova: u64, size: u64, all: bool) -> Result<u64> {
+        let mut inner = self.inner.lock();
+        inner.check_attached()?;
+        let Some(last) = inner.unmap_selection(self.v2, iova, size, all, None)? else {
+            return Ok(0);
+        };
+        // Looked at before anything changes: upstream's undo of the earlier ones on the
+        // way leaves the same state.
+        let mut invalid = false;
+        inner.for_each_in(iova, last, |m| invalid |= m.vaddr.is_none());
+        if invalid {
+            return Err(EINVAL);
+        }
+        let mut invalidated = 0;
+        inner.for_each_in(iova, last, |m| {
+            m.vaddr = None;
+            invalidated += m.size;
+        });
+        Ok(invalidated)
+    }
+}
+
 /// Whether `domain` is one of `domains`.
 fn has_domain(domains: &[DomainEntry], domain: &Arc<Domain>) -> bool {
     domains
@@ -735,10 +748,6 @@ fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) -> Result<(), S
 }
 
 impl Type1Inner {
-    /// -EINVAL once the last group has left: the container is releasing this backend, and a
-    /// call that took it just before must fail as upstream's (which holds the container's
-    /// group lock across backend calls) rather than act on a detached backend. The backend
-    /// is published only after its first group attached, so no domain means released.
     /// Marks every page of the mappings in `[first, last]` dirty in `bitmap`, whose first
     /// bit is `first`'s page. -EINVAL when a mapping straddles either end (upstream's
     /// `vfio_iova_dirty_bitmap()`); what the mappings' starts are is not checked.
@@ -761,6 +770,94 @@ impl Type1Inner {
         Ok(())
     }
 
+    /// -EINVAL unless every value is a multiple of the smallest IOMMU page.
+    fn check_aligned(&self, values: &[u64]) -> Result {
+        let pgsize = min_page_size(self.pgsize_bitmap);
+        if values.iter().any(|v| v & (pgsize - 1) != 0) {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// The last IOVA of the range an `UNMAP_DMA` of `[iova, iova + size)` (or of `all`)
+    /// acts on, after upstream's checks of it and of `bitmap`; `None` when it acts on
+    /// nothing (v1, starting inside a mapping).
+    fn unmap_selection(
+        &self,
+        v2: bool,
+        iova: u64,
+        size: u64,
+        all: bool,
+        bitmap: Option<&UserBitmap>,
+    ) -> Result<Option<u64>> {
+        let pgsize = min_page_size(self.pgsize_bitmap);
+        self.check_aligned(&[iova])?;
+        let last = if all {
+            if iova != 0 || size != 0 {
+                return Err(EINVAL);
+            }
+            u64::MAX
+        } else {
+            if size == 0 {
+                return Err(EINVAL);
+            }
+            self.check_aligned(&[size])?;
+            iova.checked_add(size - 1).ok_or(EOVERFLOW)?
+        };
+        // A bitmap only while tracking, and of the smallest IOMMU page (as upstream).
+        if bitmap.is_some_and(|b| !self.dirty_tracking || b.pgsize != pgsize) {
+            return Err(EINVAL);
+        }
+        let head = self.containing(iova);
+        if v2 && !all {
+            // v2 refuses to split a mapping at either end.
+            if matches!(head, Some((first, _)) if first != iova) {
+                return Err(EINVAL);
+            }
+            if matches!(self.containing(last), Some((_, end)) if end != last) {
+                return Err(EINVAL);
+            }
+        }
+        // v1: a range starting inside a mapping acts on nothing (v2 refused it above); one
+        // covering a mapping's first IOVA takes the whole mapping.
+        if matches!(head, Some((first, _)) if first < iova) {
+            return Ok(None);
+        }
+        Ok(Some(last))
+    }
+
+    /// Runs `f` on every mapping starting in `[first, last]`, in IOVA order.
+    fn for_each_in(&mut self, first: u64, last: u64, mut f: impl FnMut(&mut Mapping)) {
+        let mut cursor = self.mappings.cursor_lower_bound_mut(&first);
+        while let Some(mut c) = cursor {
+            let (&start, mapping) = c.current_mut();
+            if start > last {
+                break;
+            }
+            f(mapping);
+            cursor = c.move_next();
+        }
+    }
+
+    /// `MAP_DMA` with `VADDR` of `[iova, last]` to `vaddr` of `mm`: -ENOENT where nothing
+    /// is mapped, -EINVAL unless exactly one mapping is there, whose address was
+    /// invalidated.
+    fn update_vaddr(&mut self, iova: u64, last: u64, vaddr: u64, mm: &MmWithUser) -> Result {
+        if !self.overlaps(iova, last) {
+            return Err(ENOENT);
+        }
+        match self.mappings.get_mut(&iova) {
+            Some(mapping) if mapping.last() == last && mapping.vaddr.is_none() => {
+                mapping.update_vaddr(vaddr, mm)
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// -EINVAL once the last group has left: the container is releasing this backend, and a
+    /// call that took it just before must fail as upstream's (which holds the container's
+    /// group lock across backend calls) rather than act on a detached backend. The backend
+    /// is published only after its first group attached, so no domain means released.
     fn check_attached(&self) -> Result {
         if self.domains.is_empty() {
             return Err(EINVAL);

@@ -51,9 +51,8 @@
  * result, output fields); --diff compares two records call by call and groups the
  * differences by op and errno pair. Each call draws from its own random stream and the memory
  * layout is fixed, so with --threads 1 a seed makes the same calls on both stacks.
- * --common leaves out what rvfio does not serve on purpose or yet (README: UPDATE_VADDR,
- * dirty tracking, low-power and dma-buf features) and fd-type
- * confusion; the two stacks must then agree on every call. sh/fuzz_diff.sh SEED CALLS [OPTS]
+ * --common leaves out what rvfio does not serve on purpose or yet (README: the low-power and
+ * dma-buf features) and fd-type confusion; the two stacks must then agree on every call. sh/fuzz_diff.sh SEED CALLS [OPTS]
  * runs a seed on both stacks and diffs (the suite's fuzz_diff, with --common).
  *
  * The suite (selftests/tests.txt) runs 100k calls per stack with a fixed seed (printed; about

@@ -362,6 +362,19 @@ impl LockedVm {
         Ok(())
     }
 
+    /// Moves the charge to `mm`: charged there first, against its limit (-ENOMEM over it,
+    /// and nothing moves), then uncharged here, if this address space still has users.
+    pub(crate) fn move_to(&mut self, mm: ARef<Mm>) -> Result {
+        if core::ptr::eq::<Mm>(&*self.mm, &*mm) {
+            return Ok(());
+        }
+        let mut moved = LockedVm::new(mm);
+        moved.charge(self.pages)?;
+        // The old charge is uncharged as it drops.
+        drop(core::mem::replace(self, moved));
+        Ok(())
+    }
+
     /// Takes over `other`'s charge when both are charged to the same address space, so
     /// that one uncharge (one `mmap_lock` round) covers both; otherwise hands `other` back.
     pub(crate) fn absorb(&mut self, mut other: LockedVm) -> core::result::Result<(), LockedVm> {

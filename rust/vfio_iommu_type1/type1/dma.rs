@@ -42,8 +42,9 @@ pub(crate) struct Mapping {
     pub(crate) iova: u64,
     /// Size in bytes, a multiple of the IOMMU's smallest page.
     pub(crate) size: u64,
-    /// User address it was created from.
-    pub(crate) vaddr: u64,
+    /// User address of the memory: `None` once an `UNMAP_DMA` with `VADDR` invalidated it
+    /// (the pages stay pinned and mapped), until a `MAP_DMA` with `VADDR` gives the new one.
+    pub(crate) vaddr: Option<u64>,
     /// Device access rights.
     pub(crate) prot: Prot,
     /// The pinned memory, in IOVA order.
@@ -59,8 +60,8 @@ impl Mapping {
     }
 
     /// Pins `size` bytes at `vaddr` of `mm`, the calling task's address space, and maps
-    /// them at `iova` in every domain of `domains`. On any failure everything done so far is undone: nothing stays mapped,
-    /// pinned or charged.
+    /// them at `iova` in every domain of `domains`. On any failure everything done so far
+    /// is undone: nothing stays mapped, pinned or charged.
     pub(crate) fn create<'a>(
         mm: &MmWithUser,
         domains: impl Iterator<Item = &'a Domain> + Clone,
@@ -73,12 +74,12 @@ impl Mapping {
         let mut mapping = Mapping {
             iova,
             size: 0,
-            vaddr,
+            vaddr: Some(vaddr),
             prot,
             pinned: PinnedRuns::new(prot.writable()),
             locked: LockedVm::new(ARef::from(&**mm)),
         };
-        match mapping.pin_and_map(mm, domains.clone(), size, merge_runs) {
+        match mapping.pin_and_map(mm, domains.clone(), vaddr, size, merge_runs) {
             Ok(()) => Ok(mapping),
             Err(e) => {
                 // `mapping.size` covers exactly what reached the domains.
@@ -93,6 +94,7 @@ impl Mapping {
         &mut self,
         mm: &MmWithUser,
         domains: impl Iterator<Item = &'a Domain> + Clone,
+        start: u64,
         size: u64,
         merge_runs: bool,
     ) -> Result {
@@ -108,7 +110,7 @@ impl Mapping {
             if pinned_pages > 0 {
                 pin_checkpoint()?;
             }
-            let vaddr = self.vaddr + (pinned_pages << PAGE_SHIFT);
+            let vaddr = start + (pinned_pages << PAGE_SHIFT);
             // CAST: the remaining count is bounded by the batch size inside `pin`.
             let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
             // CAST: user addresses fit in `usize`.
@@ -198,6 +200,15 @@ impl Mapping {
             self.leak();
         }
         Err(e)
+    }
+
+    /// `MAP_DMA` with `VADDR`: the memory is at `vaddr` of `mm`, the calling process's
+    /// address space, which the `locked_vm` charge moves to (-ENOMEM over its limit, and
+    /// nothing changes), as upstream's `vfio_change_dma_owner()`.
+    pub(crate) fn update_vaddr(&mut self, vaddr: u64, mm: &MmWithUser) -> Result {
+        self.locked.move_to(ARef::from(&**mm))?;
+        self.vaddr = Some(vaddr);
+        Ok(())
     }
 
     /// Keeps the mapping's pages pinned for good, as an IOMMU may still map them.

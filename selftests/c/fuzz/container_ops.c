@@ -42,9 +42,6 @@ static int op_c_check_ext(struct thr *t)
 	u64 ext = chance(t, 70) ? rn(t, 13) : PICK(t, rnd(t), (u32)rnd(t), ~0ULL, 1ULL << 32 | 3);
 	int res;
 
-	if (opt.common && ext == VFIO_UPDATE_VADDR)
-		ext = VFIO_UNMAP_ALL;
-
 	desc(t, "fd=%d/%d ext=%#llx", c.fd, c.slot, (unsigned long long)ext);
 	res = result(t, ioctl(c.fd, VFIO_CHECK_EXTENSION, ext));
 	out(t, "%lld", res ? -1LL : t->val);
@@ -110,17 +107,7 @@ static int op_c_get_info(struct thr *t)
 	return res;
 }
 
-static u32 pick_map_flags_all(struct thr *t);
-
 static u32 pick_map_flags(struct thr *t)
-{
-	/* --common: no FLAG_VADDR (VFIO_UPDATE_VADDR), which rvfio does not offer. */
-	if (opt.common)
-		return pick_map_flags_all(t) & ~VFIO_DMA_MAP_FLAG_VADDR;
-	return pick_map_flags_all(t);
-}
-
-static u32 pick_map_flags_all(struct thr *t)
 {
 	switch (rn(t, 20)) {
 	case 0: return VFIO_DMA_MAP_FLAG_READ;
@@ -170,12 +157,9 @@ static int do_map(struct thr *t, struct fdref c, u64 vaddr, const char *vwhat, u
 	} else if (!size) {
 		expect(t, 1, res, EINVAL, "size 0");
 	} else if (overflow) {
-		/*
-		 * Without an IOMMU set every MAP is -EINVAL; rvfio refuses FLAG_VADDR (no
-		 * VFIO_UPDATE_VADDR) before looking at the range.
-		 */
-		expect(t, fx.single && !dirty && c.slot == SL_CONT &&
-		       !(flags & VFIO_DMA_MAP_FLAG_VADDR), res, EOVERFLOW, "iova/vaddr + size wraps");
+		/* Without an IOMMU set every MAP is -EINVAL. */
+		expect(t, fx.single && !dirty && c.slot == SL_CONT, res, EOVERFLOW,
+		       "iova/vaddr + size wraps");
 	} else if ((size | iova | vaddr) & (PG - 1)) {
 		expect(t, 1, res, EINVAL, "unaligned iova/size/vaddr");
 	} else if (!(flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) &&
@@ -310,15 +294,6 @@ static int op_c_unmap(struct thr *t)
 	case 11: case 12: case 13: iova = 0; size = 32ULL << 20; break;
 	case 14: iova = 0; size = 1ULL << 63; break;
 	case 15: iova = 1ULL << 63; size = 1ULL << 63; break;
-	}
-	/*
-	 * --common: no FLAG_VADDR, no GET_DIRTY_BITMAP (dirty tracking: rvfio refuses the flag
-	 * at once, upstream first checks the bitmap and the range, then finds no tracking).
-	 */
-	if (opt.common && (flags & (VFIO_DMA_UNMAP_FLAG_VADDR |
-				    VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP))) {
-		flags &= ~(VFIO_DMA_UNMAP_FLAG_VADDR | VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP);
-		bmp = NULL;
 	}
 	return do_unmap(t, c, iova, size, flags, bmp);
 }

@@ -50,16 +50,12 @@ static int in_list(const char *list, const char *name)
 	return 0;
 }
 
-/* The uAPI rvfio leaves out on purpose or has not yet (README): not in --common runs. */
-static const char common_skip[] = "c_dirty";
-
 static void setup_weights(void)
 {
 	int total = 0;
 
 	for (int i = 0; i < NOPS; i++) {
-		if ((opt.only && !in_list(opt.only, ops[i].name)) || in_list(opt.skip, ops[i].name) ||
-		    (opt.common && in_list(common_skip, ops[i].name)))
+		if ((opt.only && !in_list(opt.only, ops[i].name)) || in_list(opt.skip, ops[i].name))
 			ops[i].weight = 0;
 		total += ops[i].weight;
 		op_cum[i] = total;
