@@ -61,7 +61,6 @@ impl InfoCaps {
     }
 
     /// Appends a capability given as a whole struct: its leading header is filled in here.
-    #[allow(dead_code)] // Used by vfio_iommu_type1.ko only.
     pub(crate) fn add_struct<T: AsBytes>(&mut self, id: u16, version: u16, cap: &T) -> Result {
         let bytes = cap.as_bytes();
         self.add(id, version, bytes.get(HEADER_SIZE..).ok_or(EINVAL)?)

@@ -83,6 +83,7 @@ plain_data! {
     vfio_iova_range = 16,
     vfio_iommu_type1_info_dma_avail = 12,
     vfio_device_info = 24,
+    vfio_device_info_cap_pci_atomic_comp = 16,
     vfio_region_info = 32,
     vfio_irq_info = 16,
     vfio_irq_set = 20,

@@ -5,6 +5,7 @@
 //! then does is `intrs/set_irqs.rs`'s.
 
 use kernel::{
+    bindings,
     prelude::*,
     sync::ArcBorrow,
     uaccess::{
@@ -80,9 +81,52 @@ fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     if reset_works {
         info.flags |= uapi::VFIO_DEVICE_FLAGS_RESET;
     }
+    let mut caps = InfoCaps::new();
+    let atomic = device.function.atomic_ops_to_root();
+    if atomic != 0 {
+        let flags = ATOMIC_COMPLETION
+            .iter()
+            .filter(|&&(devcap2, _)| atomic & devcap2 != 0)
+            .fold(0u32, |flags, &(_, vfio)| flags | vfio);
+        let cap = uapi::vfio_device_info_cap_pci_atomic_comp {
+            flags,
+            ..Default::default()
+        };
+        caps.add_struct(uapi::VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP as u16, 1, &cap)?;
+    }
+    if caps.len() != 0 {
+        info.flags |= uapi::VFIO_DEVICE_FLAGS_CAPS;
+        let mut reply = InfoReply {
+            arg,
+            argsz,
+            info_size: core::mem::size_of::<uapi::vfio_device_info>(),
+            caps: &mut caps,
+        };
+        match reply.place_chain()? {
+            Ok(offset) => info.cap_offset = offset,
+            Err(needed) => info.argsz = needed,
+        }
+    }
     write_info(arg, argsz, &info)?;
     Ok(0)
 }
+
+/// The AtomicOp completion sizes of Device Capabilities 2 and the flags of
+/// `VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP` that report them.
+const ATOMIC_COMPLETION: [(u32, u32); 3] = [
+    (
+        bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP32,
+        uapi::VFIO_PCI_ATOMIC_COMP32,
+    ),
+    (
+        bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP64,
+        uapi::VFIO_PCI_ATOMIC_COMP64,
+    ),
+    (
+        bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP128,
+        uapi::VFIO_PCI_ATOMIC_COMP128,
+    ),
+];
 
 /// `VFIO_DEVICE_GET_REGION_INFO`.
 fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {

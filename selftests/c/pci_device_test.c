@@ -75,6 +75,67 @@ static unsigned int find_std_cap(const __u8 *cfg, __u8 id)
 	return 0;
 }
 
+/* Device Capabilities 2 of the PCI Express capability in @cfg (0 without one); its type. */
+static __u32 pcie_devcap2(const __u8 *cfg, int *type)
+{
+	unsigned int exp = find_std_cap(cfg, PCI_CAP_ID_EXP);
+	__u32 devcap2;
+
+	*type = -1;
+	if (!exp)
+		return 0;
+	*type = (cfg[exp + PCI_EXP_FLAGS] & PCI_EXP_FLAGS_TYPE) >> 4;
+	memcpy(&devcap2, cfg + exp + PCI_EXP_DEVCAP2, sizeof(devcap2));
+	return devcap2;
+}
+
+/*
+ * The VFIO_PCI_ATOMIC_COMP* flags upstream reports for @bdf (config bytes @cfg): each
+ * AtomicOp size the endpoint completes that its root port, its parent in sysfs (this
+ * guest has no switches), completes too (vfio_pci_info_atomic_cap(),
+ * pci_enable_atomic_ops_to_root()).
+ */
+static __u32 expected_atomic_flags(const char *bdf, const __u8 *cfg)
+{
+	static const struct { __u32 devcap2, flag; } sizes[] = {
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP32, VFIO_PCI_ATOMIC_COMP32 },
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP64, VFIO_PCI_ATOMIC_COMP64 },
+		{ PCI_EXP_DEVCAP2_ATOMIC_COMP128, VFIO_PCI_ATOMIC_COMP128 },
+	};
+	char link[128], target[256], *slash, path[300];
+	__u8 root[256];
+	__u32 dev, rp, flags = 0;
+	int type, root_type, fd;
+	ssize_t len;
+	size_t i;
+
+	dev = pcie_devcap2(cfg, &type);
+	if (type != PCI_EXP_TYPE_ENDPOINT && type != PCI_EXP_TYPE_LEG_END)
+		return 0;
+	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s", bdf);
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len <= 0)
+		return ~0U;
+	target[len] = '\0';
+	slash = strrchr(target, '/');
+	if (!slash)
+		return ~0U;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", target);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return ~0U;
+	len = read(fd, root, sizeof(root));
+	close(fd);
+	rp = len == sizeof(root) ? pcie_devcap2(root, &root_type) : 0;
+	if (len != sizeof(root) || root_type != PCI_EXP_TYPE_ROOT_PORT)
+		return ~0U;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (dev & rp & sizes[i].devcap2)
+			flags |= sizes[i].flag;
+	return flags;
+}
+
 /* The BAR holding the MSI-X table according to @cfg, or -1. */
 static int msix_bar_of(const __u8 *cfg)
 {
@@ -158,8 +219,13 @@ FIXTURE_TEARDOWN(pci)
 TEST_F(pci, device_info)
 {
 	struct vfio_device_info info;
+	struct {
+		struct vfio_device_info info;
+		__u8 caps[256];
+	} big;
+	struct vfio_device_info_cap_pci_atomic_comp *comp = NULL;
 	char reset[128];
-	__u32 want;
+	__u32 want, atomic;
 
 	/* argsz below the v1 struct (up to num_irqs) */
 	memset(&info, 0, sizeof(info));
@@ -182,15 +248,42 @@ TEST_F(pci, device_info)
 	EXPECT_EQ(0xdeadbeef, info.cap_offset);
 	EXPECT_EQ(offsetofend(struct vfio_device_info, num_irqs), info.argsz);
 
-	/* The full struct: no capabilities (no AtomicOps completer, no zPCI). */
+	/*
+	 * The full struct: a capability only for AtomicOps the device and its root port
+	 * complete (none of QEMU's models does: the chain stays empty here), none for zPCI.
+	 */
+	atomic = expected_atomic_flags(self->bdf, self->cfg);
+	ASSERT_NE(~0U, atomic) TH_LOG("%s: no root port above it in sysfs", self->bdf);
+	TH_LOG("%s: AtomicOps completed to the root port: %#x", self->bdf, atomic);
 	memset(&info, 0xff, sizeof(info));
 	info.argsz = sizeof(info);
 	ASSERT_EQ(0, xioctl(self->dev.fd, VFIO_DEVICE_GET_INFO, &info));
-	EXPECT_EQ(want, info.flags);
+	EXPECT_EQ(want | (atomic ? VFIO_DEVICE_FLAGS_CAPS : 0), info.flags);
 	EXPECT_EQ(VFIO_PCI_NUM_REGIONS, info.num_regions);
 	EXPECT_EQ(VFIO_PCI_NUM_IRQS, info.num_irqs);
 	EXPECT_EQ(0, info.cap_offset);
-	EXPECT_EQ(sizeof(info), info.argsz);
+	EXPECT_EQ(sizeof(info) + (atomic ? sizeof(*comp) : 0), info.argsz);
+
+	/* Room for the chain: the capability, if any, with exactly those flags. */
+	memset(&big, 0, sizeof(big));
+	big.info.argsz = sizeof(big);
+	ASSERT_EQ(0, xioctl(self->dev.fd, VFIO_DEVICE_GET_INFO, &big));
+	EXPECT_EQ(atomic ? sizeof(big.info) : 0, big.info.cap_offset);
+	comp = (void *)big.caps;
+	if (atomic) {
+		EXPECT_EQ(VFIO_DEVICE_INFO_CAP_PCI_ATOMIC_COMP, comp->header.id);
+		EXPECT_EQ(1, comp->header.version);
+		EXPECT_EQ(0, comp->header.next);
+		EXPECT_EQ(atomic, comp->flags);
+	}
+	/* No request enable left behind where no AtomicOps complete. */
+	if (!atomic && find_std_cap(self->cfg, PCI_CAP_ID_EXP)) {
+		__u8 now[256];
+		unsigned int exp = find_std_cap(self->cfg, PCI_CAP_ID_EXP);
+
+		ASSERT_EQ(sizeof(now), sysfs_config(self->bdf, now, sizeof(now)));
+		EXPECT_EQ(0, now[exp + PCI_EXP_DEVCTL2] & PCI_EXP_DEVCTL2_ATOMIC_REQ);
+	}
 }
 
 TEST_F(pci, region_info)

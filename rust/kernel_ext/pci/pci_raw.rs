@@ -326,6 +326,37 @@ impl PciFunction {
         unsafe { (*self.raw()).irq }
     }
 
+    /// The AtomicOp completion sizes (`PCI_EXP_DEVCAP2_ATOMIC_COMP*` bits) that the
+    /// physical function of this device completes and its root port completes for it:
+    /// each size its Device Capabilities 2 has for which `pci_enable_atomic_ops_to_root()`
+    /// succeeds, which enables the function's AtomicOp requests (upstream's
+    /// `vfio_pci_info_atomic_cap()`).
+    pub(crate) fn atomic_ops_to_root(&self) -> u32 {
+        const SIZES: [u32; 3] = [
+            bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP32,
+            bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP64,
+            bindings::PCI_EXP_DEVCAP2_ATOMIC_COMP128,
+        ];
+        // SAFETY: As in `enable`; a VF's physical function outlives it.
+        let pf = unsafe { rvfio_pci_physfn(self.raw()) };
+        let mut devcap2 = 0u32;
+        // SAFETY: `pf` is a live device; the out-pointer is a valid local. A device
+        // without a PCI Express capability reads as 0.
+        unsafe {
+            bindings::pcie_capability_read_dword(
+                pf,
+                bindings::PCI_EXP_DEVCAP2 as c_int,
+                &mut devcap2,
+            )
+        };
+        SIZES
+            .into_iter()
+            .filter(|&size| devcap2 & size != 0)
+            // SAFETY: `pf` is a live device.
+            .filter(|&size| unsafe { bindings::pci_enable_atomic_ops_to_root(pf, size) } == 0)
+            .fold(0, |sizes, size| sizes | size)
+    }
+
     /// Offset of capability `id` in config space, 0 if absent.
     pub(crate) fn find_capability(&self, id: u8) -> u8 {
         // SAFETY: As in `enable`.
@@ -451,6 +482,8 @@ extern "C" {
     /// `pci_upstream_bridge()`, a static inline (`pci_raw_helpers.c`).
     fn rvfio_pci_upstream_bridge(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
     fn rvfio_pci_intx_mask_supported(pdev: *mut bindings::pci_dev) -> bool;
+    /// `pci_physfn()`: the function itself unless it is a VF.
+    pub(super) fn rvfio_pci_physfn(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
 }
 
 /// The header type (`pdev->hdr_type`, without the multi-function bit).

@@ -8,7 +8,10 @@ use kernel::{
     prelude::*, //
 };
 
-use super::pci_raw::PciFunction;
+use super::pci_raw::{
+    rvfio_pci_physfn,
+    PciFunction, //
+};
 
 impl PciFunction {
     /// Whether this is an SR-IOV virtual function.
@@ -93,7 +96,6 @@ impl Drop for VfCapture {
 extern "C" {
     fn rvfio_pci_is_virtfn(pdev: *mut bindings::pci_dev) -> bool;
     fn rvfio_pci_is_physfn(pdev: *mut bindings::pci_dev) -> bool;
-    fn rvfio_pci_physfn(pdev: *mut bindings::pci_dev) -> *mut bindings::pci_dev;
     fn rvfio_vf_capture_start(pf: *mut bindings::pci_dev) -> *mut RawVfCapture;
     fn rvfio_vf_capture_stop(capture: *mut RawVfCapture);
 }
