@@ -113,7 +113,13 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	# igb cannot (its Device Control error enables are read-only zero), virtio with aer=on
 	# can. The test kernel has no driver for it.
 	-device pcie-root-port,id=rp5,chassis=6,bus=pcie.0,addr=0x9
-	-device virtio-rng-pci,id=aer0,aer=on,bus=rp5)
+	-device virtio-rng-pci,id=aer0,aer=on,bus=rp5
+	# A device with a large BAR and one smaller than a page: ivshmem's BAR2 is its 1 GiB of
+	# shared memory (host memory, touched only where the tests touch it), its BAR0 a
+	# 256-byte register block (bar_mmap's huge faults and sub-page mmaps).
+	-object memory-backend-memfd,id=ivmem,size=1G,share=on
+	-device pcie-root-port,id=rp6,chassis=7,bus=pcie.0,addr=0xa
+	-device ivshmem-plain,memdev=ivmem,bus=rp6)
 # RVFIO_QEMU_ARGS: more QEMU options for investigations (e.g. "-icount shift=0", which makes
 # guest time count instructions).
 [ -n "${RVFIO_QEMU_ARGS:-}" ] && read -r -a extra_qemu <<<"$RVFIO_QEMU_ARGS" && qemu+=("${extra_qemu[@]}")

@@ -50,7 +50,8 @@ echo "bench: $(cat $hugepages) 2M pages," \
 	"THP: $(cat $thp)"
 
 edu=$(bdf_of $EDU_ID) || fail "no edu device"
-export RVFIO_EDU_BDF=$edu
+ivshmem=$(bdf_of $IVSHMEM_ID) || fail "no ivshmem device"
+export RVFIO_EDU_BDF=$edu RVFIO_IVSHMEM_BDF=$ivshmem
 
 # bench_run STACK RUN: one vfio_bench run on STACK.
 bench_run() {
@@ -58,10 +59,12 @@ bench_run() {
 	echo "== run $run on $stack: vfio_bench $args"
 	load_$stack
 	bind_driver "$edu" vfio-pci
+	bind_driver "$ivshmem" vfio-pci
 	# rvfio_bench_profile=1: kernel profile of each run on the console (bench/kprof.c).
 	${rvfio_bench_profile:+/tests/bench/kprof -n 40 ${rvfio_bench_callers:+-c $rvfio_bench_callers} --} /tests/bench/vfio_bench $args >/tmp/bench.out
 	rc=$?
 	unbind_driver "$edu"
+	unbind_driver "$ivshmem"
 	unload_$stack
 	cat /tmp/bench.out
 	[ $rc -eq 0 ] || { echo "bench: vfio_bench failed on $stack (exit $rc)"; return 1; }

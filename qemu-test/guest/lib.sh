@@ -90,6 +90,8 @@ NVME_ID=1b36:0010
 E1000E_ID=8086:10d3
 # virtio-rng (modern), with AER: the device err_irq injects PCIe errors into (QEMU id aer0).
 AER_ID=1af4:1044
+# ivshmem-plain: a 1 GiB BAR2 and a 256-byte BAR0 (run-guest.sh).
+IVSHMEM_ID=1af4:1110
 
 # current_driver BDF -> driver name, or "none".
 current_driver() {

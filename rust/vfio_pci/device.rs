@@ -36,7 +36,10 @@ use crate::{
         ConfigSpace, //
     },
     ext::{
-        bar_map::BarMap,
+        bar_map::{
+            BarMap,
+            PageRestReservation, //
+        },
         core_abi::{
             CoreLink,
             DeviceOps, //
@@ -131,6 +134,9 @@ pub(crate) struct MemoryGate {
     pub(crate) enabled: bool,
     /// The BARs, mapped while the device is open.
     pub(crate) bars: [Option<BarMap>; 6],
+    /// The rest of the page of each BAR smaller than a page that could be reserved while
+    /// the device is open: such a BAR may be mmapped then, the whole page.
+    pub(crate) page_rests: [Option<PageRestReservation>; 6],
     /// What holds the device out of runtime suspend: the open, or nothing in the user's
     /// low power (then mmap faults get SIGBUS).
     pub(crate) power: PowerHold,
@@ -163,7 +169,8 @@ pub(crate) struct VfioPciDevice {
     /// bound: the PCI core does not move them while a driver is bound, and reading the copy
     /// keeps the hot BAR access path off `struct pci_dev`.
     resources: [Resource; 7],
-    /// Which BARs may be mmapped.
+    /// Which BARs may be mmapped whenever the device is open: memory BARs of a page or
+    /// more (those smaller may be while their page's rest is reserved, [`Self::mmappable`]).
     pub(crate) bar_mmap: [bool; 6],
     /// Where the MSI-X table is, if the device has one.
     pub(crate) msix: Option<MsixTable>,
@@ -208,6 +215,13 @@ impl VfioPciDevice {
         self.notifiers.lock()[NOTIFY_ERR].signal();
     }
 
+    /// Whether BAR `index` may be mmapped now (`memory` is the memory gate, held).
+    pub(crate) fn mmappable(&self, memory: &MemoryGate, index: u32) -> bool {
+        // CAST: callers pass BAR indices, below 6.
+        let i = index as usize;
+        self.bar_mmap[i] || memory.page_rests[i].is_some()
+    }
+
     /// Locks the open device: never with the memory gate held (module doc).
     pub(crate) fn lock_open(&self) -> OpenGuard<'_> {
         self.state.lock()
@@ -234,8 +248,6 @@ impl VfioPciDevice {
         let resources: [Resource; 7] = core::array::from_fn(|i| function.resource(i as u32));
         let mut bar_mmap = [false; 6];
         for (mmap, r) in bar_mmap.iter_mut().zip(&resources) {
-            // As upstream, less than a page only if page-aligned; rvfio does not reserve
-            // the rest of such a page, so it refuses sub-page BARs.
             *mmap = r.is_mem() && r.len >= kernel::page::PAGE_SIZE as u64;
         }
         let msix = msix_table(&function)?;
@@ -426,6 +438,10 @@ impl VfioPciDevice {
                     // CAST: 0..6. BARs that cannot be mapped fail their accesses.
                     *bar = function.map_bar(i as u32).ok();
                 }
+                for (i, rest) in memory.page_rests.iter_mut().enumerate() {
+                    // CAST: 0..6.
+                    *rest = function.reserve_page_rest(i as u32);
+                }
                 memory.power = PowerHold::Active { _open: active };
                 Ok(open)
             }
@@ -456,6 +472,7 @@ impl VfioPciDevice {
             let mut memory = self.lock_memory();
             memory.enabled = false;
             memory.bars = Default::default();
+            memory.page_rests = Default::default();
         }
         let restored = match open.saved.take() {
             Some(saved) => function.load_saved_state(saved),

@@ -146,8 +146,7 @@ fn get_region_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             info.size = resource.len;
             if resource.len != 0 {
                 info.flags = rw;
-                // CAST: below 6.
-                if device.bar_mmap[index as usize] {
+                if device.mmappable(&device.lock_memory(), index) {
                     info.flags |= uapi::VFIO_REGION_INFO_FLAG_MMAP;
                     if device.msix.is_some_and(|m| m.bar == index) {
                         caps.add(uapi::VFIO_REGION_INFO_CAP_MSIX_MAPPABLE as u16, 1, &[])?;

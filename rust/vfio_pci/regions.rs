@@ -314,7 +314,9 @@ pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Resu
     }
     // CAST: below 6.
     let index = index as u32;
-    if !device.bar_mmap[index as usize] {
+    // Claimed by us (as it is from open to close) and mappable.
+    let memory = device.lock_memory();
+    if !device.mmappable(&memory, index) {
         return Err(EINVAL);
     }
     let resource = device.resource(index);
@@ -324,8 +326,6 @@ pub(crate) fn check_mmap(device: &VfioPciDevice, request: &MmapGeometry) -> Resu
     if start.checked_add(len).is_none_or(|end| end > phys_len) {
         return Err(EINVAL);
     }
-    // The BAR must be claimed by us (it is, from open to close).
-    let memory = device.lock_memory();
     // CAST: below 6.
     memory.bars[index as usize].as_ref().ok_or(EIO)?;
     Ok(())

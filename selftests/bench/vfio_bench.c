@@ -6,7 +6,7 @@
  *   vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N]
  *
  * --repeat N maps and unmaps each buffer N times (first-touch buffers are fresh each time). --only runs the groups whose name contains SUBSTRING (or one of a comma-separated list): map_anon4k, map_thp, map_hugetlb2m,
- * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, config, open.
+ * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, config, barmmap, open.
  *
  * Needs the edu device bound to vfio-pci (RVFIO_EDU_BDF), root, a type1 dma_entry_limit
  * above --small-max, and 2 MiB hugetlb pages reserved (the runner does all of that). Prints
@@ -36,6 +36,9 @@
  * - config_{read_pread,write_pwrite}_ns: one 4-byte config-space read (the vendor and
  *   device IDs) or write (cache line size to BIST, the value read back), what QEMU does for
  *   each config access of a guest.
+ * - {map,unmap}_barmmap_1G (GiB/s): MAP_DMA / UNMAP_DMA of a fresh, untouched mmap of
+ *   ivshmem's 1 GiB BAR2 (RVFIO_IVSHMEM_BDF, its group in the same container), as QEMU maps
+ *   every mmapped BAR for peer-to-peer DMA; the map faults the mmap in.
  * - open_close_ms: container + group + SET_IOMMU + device fd, then closing all of it.
  */
 #include <errno.h>
@@ -627,6 +630,59 @@ static void bench_config(struct stack *s)
 		die("config writes changed cache line size to BIST");
 }
 
+/* ---- MAP_DMA of a BAR mmap (peer-to-peer) ------------------------------------------------ */
+
+/*
+ * ivshmem's 1 GiB BAR2 (RVFIO_IVSHMEM_BDF), its group in the container: each round mmaps it
+ * afresh at a 1 GiB-aligned address, maps it for DMA (which faults it in: huge leaves where
+ * the stack makes them) and unmaps it.
+ */
+static void bench_bar_dma(struct stack *s, const char *ivshmem)
+{
+	unsigned int rounds = quick ? 2 : 5, i;
+	int group = open_group(ivshmem), fd, c = s->dev.container;
+	struct vfio_region_info bar;
+	double map = 0, unmap = 0;
+
+	if (group < 0 || ioctl(group, VFIO_GROUP_SET_CONTAINER, &c))
+		die("ivshmem's group into the container");
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, ivshmem);
+	if (fd < 0 || region_info(fd, 2, &bar) || bar.size != GiB)
+		die("ivshmem's 1 GiB BAR2");
+	if (cfg_command(fd, PCI_COMMAND_MEMORY, 0))
+		die("enable ivshmem's memory decode");
+	for (i = 0; i < rounds; i++) {
+		uint8_t *area = mmap(NULL, 2 * GiB, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		uint8_t *p;
+		double t0;
+
+		if (area == MAP_FAILED)
+			die("reserve 2 GiB of address space");
+		p = (uint8_t *)(((uintptr_t)area + GiB - 1) & ~(uintptr_t)(GiB - 1));
+		munmap(area, 2 * GiB);
+		p = mmap(p, GiB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
+			 bar.offset);
+		if (p == MAP_FAILED)
+			die("mmap(ivshmem BAR2)");
+		t0 = now_s();
+		if (map_dma(c, IOVA_BASE, p, GiB))
+			die("MAP_DMA of the BAR mmap");
+		map += now_s() - t0;
+		t0 = now_s();
+		if (unmap_dma(c, IOVA_BASE, GiB) != (int64_t)GiB)
+			die("UNMAP_DMA of the BAR mmap");
+		unmap += now_s() - t0;
+		munmap(p, GiB);
+	}
+	report("map_barmmap_1G", rounds / map, "GiB/s", "higher");
+	report("unmap_barmmap_1G", rounds / unmap, "GiB/s", "higher");
+	close(fd);
+	if (ioctl(group, VFIO_GROUP_UNSET_CONTAINER))
+		die("ivshmem's group out of the container");
+	close(group);
+}
+
 /* ---- device open/close ----------------------------------------------------------------- */
 
 static void bench_open_close(void)
@@ -713,6 +769,8 @@ int main(int argc, char **argv)
 		bench_bar(&s);
 	if (wanted("config"))
 		bench_config(&s);
+	if (wanted("barmmap") && test_bdf("RVFIO_IVSHMEM_BDF"))
+		bench_bar_dma(&s, test_bdf("RVFIO_IVSHMEM_BDF"));
 	stack_close(&s);
 	if (wanted("open"))
 		bench_open_close();

@@ -15,8 +15,8 @@ vfio)
 	rvfio_bench_runs=1 rvfio_bench_args=--quick rvfio_bench_small_max=10000 \
 		rvfio_bench_hugepages=64 rvfio_bench_vm_sizes=none \
 		RVFIO_BENCH_RESULTS=$out sh /guest/bench.sh || fail "guest/bench.sh failed"
-	groups="map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read open_close"
-	min=25
+	groups="map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness small2m_map_flatness unmap_span msi_latency loopback_latency bar_read map_barmmap open_close"
+	min=27
 	;;
 vm)
 	rvfio_bench_runs=1 rvfio_bench_vfio=0 rvfio_bench_hugepages=64 \

@@ -45,6 +45,21 @@ impl PciFunction {
         })
     }
 
+    /// Reserves the rest of the page of BAR `index` when it is a memory BAR smaller than a
+    /// page that starts a page, so that the whole page may be mapped to user space: nothing
+    /// else can be assigned into it while the reservation lives. `None` for other BARs, or
+    /// when the rest of the page is taken.
+    pub(crate) fn reserve_page_rest(&self, index: u32) -> Option<PageRestReservation> {
+        if index >= ROM_RESOURCE {
+            return None;
+        }
+        // CAST: a BAR index below 6.
+        // SAFETY: As in `enable`; the helper checks the BAR and allocates the reservation.
+        let raw = unsafe { rvfio_pci_reserve_page_rest(self.raw(), index as c_int) };
+        // INVARIANT: inserted just now, ours.
+        core::ptr::NonNull::new(raw).map(|raw| PageRestReservation { raw })
+    }
+
     /// Maps the expansion ROM (enabling its decode) for reading.
     pub(crate) fn map_rom(&self) -> Option<RomMap> {
         let mut size = 0usize;
@@ -112,6 +127,40 @@ impl Drop for BarMap {
             bindings::pci_release_selected_regions(raw, 1 << self.index);
         }
     }
+}
+
+/// The rest of the page of a BAR smaller than a page, reserved in the resource tree
+/// (upstream's "vfio sub-page reserved" resource).
+///
+/// # Invariants
+///
+/// `raw` is a resource allocated and inserted by `rvfio_pci_reserve_page_rest()`, removed
+/// and freed once, in [`Drop`].
+pub(crate) struct PageRestReservation {
+    raw: core::ptr::NonNull<bindings::resource>,
+}
+
+// SAFETY: The reservation is a resource-tree entry, released under the tree's own lock from
+// any thread.
+unsafe impl Send for PageRestReservation {}
+// SAFETY: It has no `&self` methods.
+unsafe impl Sync for PageRestReservation {}
+
+impl Drop for PageRestReservation {
+    fn drop(&mut self) {
+        // SAFETY: Inserted by the helper and not yet released (type invariant).
+        unsafe { rvfio_pci_release_page_rest(self.raw.as_ptr()) };
+    }
+}
+
+// `struct pci_dev` has a zero-sized member that trips the lint; only pointers cross here.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn rvfio_pci_reserve_page_rest(
+        pdev: *mut bindings::pci_dev,
+        bar: c_int,
+    ) -> *mut bindings::resource;
+    fn rvfio_pci_release_page_rest(rest: *mut bindings::resource);
 }
 
 /// The expansion ROM mapped for reading (`pci_map_rom`).

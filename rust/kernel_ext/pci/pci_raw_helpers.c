@@ -191,3 +191,41 @@ int rvfio_pci_iommu_group_id(struct pci_dev *pdev)
 	iommu_group_put(group);
 	return id;
 }
+
+struct resource *rvfio_pci_reserve_page_rest(struct pci_dev *pdev, int bar);
+void rvfio_pci_release_page_rest(struct resource *rest);
+
+/*
+ * Reserves the rest of the page that memory BAR @bar of @pdev, smaller than a page and
+ * starting one, begins: a resource "vfio sub-page reserved" beside it, so that no BAR of a
+ * hot-added device is assigned into the page while user space may map all of it (upstream's
+ * vfio_pci_probe_mmaps()). NULL when something else is there already or on no memory.
+ */
+struct resource *rvfio_pci_reserve_page_rest(struct pci_dev *pdev, int bar)
+{
+	struct resource *res = &pdev->resource[bar];
+	struct resource *rest;
+
+	if (!(res->flags & IORESOURCE_MEM) || !resource_size(res) ||
+	    resource_size(res) >= PAGE_SIZE || (res->start & ~PAGE_MASK) || !res->parent)
+		return NULL;
+	rest = kzalloc(sizeof(*rest), GFP_KERNEL_ACCOUNT);
+	if (!rest)
+		return NULL;
+	rest->name = "vfio sub-page reserved";
+	rest->start = res->end + 1;
+	rest->end = res->start + PAGE_SIZE - 1;
+	rest->flags = res->flags;
+	if (request_resource(res->parent, rest)) {
+		kfree(rest);
+		return NULL;
+	}
+	return rest;
+}
+
+/* Undoes rvfio_pci_reserve_page_rest(). */
+void rvfio_pci_release_page_rest(struct resource *rest)
+{
+	release_resource(rest);
+	kfree(rest);
+}
