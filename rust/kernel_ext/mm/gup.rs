@@ -207,8 +207,8 @@ pub(crate) fn follow_pfnmap(
             // CAST: a negative errno fits in `i32`.
             return Err(Error::from_errno(ret as i32));
         }
-        // CAST: `0 < ret <= npages`, a batch size far below `u32::MAX`; frame numbers
-        // fit in 64 bits.
+        // CAST: `0 < ret <= npages`, and at most one leaf's frames (a PUD: 2^18 pages)
+        // fit `u32`; frame numbers fit in 64 bits.
         return Ok(PfnRun::new(pfn as u64, ret as u32, false));
     }
 }

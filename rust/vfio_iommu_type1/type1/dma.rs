@@ -124,11 +124,14 @@ impl Mapping {
                     got
                 }
                 // Not pinnable: device memory of a PFN mapping (a BAR mmap) is mapped
-                // as it is, neither pinned nor charged, as upstream.
+                // as it is, neither pinned nor charged, as upstream. Nothing is pinned,
+                // so no batch limit: a whole leaf (up to 1 GiB) at a time.
                 Err(e) if e == EFAULT => {
+                    // CAST: bounded to `u32` (a run's length), which fits `usize`.
+                    let left = (total_pages - pinned_pages).min(u64::from(u32::MAX)) as usize;
                     // CAST: as above.
-                    let run = follow_pfnmap(mm, vaddr as usize, want, self.prot.writable())?;
-                    // CAST: at most `want`.
+                    let run = follow_pfnmap(mm, vaddr as usize, left, self.prot.writable())?;
+                    // CAST: at most `left`.
                     let got = run.npages() as usize;
                     self.pinned.append_unpinned(run, merge_runs)?;
                     got
