@@ -47,6 +47,7 @@ use crate::{
     args::read_args,
     ext::gup::{
         current_mm,
+        in_pfnmap,
         LockedVmBatch,
         PAGE_SHIFT,
         PAGE_SIZE, //
@@ -75,7 +76,8 @@ use dirty::{
 };
 use dma::{
     min_page_size,
-    Mapping, //
+    Mapping,
+    UserMemory, //
 };
 use iova::IovaRanges;
 
@@ -405,15 +407,20 @@ impl Type1 {
                 .map(|()| 0);
         }
 
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mm = current_mm().ok_or(ESRCH)?;
         let request = MapRequest {
             iova: map.iova,
             vaddr: map.vaddr,
             size,
             prot,
             merge_runs: !type1_params::disable_hugepages(),
+            // Asked only of maps too large for one pinning batch: device memory takes no
+            // pinning, so such a map is done under the lock (below) and its first chunk
+            // goes straight to the PFN lookup.
+            // CAST: user addresses fit in `usize`.
+            device_memory: size > LOCKED_MAP_MAX && in_pfnmap(&mm, map.vaddr as usize),
         };
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let mm = current_mm().ok_or(ESRCH)?;
 
         let mut inner = self.inner.lock();
         inner.check_attached()?;
@@ -427,10 +434,11 @@ impl Type1 {
         if !inner.valid.contains(map.iova, last) {
             return Err(EINVAL);
         }
-        if size > LOCKED_MAP_MAX {
+        if size > LOCKED_MAP_MAX && !request.device_memory {
             return self.map_unlocked(inner, &mm, node, request);
         }
-        // One pinning batch: done under the lock, which costs less than reserving.
+        // One pinning batch, or device memory: done under the lock, which costs less than
+        // reserving.
         let mapping = request.create(&mm, inner.domains.iter().map(|entry| &*entry.domain))?;
         inner.mappings.insert(node.into_node(map.iova, mapping));
         inner.dma_avail -= 1;
@@ -714,24 +722,25 @@ struct MapRequest {
     prot: Prot,
     /// Physically contiguous pages become one IOMMU mapping (not `disable_hugepages`).
     merge_runs: bool,
+    /// `vaddr` was in a BAR mmap when the request was checked.
+    device_memory: bool,
 }
 
 impl MapRequest {
-    /// Pins the request's memory and maps it into `domains`.
+    /// Pins the request's memory (of `mm`, the caller's) and maps it into `domains`.
     fn create<'a>(
         &self,
         mm: &MmWithUser,
         domains: impl Iterator<Item = &'a Domain> + Clone,
     ) -> Result<Mapping> {
-        Mapping::create(
+        let memory = UserMemory {
             mm,
-            domains,
-            self.iova,
-            self.vaddr,
-            self.size,
-            self.prot,
-            self.merge_runs,
-        )
+            start: self.vaddr,
+            total_pages: self.size >> PAGE_SHIFT,
+            merge_runs: self.merge_runs,
+            device_first: self.device_memory,
+        };
+        Mapping::create(domains, self.iova, self.prot, &memory)
     }
 }
 

@@ -41,6 +41,7 @@ extern "C" {
     fn rvfio_access_ok(addr: kernel::ffi::c_ulong, size: kernel::ffi::c_ulong) -> bool;
     /// `pfn_to_page()`, from `rust/kernel_ext/mm/gup_helpers.c`.
     fn rvfio_pfn_to_page(pfn: kernel::ffi::c_ulong) -> *mut bindings::page;
+    fn rvfio_in_pfnmap(mm: *mut bindings::mm_struct, vaddr: kernel::ffi::c_ulong) -> bool;
     fn rvfio_follow_pfnmap(
         mm: *mut bindings::mm_struct,
         vaddr: kernel::ffi::c_ulong,
@@ -181,6 +182,13 @@ impl Drop for PinBatch {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// Whether `vaddr` of `mm` lies in a `VM_PFNMAP` mapping (a BAR mmap): a hint of where a
+/// `MAP_DMA` starts, which the mapping may change at any time after.
+pub(crate) fn in_pfnmap(mm: &MmWithUser, vaddr: usize) -> bool {
+    // SAFETY: `mm` has users; the helper takes its mmap lock.
+    unsafe { rvfio_in_pfnmap(mm.as_raw(), vaddr) }
 }
 
 /// Looks up the frames behind `vaddr` of `mm` when it lies in a `VM_PFNMAP` mapping of

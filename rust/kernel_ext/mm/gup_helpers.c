@@ -115,3 +115,18 @@ long rvfio_follow_pfnmap(struct mm_struct *mm, unsigned long vaddr,
 	end_pfn = (*pfn | (~addr_mask >> PAGE_SHIFT)) + 1;
 	return min(npages, end_pfn - *pfn);
 }
+
+bool rvfio_in_pfnmap(struct mm_struct *mm, unsigned long vaddr);
+
+/* Whether @vaddr of @mm lies in a VM_PFNMAP VMA (a BAR mmap). Takes the mmap lock. */
+bool rvfio_in_pfnmap(struct mm_struct *mm, unsigned long vaddr)
+{
+	struct vm_area_struct *vma;
+	bool pfnmap;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, vaddr);
+	pfnmap = vma && (vma->vm_flags & VM_PFNMAP);
+	mmap_read_unlock(mm);
+	return pfnmap;
+}

@@ -59,27 +59,23 @@ impl Mapping {
         self.iova + (self.size - 1)
     }
 
-    /// Pins `size` bytes at `vaddr` of `mm`, the calling task's address space, and maps
-    /// them at `iova` in every domain of `domains`. On any failure everything done so far
-    /// is undone: nothing stays mapped, pinned or charged.
+    /// Pins `memory` and maps it at `iova` in every domain of `domains`. On any failure
+    /// everything done so far is undone: nothing stays mapped, pinned or charged.
     pub(crate) fn create<'a>(
-        mm: &MmWithUser,
         domains: impl Iterator<Item = &'a Domain> + Clone,
         iova: u64,
-        vaddr: u64,
-        size: u64,
         prot: Prot,
-        merge_runs: bool,
+        memory: &UserMemory<'_>,
     ) -> Result<Self> {
         let mut mapping = Mapping {
             iova,
             size: 0,
-            vaddr: Some(vaddr),
+            vaddr: Some(memory.start),
             prot,
             pinned: PinnedRuns::new(prot.writable()),
-            locked: LockedVm::new(ARef::from(&**mm)),
+            locked: LockedVm::new(ARef::from(&**memory.mm)),
         };
-        match mapping.pin_and_map(mm, domains.clone(), vaddr, size, merge_runs) {
+        match mapping.pin_and_map(memory, domains.clone()) {
             Ok(()) => Ok(mapping),
             Err(e) => {
                 // `mapping.size` covers exactly what reached the domains.
@@ -92,53 +88,25 @@ impl Mapping {
     /// The body of [`Mapping::create`]: grows `self.size` as runs get mapped.
     fn pin_and_map<'a>(
         &mut self,
-        mm: &MmWithUser,
+        memory: &UserMemory<'_>,
         domains: impl Iterator<Item = &'a Domain> + Clone,
-        start: u64,
-        size: u64,
-        merge_runs: bool,
     ) -> Result {
-        let total_pages = size >> PAGE_SHIFT;
-        // CAST: bounded by the batch size.
-        let mut batch = PinBatch::new(total_pages.min(PIN_BATCH_PAGES as u64) as usize)?;
-        let mut pinned_pages = 0u64;
+        let mut device_first = memory.device_first;
+        // Allocated at the first pin: device memory needs none.
+        let mut batch = None;
+        let mut taken = 0u64;
         // Runs before this index are mapped; the last run may still grow, so it is mapped
         // only when the next one starts or pinning is over.
         let mut mapped_runs = 0;
-        while pinned_pages < total_pages {
+        while taken < memory.total_pages {
             // A killed task's MAP_DMA stops here and unwinds, as upstream's does inside GUP.
-            if pinned_pages > 0 {
+            if taken > 0 {
                 pin_checkpoint()?;
             }
-            let vaddr = start + (pinned_pages << PAGE_SHIFT);
-            // CAST: the remaining count is bounded by the batch size inside `pin`.
-            let want = (total_pages - pinned_pages).min(PIN_BATCH_PAGES as u64) as usize;
-            // CAST: user addresses fit in `usize`.
-            // `mm` is the calling task's (MAP_DMA runs in the mapping process): GUP's fast
-            // path applies.
-            let got = match batch.pin_current(vaddr as usize, want, self.prot.writable()) {
-                Ok(got) => {
-                    // CAST: as above.
-                    self.locked.charge(got as u64)?;
-                    self.pinned.append(&mut batch, merge_runs)?;
-                    got
-                }
-                // Not pinnable: device memory of a PFN mapping (a BAR mmap) is mapped
-                // as it is, neither pinned nor charged, as upstream. Nothing is pinned,
-                // so no batch limit: a whole leaf (up to 1 GiB) at a time.
-                Err(e) if e == EFAULT => {
-                    // CAST: bounded to `u32` (a run's length), which fits `usize`.
-                    let left = (total_pages - pinned_pages).min(u64::from(u32::MAX)) as usize;
-                    // CAST: as above.
-                    let run = follow_pfnmap(mm, vaddr as usize, left, self.prot.writable())?;
-                    // CAST: at most `left`.
-                    let got = run.npages() as usize;
-                    self.pinned.append_unpinned(run, merge_runs)?;
-                    got
-                }
-                Err(e) => return Err(e),
-            };
-            pinned_pages += got as u64;
+            let (got, device) = self.take(memory, &mut batch, taken, device_first)?;
+            // What one chunk was, the next likely is.
+            device_first = device;
+            taken += got;
             let complete = self.pinned.runs().len().saturating_sub(1);
             self.map_runs(domains.clone(), mapped_runs, complete)?;
             mapped_runs = complete;
@@ -147,6 +115,74 @@ impl Mapping {
         self.map_runs(domains, mapped_runs, all)?;
         self.pinned.compact();
         Ok(())
+    }
+
+    /// Takes in the memory from page `taken` of the request on: pinned pages (a batch at
+    /// most), or device memory of a PFN mapping (a BAR mmap), which is mapped as it is,
+    /// neither pinned nor charged, as upstream's, a whole leaf (up to 1 GiB) at a time.
+    /// Tries device memory first when `device_first`, pinning first otherwise; returns the
+    /// pages taken and whether they were device memory. -EFAULT if the memory is neither.
+    fn take(
+        &mut self,
+        memory: &UserMemory<'_>,
+        batch: &mut Option<PinBatch>,
+        taken: u64,
+        device_first: bool,
+    ) -> Result<(u64, bool)> {
+        if device_first {
+            match self.take_device_memory(memory, taken) {
+                Err(e) if e == EFAULT => {}
+                done => return done.map(|got| (got, true)),
+            }
+            return self
+                .take_pinned(memory, batch, taken)
+                .map(|got| (got, false));
+        }
+        match self.take_pinned(memory, batch, taken) {
+            Err(e) if e == EFAULT => self
+                .take_device_memory(memory, taken)
+                .map(|got| (got, true)),
+            done => done.map(|got| (got, false)),
+        }
+    }
+
+    /// Pins and charges the next batch of pages; -EFAULT where they are not pinnable.
+    fn take_pinned(
+        &mut self,
+        memory: &UserMemory<'_>,
+        batch: &mut Option<PinBatch>,
+        taken: u64,
+    ) -> Result<u64> {
+        let batch = match batch {
+            Some(batch) => batch,
+            // CAST: bounded by the batch size.
+            None => batch.insert(PinBatch::new(
+                memory.total_pages.min(PIN_BATCH_PAGES as u64) as usize,
+            )?),
+        };
+        // CAST: bounded by the batch size; user addresses fit in `usize`.
+        let want = (memory.total_pages - taken).min(PIN_BATCH_PAGES as u64) as usize;
+        let vaddr = (memory.start + (taken << PAGE_SHIFT)) as usize;
+        // `mm` is the calling task's (MAP_DMA runs in the mapping process): GUP's fast
+        // path applies.
+        let got = batch.pin_current(vaddr, want, self.prot.writable())?;
+        // CAST: at most `want`.
+        self.locked.charge(got as u64)?;
+        self.pinned.append(batch, memory.merge_runs)?;
+        Ok(got as u64)
+    }
+
+    /// Takes in the frames of device memory from the next page on, up to the end of their
+    /// leaf; -EFAULT where the memory is not in a PFN mapping.
+    fn take_device_memory(&mut self, memory: &UserMemory<'_>, taken: u64) -> Result<u64> {
+        // CAST: bounded to `u32` (a run's length), which fits `usize`.
+        let left = (memory.total_pages - taken).min(u64::from(u32::MAX)) as usize;
+        // CAST: user addresses fit in `usize`.
+        let vaddr = (memory.start + (taken << PAGE_SHIFT)) as usize;
+        let run = follow_pfnmap(memory.mm, vaddr, left, self.prot.writable())?;
+        let got = u64::from(run.npages());
+        self.pinned.append_unpinned(run, memory.merge_runs)?;
+        Ok(got)
     }
 
     /// Maps runs `from..to` right after what is mapped already, in every domain.
@@ -247,6 +283,18 @@ impl Mapping {
         self.leak();
         self.release()
     }
+}
+
+/// The user memory a [`Mapping`] is made of: `total_pages` pages of `mm`, the calling task's
+/// address space, from user address `start`.
+pub(crate) struct UserMemory<'a> {
+    pub(crate) mm: &'a MmWithUser,
+    pub(crate) start: u64,
+    pub(crate) total_pages: u64,
+    /// Physically contiguous pages become one run (not `disable_hugepages`).
+    pub(crate) merge_runs: bool,
+    /// A hint that `start` is in device memory (a BAR mmap): looked up as such first.
+    pub(crate) device_first: bool,
 }
 
 /// Size of the smallest page in `pgsize_bitmap` (the CPU page if the bitmap is empty).
