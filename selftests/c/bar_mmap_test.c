@@ -8,8 +8,8 @@
  * reserved ("vfio sub-page reserved" in /proc/iomem, from open to close).
  *
  * On QEMU's ivshmem-plain (RVFIO_IVSHMEM_BDF: BAR2 1 GiB of shared memory, BAR0 a
- * 256-byte register block) and edu (RVFIO_EDU_BDF, its DMA engine) in one container, both
- * bound to vfio-pci by sh/bar_mmap.sh. Faults are counted with getrusage()'s minor faults,
+ * 256-byte register block) and edu (RVFIO_EDU_BDF, its DMA engine) in one container, bound
+ * to vfio-pci by with-vfio.sh and sh/with_ivshmem.sh. Faults are counted with getrusage()'s minor faults,
  * one per leaf inserted. Only the uAPI is used, so it runs unchanged on upstream's modules.
  */
 #include <errno.h>
