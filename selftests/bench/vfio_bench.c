@@ -5,7 +5,7 @@
  *
  *   vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N]
  *
- * --repeat N maps and unmaps each buffer N times (first-touch buffers are fresh each time). --only runs the groups whose name contains SUBSTRING (or one of a comma-separated list): map_anon4k, map_thp, map_hugetlb2m,
+ * --repeat N maps and unmaps each buffer N times (first-touch buffers and BAR mmaps are fresh each time). --only runs the groups whose name contains SUBSTRING (or one of a comma-separated list): map_anon4k, map_thp, map_hugetlb2m,
  * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, config, barmmap, open.
  *
  * Needs the edu device bound to vfio-pci (RVFIO_EDU_BDF), root, a type1 dma_entry_limit
@@ -639,7 +639,7 @@ static void bench_config(struct stack *s)
  */
 static void bench_bar_dma(struct stack *s, const char *ivshmem)
 {
-	unsigned int rounds = quick ? 2 : 5, i;
+	unsigned int rounds = (quick ? 2 : 5) * repeat, i;
 	int group = open_group(ivshmem), fd, c = s->dev.container;
 	struct vfio_region_info bar;
 	double map = 0, unmap = 0;
