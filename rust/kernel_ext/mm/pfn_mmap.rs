@@ -11,7 +11,7 @@
 //! faulting address when the block lies in the VMA and its frames are aligned as it is, and
 //! falls back to smaller blocks otherwise.
 //!
-//! VMA and fault fields are read in C (`rust/vfio_pci/helpers.c`).
+//! VMA and fault fields are read in C (`pfn_mmap_helpers.c` beside this file).
 
 use core::marker::PhantomData;
 use kernel::{
