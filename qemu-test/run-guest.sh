@@ -127,9 +127,22 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 [ -n "${RVFIO_QEMU_ARGS:-}" ] && read -r -a extra_qemu <<<"$RVFIO_QEMU_ARGS" && qemu+=("${extra_qemu[@]}")
 
 log "booting guest ($accel, $script, timeout ${timeout_s}s)"
-python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \
-	"$outdir/monitor.log" ${aer_ids:+--aer $aer_ids} $hotplug_ids </dev/null >>"$outdir/monitor.log" 2>&1 &
-relay=$!
+# The relay serves one QEMU (it ends when QEMU closes the control socket): each boot,
+# including one again after an early splat, gets its own.
+relay=
+start_relay() {
+	python3 "$RVFIO_ROOT/qemu-test/monitor-relay.py" "$control_sock" "$monitor_sock" \
+		"$outdir/monitor.log" ${aer_ids:+--aer $aer_ids} $hotplug_ids </dev/null \
+		>>"$outdir/monitor.log" 2>&1 &
+	relay=$!
+}
+stop_relay() {
+	[ -n "$relay" ] || return 0
+	kill "$relay" 2>/dev/null || true
+	wait "$relay" 2>/dev/null || true
+	relay=
+	rm -f "$control_sock" "$monitor_sock"
+}
 # boot: one run of the guest, its console to stdout and OUTDIR/console.log; QEMU's exit
 # status in qemu_rc. With EARLY_CHECK set it returns 3 instead, QEMU killed, if the kernel
 # reports a splat before it starts init (guest/init's first line) (before any module, ours or upstream's, is loaded:
@@ -143,6 +156,7 @@ boot() {
 	local pipeline t=0
 	: >"$outdir/console.log"
 	rm -f "$outdir/qemu.rc"
+	start_relay
 	{
 		timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$outdir/console.log"
 		echo "${PIPESTATUS[0]}" >"$outdir/qemu.rc"
@@ -158,11 +172,13 @@ boot() {
 			sed "/$init_marker/q" "$outdir/console.log" | grep -Eq "$early_splat"; then
 			pkill -KILL -f -- "-initrd $initrd" 2>/dev/null
 			wait "$pipeline" 2>/dev/null
+			stop_relay
 			cp "$outdir/console.log" "$outdir/console-early.log"
 			return 3
 		fi
 	fi
 	wait "$pipeline"
+	stop_relay
 	qemu_rc=$(cat "$outdir/qemu.rc" 2>/dev/null || echo 125)
 	return 0
 }
@@ -176,9 +192,6 @@ for retry in 1 2 3; do
 	: >"$outdir/results.log"
 done
 set -e
-kill "$relay" 2>/dev/null || true
-wait "$relay" 2>/dev/null || true
-rm -f "$control_sock" "$monitor_sock"
 
 if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
 	log "guest timed out after ${timeout_s}s (console: $outdir/console.log)"
