@@ -4,13 +4,16 @@
  * its own container, tries to reach what its user never mapped. Another user (a second
  * container) holds ivshmem's 1 GiB BAR with data in it and igb with MSI-X vectors on
  * eventfds. edu DMAs at the BAR's bus address (which only the other container could map),
- * and writes forged MSI messages into the interrupt window (0xfee00000: compatibility
- * format, and remappable format at every interrupt-remapping index up to 64, the other
- * device's included). Nothing may land: the BAR keeps its data and edu reads none of it,
- * no igb vector fires, and both users' own DMA and interrupts keep working. The IOMMU's
- * faults (DMAR and INTR-REMAP lines in the kernel log, rate-limited) are counted for the
- * log only. QEMU's IOMMU checks remapped interrupts' source IDs as hardware does, which is
- * what stops the forgeries at the other device's entries.
+ * and writes a forged MSI message in compatibility format into the interrupt window
+ * (0xfee00000), which interrupt remapping blocks. Nothing may land: the BAR keeps its data
+ * and edu reads none of it, no igb vector fires, and both users' own DMA and interrupts
+ * keep working. The IOMMU's faults (DMAR lines in the kernel log, rate-limited system wide)
+ * are counted for the log only.
+ *
+ * Not tested: forged messages in remappable format aimed at the other device's remapping
+ * entries. Hardware rejects them by source ID; QEMU's IOMMU checks the source ID of a
+ * device's MSIs but not of messages it writes by DMA (their requester ID is unspecified),
+ * so such a forgery reaches igb's vectors in this guest, on either stack.
  *
  * On edu (RVFIO_EDU_BDF, its DMA mask widened to 64 bits by run-guest.sh), igb
  * (RVFIO_IGB_BDF) and ivshmem (RVFIO_IVSHMEM_BDF), bound to vfio-pci by with-vfio.sh and
@@ -38,9 +41,6 @@
 #define IGB_VECTORS 10
 #define IOVA_RAM 0x100000UL
 #define MSI_WINDOW 0xfee00000UL
-/* An MSI address in remappable format: handle bits 14:0 at 19:5, bit 15 at 2. */
-#define MSI_REMAPPABLE(index) \
-	(MSI_WINDOW | (((index) & 0x7fffUL) << 5) | (1UL << 4) | ((((index) >> 15) & 1UL) << 2))
 
 static void fill(void *p, size_t len, __u32 seed)
 {
@@ -197,20 +197,16 @@ TEST_F(hostile, other_users_bar)
 	still_working(_metadata, self);
 }
 
-/* Forged MSI messages: compatibility format, and every remapping index up to 64 (the
- * guest's few devices have theirs there; each DMA takes edu 100 ms). */
-TEST_F_TIMEOUT(hostile, forged_msi, 120)
+/* A forged MSI message in compatibility format: remapping blocks it, nothing fires. */
+TEST_F(hostile, forged_msi)
 {
-	int faults = klog_count("INTR-REMAP"), index;
+	int faults = klog_count("INTR-REMAP");
 
-	/* The message data: 0 (the subhandle, or vector 0 in compatibility format). */
+	/* The message data: 0 (vector 0). */
 	memset(self->ram, 0, PG);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, igb_fired(self, 0));
 	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, MSI_WINDOW, 4, EDU_DMA_TO_RAM, 1));
-	for (index = 0; index < 64; index++)
-		ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, MSI_REMAPPABLE(index), 4,
-				     EDU_DMA_TO_RAM, 1));
 	EXPECT_EQ(0, igb_fired(self, 200));
 	TH_LOG("interrupt-remapping faults logged: %d", klog_count("INTR-REMAP") - faults);
 	still_working(_metadata, self);
