@@ -92,7 +92,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	# The IOMMU must come before the devices it translates for.
 	-device intel-iommu,intremap=on,aw-bits=48
 	# edu's DMA reaches all 64 bits (its default is 28) so that hostile_dma can aim it
-	# anywhere: other devices' BARs, the interrupt window.
+	# anywhere, such as other devices' BARs above 4 GiB.
 	-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x4 -device edu,bus=rp0,dma_mask=0xffffffffffffffff
 	# igb's port links at 5 GT/s: after a secondary bus reset (hot reset) the kernel waits
 	# for Data Link Layer Link Active on faster ports, which QEMU never reports there, and

@@ -3,17 +3,17 @@
  * A hostile device under a hostile user: edu's DMA engine, programmed by this test through
  * its own container, tries to reach what its user never mapped. Another user (a second
  * container) holds ivshmem's 1 GiB BAR with data in it and igb with MSI-X vectors on
- * eventfds. edu DMAs at the BAR's bus address (which only the other container could map),
- * and writes a forged MSI message in compatibility format into the interrupt window
- * (0xfee00000), which interrupt remapping blocks. Nothing may land: the BAR keeps its data
- * and edu reads none of it, no igb vector fires, and both users' own DMA and interrupts
- * keep working. The IOMMU's faults (DMAR lines in the kernel log, rate-limited system wide)
- * are counted for the log only.
+ * eventfds. edu reads and writes the BAR at its bus address, which only the other container
+ * could map. Nothing may land: the BAR keeps its data and edu reads none of it, and both
+ * users' own DMA and interrupts keep working. The IOMMU's faults (DMAR lines in the kernel
+ * log, rate-limited system wide) are counted for the log only.
  *
- * Not tested: forged messages in remappable format aimed at the other device's remapping
- * entries. Hardware rejects them by source ID; QEMU's IOMMU checks the source ID of a
- * device's MSIs but not of messages it writes by DMA (their requester ID is unspecified),
- * so such a forgery reaches igb's vectors in this guest, on either stack.
+ * Not tested here: forged MSI messages written by DMA into the interrupt window
+ * (0xfee00000). This guest cannot stop them, on either stack: QEMU's IOMMU delivers
+ * compatibility-format messages (tried: every vector to both CPUs raised spurious and
+ * system interrupts and a scheduler WARNING), and checks the source ID of a device's MSIs
+ * but not of remappable-format messages it writes by DMA (tried: they reached all of igb's
+ * vectors). Hardware interrupt remapping blocks both, which QEMU does not emulate.
  *
  * On edu (RVFIO_EDU_BDF, its DMA mask widened to 64 bits by run-guest.sh), igb
  * (RVFIO_IGB_BDF) and ivshmem (RVFIO_IVSHMEM_BDF), bound to vfio-pci by with-vfio.sh and
@@ -40,7 +40,6 @@
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define IGB_VECTORS 10
 #define IOVA_RAM 0x100000UL
-#define MSI_WINDOW 0xfee00000UL
 
 static void fill(void *p, size_t len, __u32 seed)
 {
@@ -193,22 +192,9 @@ TEST_F(hostile, other_users_bar)
 	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, self->bar_bus, PG, EDU_DMA_TO_RAM, 1));
 	EXPECT_TRUE(matches(self->bar, PG, 42));
+	/* Nor did the other user hear of it. */
+	EXPECT_EQ(0, igb_fired(self, 0));
 	TH_LOG("DMAR faults logged: %d", klog_count("DMAR: [DMA ") - faults);
-	still_working(_metadata, self);
-}
-
-/* A forged MSI message in compatibility format: remapping blocks it, nothing fires. */
-TEST_F(hostile, forged_msi)
-{
-	int faults = klog_count("INTR-REMAP");
-
-	/* The message data: 0 (vector 0). */
-	memset(self->ram, 0, PG);
-	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
-	ASSERT_EQ(0, igb_fired(self, 0));
-	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, MSI_WINDOW, 4, EDU_DMA_TO_RAM, 1));
-	EXPECT_EQ(0, igb_fired(self, 200));
-	TH_LOG("interrupt-remapping faults logged: %d", klog_count("INTR-REMAP") - faults);
 	still_working(_metadata, self);
 }
 
