@@ -86,26 +86,6 @@ static void *map_at(int fd, int index, size_t len, off_t offset, size_t align, s
 	return p;
 }
 
-static void fill(void *p, size_t len, __u32 seed)
-{
-	volatile __u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		w[i] = seed * 0x9e3779b1u + i;
-}
-
-static bool matches(const void *p, size_t len, __u32 seed)
-{
-	const volatile __u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		if (w[i] != seed * 0x9e3779b1u + i)
-			return false;
-	return true;
-}
-
 /* Whether /proc/iomem holds a resource named @name. */
 static bool iomem_has(const char *name)
 {
@@ -176,7 +156,7 @@ TEST_F(bar, huge_faults)
 	EXPECT_LE(faults, 2);
 
 	/* The same memory as the region's pread/pwrite. */
-	fill(p + SZ_2M + 64, 64, 7);
+	fill_pattern(p + SZ_2M + 64, 64, 7);
 	ASSERT_EQ(4, xpread(self->dev.fd, &v, 4, REGION_OFFSET(SHM_BAR) + SZ_2M + 64));
 	EXPECT_EQ(7 * 0x9e3779b1u, v);
 	EXPECT_EQ(0, munmap(p, SZ_1G));
@@ -202,13 +182,13 @@ TEST_F(bar, huge_revoked)
 	__u32 v;
 
 	ASSERT_NE(MAP_FAILED, p);
-	fill(p, 64, 3);
+	fill_pattern(p, 64, 3);
 	ASSERT_EQ(0, cfg_command(self->dev.fd, 0, PCI_COMMAND_MEMORY));
 	EXPECT_EQ(1, faults((__u32 *)p, &v));
 	EXPECT_EQ(1, faults((__u32 *)(p + SZ_1G - PG), &v));
 	ASSERT_EQ(0, cfg_command(self->dev.fd, PCI_COMMAND_MEMORY, 0));
 	EXPECT_EQ(0, faults((__u32 *)p, &v));
-	EXPECT_TRUE(matches(p, 64, 3));
+	EXPECT_TRUE(pattern_matches(p, 64, 3));
 	EXPECT_LE(touch(p, SZ_4M), 2);
 	EXPECT_EQ(0, munmap(p, SZ_1G));
 }
@@ -232,16 +212,16 @@ TEST_F(bar, map_dma_p2p)
 	ASSERT_EQ(0, type1_map(c, ram, IOVA_RAM, PG, RW));
 	ASSERT_EQ(0, edu_dma_wait(self->edu, 5000));
 	/* BAR -> edu -> RAM. */
-	fill(p + PG, PG, 11);
+	fill_pattern(p + PG, PG, 11);
 	memset(ram, 0, PG);
 	ASSERT_EQ(0, edu_dma(self->edu, IOVA_BAR + PG, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->edu, EDU_DMA_BUF, IOVA_RAM, PG, EDU_DMA_TO_RAM, 1));
-	EXPECT_TRUE(matches(ram, PG, 11));
+	EXPECT_TRUE(pattern_matches(ram, PG, 11));
 	/* RAM -> edu -> BAR. */
-	fill(ram, PG, 12);
+	fill_pattern(ram, PG, 12);
 	ASSERT_EQ(0, edu_dma(self->edu, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->edu, EDU_DMA_BUF, IOVA_BAR + 3 * PG, PG, EDU_DMA_TO_RAM, 1));
-	EXPECT_TRUE(matches(p + 3 * PG, PG, 12));
+	EXPECT_TRUE(pattern_matches(p + 3 * PG, PG, 12));
 	EXPECT_EQ(SZ_4M, type1_unmap_flags(c, IOVA_BAR, SZ_4M, 0));
 	EXPECT_EQ(PG, type1_unmap_flags(c, IOVA_RAM, PG, 0));
 	munmap(ram, PG);

@@ -41,26 +41,6 @@
 #define IGB_VECTORS 10
 #define IOVA_RAM 0x100000UL
 
-static void fill(void *p, size_t len, __u32 seed)
-{
-	volatile __u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		w[i] = seed * 0x9e3779b1u + i;
-}
-
-static bool matches(const void *p, size_t len, __u32 seed)
-{
-	const volatile __u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		if (w[i] != seed * 0x9e3779b1u + i)
-			return false;
-	return true;
-}
-
 /* Lines of the kernel log containing @what. */
 static int klog_count(const char *what)
 {
@@ -116,7 +96,7 @@ FIXTURE_SETUP(hostile)
 	ASSERT_EQ(0, cfg_command(self->shm.fd, PCI_COMMAND_MEMORY, 0));
 	self->bar = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, self->shm.fd, info.offset);
 	ASSERT_NE(MAP_FAILED, self->bar);
-	fill(self->bar, PG, 42);
+	fill_pattern(self->bar, PG, 42);
 	ASSERT_EQ(0, sysfs_resource(ivshmem, 2, &self->bar_bus, &end, &flags));
 	self->igb_group = open_group(igb);
 	ASSERT_LE(0, self->igb_group);
@@ -164,14 +144,14 @@ static int igb_fired(FIXTURE_DATA(hostile) *self, int ms)
 /* Both users' own DMA and interrupts still work. */
 static void still_working(struct __test_metadata *_metadata, FIXTURE_DATA(hostile) *self)
 {
-	fill(self->ram, PG, 5);
+	fill_pattern(self->ram, PG, 5);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	memset(self->ram, 0, PG);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, IOVA_RAM, PG, EDU_DMA_TO_RAM, 1));
-	EXPECT_TRUE(matches(self->ram, PG, 5));
+	EXPECT_TRUE(pattern_matches(self->ram, PG, 5));
 	ASSERT_EQ(0, trigger_irqs(self->igb, VFIO_PCI_MSIX_IRQ_INDEX, 0, IGB_VECTORS));
 	EXPECT_EQ(IGB_VECTORS, igb_fired(self, 100));
-	EXPECT_TRUE(matches(self->bar, PG, 42));
+	EXPECT_TRUE(pattern_matches(self->bar, PG, 42));
 }
 
 /* The other user's BAR at its bus address: not in edu's container, so not reachable. */
@@ -181,17 +161,17 @@ TEST_F(hostile, other_users_bar)
 
 	TH_LOG("ivshmem BAR2 at bus address %#llx", (unsigned long long)self->bar_bus);
 	/* Read it: edu's buffer must not get the victim's data. */
-	fill(self->ram, PG, 9);
+	fill_pattern(self->ram, PG, 9);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->edu.fd, self->bar_bus, EDU_DMA_BUF, PG, 0, 1));
 	memset(self->ram, 0, PG);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, IOVA_RAM, PG, EDU_DMA_TO_RAM, 1));
-	EXPECT_FALSE(matches(self->ram, PG, 42));
+	EXPECT_FALSE(pattern_matches(self->ram, PG, 42));
 	/* Write it: the victim's data stays. */
-	fill(self->ram, PG, 13);
+	fill_pattern(self->ram, PG, 13);
 	ASSERT_EQ(0, edu_dma(self->edu.fd, IOVA_RAM, EDU_DMA_BUF, PG, 0, 1));
 	ASSERT_EQ(0, edu_dma(self->edu.fd, EDU_DMA_BUF, self->bar_bus, PG, EDU_DMA_TO_RAM, 1));
-	EXPECT_TRUE(matches(self->bar, PG, 42));
+	EXPECT_TRUE(pattern_matches(self->bar, PG, 42));
 	/* Nor did the other user hear of it. */
 	EXPECT_EQ(0, igb_fired(self, 0));
 	TH_LOG("DMAR faults logged: %d", klog_count("DMAR: [DMA ") - faults);

@@ -52,26 +52,6 @@ static long long invalidate(int container, __u64 iova, __u64 size, __u32 flags)
 	return type1_unmap_flags(container, iova, size, VFIO_DMA_UNMAP_FLAG_VADDR | flags);
 }
 
-static void fill(void *p, size_t len, __u32 seed)
-{
-	__u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		w[i] = seed * 0x9e3779b1u + i;
-}
-
-static bool matches(const void *p, size_t len, __u32 seed)
-{
-	const __u32 *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 4; i++)
-		if (w[i] != seed * 0x9e3779b1u + i)
-			return false;
-	return true;
-}
-
 /*
  * edu copies the first page of A to the first page of B through its buffer: what the
  * device reaches at those IOVAs.
@@ -120,7 +100,7 @@ static int remap_main(char **argv)
 	if (mem == MAP_FAILED)
 		return 12;
 	/* What the old image wrote is what the device copied into B before the exec. */
-	if (!matches(mem, PG, 1) || !matches(mem + HALF, PG, 1))
+	if (!pattern_matches(mem, PG, 1) || !pattern_matches(mem + HALF, PG, 1))
 		return 13;
 
 	/* Over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM, and nothing moves. */
@@ -152,11 +132,11 @@ static int remap_main(char **argv)
 		return 21;
 
 	/* The device reaches the memfd's pages as before: new data, copied by edu. */
-	fill(mem, PG, 2);
+	fill_pattern(mem, PG, 2);
 	memset(mem + HALF, 0, PG);
 	if (edu_copy_a_to_b(dev))
 		return 22;
-	if (!matches(mem + HALF, PG, 2))
+	if (!pattern_matches(mem + HALF, PG, 2))
 		return 23;
 	return 0;
 }
@@ -318,8 +298,8 @@ static void exec_remap(FIXTURE_DATA(vaddr) *self)
 /* Before the exec: edu copies A's first page (pattern 1) into B's, and both go invalid. */
 static int prepare_handover(FIXTURE_DATA(vaddr) *self)
 {
-	fill(self->mem, PG, 1);
-	if (edu_copy_a_to_b(self->dev.fd) || !matches(self->mem + HALF, PG, 1))
+	fill_pattern(self->mem, PG, 1);
+	if (edu_copy_a_to_b(self->dev.fd) || !pattern_matches(self->mem + HALF, PG, 1))
 		return -1;
 	return invalidate(self->dev.container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL) == MEM_SIZE ? 0 : -1;
 }
@@ -359,7 +339,7 @@ TEST_F(vaddr, child_handover_moves_charge)
 						 WEXITSTATUS(status));
 	EXPECT_EQ(self->locked, locked_vm_kib());
 	/* What the child had edu copy is in the memory this process maps too. */
-	EXPECT_TRUE(matches(self->mem + HALF, PG, 2));
+	EXPECT_TRUE(pattern_matches(self->mem + HALF, PG, 2));
 	EXPECT_EQ(-EINVAL, map_vaddr(self->dev.container, self->mem, IOVA_A, HALF));
 	EXPECT_EQ(MEM_SIZE, type1_unmap_flags(self->dev.container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
 	EXPECT_EQ(self->pinned, pinned_pages_settle(self->pinned));

@@ -459,6 +459,31 @@ static inline int edu_dma(int fd, __u64 src, __u64 dst, __u64 count, __u32 cmd, 
 	return wait ? edu_dma_wait(fd, 5000) : 0;
 }
 
+/*
+ * A recognisable word pattern for @seed in @len bytes at @p (word i is seed * 0x9e3779b1 +
+ * i, so no two seeds agree on a word); volatile, so it may be device memory (a BAR mmap).
+ */
+static inline void fill_pattern(void *p, size_t len, __u32 seed)
+{
+	volatile __u32 *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 4; i++)
+		w[i] = seed * 0x9e3779b1u + i;
+}
+
+/* Whether @len bytes at @p hold fill_pattern()'s pattern for @seed. */
+static inline bool pattern_matches(const void *p, size_t len, __u32 seed)
+{
+	const volatile __u32 *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 4; i++)
+		if (w[i] != seed * 0x9e3779b1u + i)
+			return false;
+	return true;
+}
+
 /* VFIO_IOMMU_MAP_DMA; 0 or -errno. */
 static inline int type1_map(int container, void *vaddr, __u64 iova, __u64 size, __u32 flags)
 {
