@@ -42,8 +42,9 @@ esac
 
 mkdir -p "$outdir"
 initrd=$outdir/initramfs.cpio
-# RVFIO_GUEST_VM=1: with QEMU and the inner VM in the initramfs (qemu-test/guest/vm.sh).
-"$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd" ${RVFIO_GUEST_VM:+--vm}
+# RVFIO_GUEST_VM=1: with QEMU and the inner VM in the initramfs (qemu-test/guest/vm.sh);
+# RVFIO_GUEST_DPDK=1: with DPDK's testpmd (selftests/sh/dpdk_testpmd.sh).
+"$RVFIO_ROOT/qemu-test/mkinitramfs.sh" "$kbuild" "$initrd" ${RVFIO_GUEST_VM:+--vm} ${RVFIO_GUEST_DPDK:+--dpdk}
 
 # Per output directory, so that guests of side-by-side runs do not share (and lock) it.
 # 64 MiB: the layout of the VM tests' data (selftests/vm/vm_blk_check.c) reaches 61 MiB;
@@ -67,7 +68,11 @@ mem=${RVFIO_GUEST_MEM:-4G}
 # RVFIO_GUEST_CPUS: the guest's vCPUs (2; run-tests.sh boots the VM tests with 1).
 cpus=${RVFIO_GUEST_CPUS:-2}
 huge1g=${RVFIO_GUEST_1G_PAGES:-1}
-cmdline="console=ttyS0 intel_iommu=on panic=-1 oops=panic loglevel=5 hugepagesz=1G hugepages=$huge1g"
+# RVFIO_GUEST_IOMMU=0: a machine without an IOMMU (the no-IOMMU tests' boot): no
+# intel-iommu device, no intel_iommu=on.
+iommu=(-device intel-iommu,intremap=on,aw-bits=48) iommu_arg=intel_iommu=on
+[ "${RVFIO_GUEST_IOMMU:-1}" != 0 ] || iommu=() iommu_arg=
+cmdline="console=ttyS0 $iommu_arg panic=-1 oops=panic loglevel=5 hugepagesz=1G hugepages=$huge1g"
 cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 
 # The guest's third serial port (/dev/ttyS2) asks qemu-test/monitor-relay.py for hot-plug
@@ -90,7 +95,7 @@ qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu 
 	-serial stdio -serial "file:$outdir/results.log" -serial chardev:guestctl
 	-kernel "$(kernel_image "$kbuild")" -initrd "$initrd" -append "$cmdline"
 	# The IOMMU must come before the devices it translates for.
-	-device intel-iommu,intremap=on,aw-bits=48
+	${iommu[@]+"${iommu[@]}"}
 	# edu's DMA reaches all 64 bits (its default is 28) so that hostile_dma can aim it
 	# anywhere, such as other devices' BARs above 4 GiB.
 	-device pcie-root-port,id=rp0,chassis=1,bus=pcie.0,addr=0x4 -device edu,bus=rp0,dma_mask=0xffffffffffffffff

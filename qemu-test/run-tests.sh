@@ -107,26 +107,33 @@ make -s -C selftests ${khdr:+KHDR=$khdr} CARGO_TARGET_ROOT="$RVFIO_CACHE/cargo-t
 # console, spinning in queued_spin_lock_slowpath under a nested handle_edge_irq); with one
 # vCPU none of 14 did. docs/testing.md: VMs inside the guest.
 vm_tests='^vm_'
-# The selected tests (as the guest runner selects them): of the main boot and of the VM boot.
+# The no-IOMMU tests need a machine without an IOMMU: a boot of their own, with DPDK.
+noiommu_tests='^noiommu'
+# The selected tests (as the guest runner selects them): of the main boot and of the others.
 selected_names=$(awk -f selftests/expand-tests.awk selftests/tests.txt |
 	awk -F'\t' '$1 !~ /^(#|$)/ { print $1 }' |
 	{ grep -E "${filter:-.}" || true; } | { if [ -n "$exclude" ]; then grep -vE "$exclude" || true; else cat; fi })
-main_tests=$(echo "$selected_names" | { grep -vE "$vm_tests" || true; })
+main_tests=$(echo "$selected_names" | { grep -vE "$vm_tests|$noiommu_tests" || true; })
 vm_boot_tests=$(echo "$selected_names" | { grep -E "$vm_tests" || true; })
+noiommu_boot_tests=$(echo "$selected_names" | { grep -E "$noiommu_tests" || true; })
 
-# guest_boot DIR CPUS PART: one guest run of the selected tests of PART (main or vm: with QEMU
-# and the inner VM in its initramfs), its output in DIR; adds to passed/failed, sets verdict=1
-# on a run-level failure.
+# guest_boot DIR CPUS PART: one guest run of the selected tests of PART (main; vm: with QEMU
+# and the inner VM in its initramfs; noiommu: no IOMMU, DPDK in the initramfs), its output in
+# DIR; adds to passed/failed, sets verdict=1 on a run-level failure.
 passed=0 failed=0 verdict=0
 guest_boot() {
-	local dir=$1 cpus=$2 part=$3 rc p f planned results with_vm=
-	[ "$part" = main ] || with_vm=1
+	local dir=$1 cpus=$2 part=$3 rc p f planned results with_vm= iommu=1 dpdk= boot_tests=
+	case $part in
+	vm) with_vm=1 boot_tests=$vm_tests ;;
+	noiommu) iommu=0 dpdk=1 boot_tests=$noiommu_tests ;;
+	esac
 	mkdir -p "$dir"
 	set +e
-	RVFIO_KERNEL=$flavour RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$with_vm "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$dir" run-tests \
+	RVFIO_KERNEL=$flavour RVFIO_GUEST_CPUS=$cpus RVFIO_GUEST_VM=$with_vm RVFIO_GUEST_IOMMU=$iommu \
+		RVFIO_GUEST_DPDK=$dpdk "$RVFIO_ROOT/qemu-test/run-guest.sh" -t "$timeout" -o "$dir" run-tests \
 		rvfio_kernel="$flavour" rvfio_test_timeout="$test_timeout" ${filter:+rvfio_filter=$filter} \
-		${exclude:+rvfio_exclude=$exclude} rvfio_boot="$part" rvfio_vm_tests="$vm_tests" \
-		${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
+		${exclude:+rvfio_exclude=$exclude} rvfio_boot="$part" rvfio_boot_tests="$boot_tests" \
+		rvfio_other_boots="$vm_tests|$noiommu_tests" ${RVFIO_KMEMLEAK:+rvfio_kmemleak=$RVFIO_KMEMLEAK}
 	rc=$?
 	set -e
 	results=$dir/results.log
@@ -154,11 +161,14 @@ guest_boot() {
 	passed=$((passed + p)) failed=$((failed + f))
 }
 
-if [ -n "$main_tests" ] || [ -z "$vm_boot_tests" ]; then
+if [ -n "$main_tests" ] || [ -z "$vm_boot_tests$noiommu_boot_tests" ]; then
 	guest_boot "$outdir" 2 main
 fi
 if [ -n "$vm_boot_tests" ]; then
 	guest_boot "$outdir/vm" 1 vm
+fi
+if [ -n "$noiommu_boot_tests" ]; then
+	guest_boot "$outdir/noiommu" 2 noiommu
 fi
 [ "$failed" -eq 0 ] || verdict=1
 log "suite${prefix:+ ($flavour kernel)} took $((SECONDS - start)) s"

@@ -15,9 +15,11 @@
 # scan. rvfio_nested=1 (a runner inside a test: the self-check) takes what kmemleak lists
 # already as known instead of scanning first, and has no kmemleak_final.
 #
-# rvfio_vm_tests=REGEX, rvfio_boot=main|vm: the tests that start VMs inside the guest run in a
-# boot of their own (the host's run-tests.sh boots twice): "main" leaves them out, "vm" runs
-# only them; neither lists the other boot's tests as not run.
+# rvfio_boot=main|vm|noiommu, rvfio_boot_tests=REGEX, rvfio_other_boots=REGEX: the tests that
+# start VMs inside the guest, and those that need a machine without an IOMMU, run in boots of
+# their own (the host's run-tests.sh boots up to three times): "main" leaves out the tests
+# rvfio_other_boots matches, any other boot runs only those rvfio_boot_tests matches; none
+# lists another boot's tests as not run.
 . /guest/lib.sh
 
 TEST_TIMEOUT=${rvfio_test_timeout:-300}
@@ -32,9 +34,9 @@ tap() { echo "$*"; echo "$*" >&3; }
 # this_boot NAME: whether NAME belongs to this boot (rvfio_boot).
 this_boot() {
 	case "${rvfio_boot:-}" in
-	main) ! echo "$1" | grep -qE "$rvfio_vm_tests" ;;
-	vm) echo "$1" | grep -qE "$rvfio_vm_tests" ;;
-	*) true ;;
+	'') true ;;
+	main) ! echo "$1" | grep -qE "$rvfio_other_boots" ;;
+	*) echo "$1" | grep -qE "$rvfio_boot_tests" ;;
 	esac
 }
 

@@ -22,12 +22,21 @@ use kernel::{
 
 use crate::{
     ext::{
-        bus_callbacks::BusCallbacks, core_exports::CoreAbi, device_inode::DeviceInode,
-        iommu_group::IommuGroup, kvm::KvmRef,
+        bus_callbacks::BusCallbacks,
+        core_exports::CoreAbi,
+        device_inode::DeviceInode,
+        iommu_dma_owner,
+        iommu_group::IommuGroup,
+        kvm::KvmRef,
+        noiommu::{
+            self,
+            NoIommuGroup, //
+        },
     },
     group::{
         self,
-        Group, //
+        Group,
+        Isolation, //
     },
 };
 
@@ -82,15 +91,16 @@ impl BusDevice {
         &self.callbacks
     }
 
-    /// Accounts a new device fd; the first one takes a reference on the VM `kvm` finds
-    /// (the group's, if KVM associated one) and opens the device in the bus driver.
-    pub(crate) fn open_fd(&self, kvm: impl FnOnce() -> Option<KvmRef>) -> Result {
+    /// Accounts a new device fd; the first one asks `first_open` for a reference on the VM
+    /// (the group's, if KVM associated one), which may refuse the open, and opens the device
+    /// in the bus driver.
+    pub(crate) fn open_fd(&self, first_open: impl FnOnce() -> Result<Option<KvmRef>>) -> Result {
         let mut state = self.state.lock();
         if state.removing {
             return Err(ENODEV);
         }
         if state.open_fds == 0 {
-            let kvm = kvm();
+            let kvm = first_open()?;
             if let Err(e) = self.callbacks.open_device() {
                 drop(state);
                 drop(kvm);
@@ -149,6 +159,9 @@ impl BusDevice {
 pub(crate) struct Registration {
     device: Arc<BusDevice>,
     group: Arc<Group>,
+    /// The group made for the device in no-IOMMU mode; dropped (the device taken out of it)
+    /// once the device has left `group`.
+    _noiommu: Option<NoIommuGroup>,
 }
 
 /// The core's side of the device ABI, exported by [`crate::ext::core_exports`].
@@ -158,9 +171,24 @@ impl CoreAbi for Core {
     type Registration = Registration;
 
     fn register(dev: ARef<Device>, callbacks: BusCallbacks) -> Result<KBox<Registration>> {
-        // Upstream refuses a device without an IOMMU group unless in no-IOMMU mode, which
-        // rvfio does not offer.
-        let iommu_group = IommuGroup::of_device(&dev).ok_or(EINVAL)?;
+        // As upstream's `vfio_group_find_or_alloc()`: a device without an IOMMU group is
+        // refused, unless no-IOMMU mode gives it one.
+        let (iommu_group, noiommu) = match IommuGroup::of_device(&dev) {
+            Some(iommu_group) => (iommu_group, None),
+            None if noiommu::enabled() => {
+                let noiommu = NoIommuGroup::new(&dev)?;
+                (noiommu.group().clone(), Some(noiommu))
+            }
+            None => return Err(EINVAL),
+        };
+        let isolation = match noiommu {
+            Some(_) => Isolation::NoIommu,
+            None => Isolation::Iommu,
+        };
+        // VFIO maps every DMA coherent, which the IOMMU must be able to do.
+        if isolation == Isolation::Iommu && !iommu_dma_owner::maps_cache_coherent(&dev) {
+            return Err(EINVAL);
+        }
         let device = Arc::pin_init(
             try_pin_init!(BusDevice {
                 dev,
@@ -175,13 +203,26 @@ impl CoreAbi for Core {
             }),
             GFP_KERNEL,
         )?;
-        let group = group::add_device(&device, &iommu_group)?;
+        // Allocated first: nothing may fail once the device is in its group.
+        let slot = KBox::<Registration>::new_uninit(GFP_KERNEL)?;
+        let group = group::add_device(&device, &iommu_group, isolation)?;
+        if isolation == Isolation::NoIommu {
+            noiommu::taint();
+            dev_warn!(
+                device.dev,
+                "Adding kernel taint for vfio-noiommu group on device\n"
+            );
+        }
         dev_info!(
             device.dev,
             "registered with vfio, IOMMU group {}\n",
             group.id()
         );
-        Ok(KBox::new(Registration { device, group }, GFP_KERNEL)?)
+        Ok(slot.write(Registration {
+            device,
+            group,
+            _noiommu: noiommu,
+        }))
     }
 
     fn unregister(registration: KBox<Registration>) {

@@ -6,7 +6,8 @@
 //! attached (`VFIO_SET_IOMMU`), it answers the API version and extension queries only, and
 //! everything else fails with `-EINVAL`, exactly as upstream's `vfio_fops_unl_ioctl()`.
 //! The backends are the drivers that modules such as `vfio_iommu_type1` register
-//! ([`crate::ext::iommu_drivers`]).
+//! ([`crate::ext::iommu_drivers`]) and, for no-IOMMU groups, which never share a container
+//! with others, the core's own [`crate::noiommu`].
 //!
 //! Lock order: a group's lock, then its container's, then the registered drivers', then the
 //! backend's.
@@ -26,11 +27,16 @@ use kernel::{
 
 use crate::{
     ext::{
+        current::{
+            self,
+            Capability, //
+        },
         file_ops::{
             FileOps,
             FileOpsTable, //
         },
         iommu_abi::IommuBackend,
+        iommu_dma_owner::DmaOwnerClaim,
         iommu_drivers::{
             self,
             HeldDriver, //
@@ -41,7 +47,8 @@ use crate::{
             MiscOps, //
         },
     },
-    uapi, //
+    group::Isolation,
+    noiommu, uapi,
 };
 
 /// One open of `/dev/vfio/vfio`.
@@ -55,6 +62,7 @@ pub(crate) struct Container {
 struct MemberGroup {
     group: ARef<IommuGroup>,
     device: ARef<Device>,
+    isolation: Isolation,
 }
 
 /// The mutable state of a [`Container`].
@@ -66,22 +74,42 @@ struct ContainerInner {
 }
 
 impl Container {
-    /// Adds a group whose DMA ownership the caller holds; `device` is one of its devices.
-    /// With a backend set, the group joins its IOMMU domains, or the attach fails.
-    pub(crate) fn attach_group(&self, group: &ARef<IommuGroup>, device: &ARef<Device>) -> Result {
+    /// Adds `group`, of which `device` is a device, taking the group's DMA ownership when an
+    /// IOMMU isolates it (the claim is returned; detaching drops it after
+    /// [`Container::detach_group`]). With a backend set, the group joins its IOMMU domains, or
+    /// the attach fails. No-IOMMU groups need `CAP_SYS_RAWIO`, and never share a container
+    /// with isolated ones (-EPERM), as upstream's `vfio_container_attach_group()`.
+    pub(crate) fn attach_group(
+        &self,
+        group: &ARef<IommuGroup>,
+        device: &ARef<Device>,
+        isolation: Isolation,
+    ) -> Result<Option<DmaOwnerClaim>> {
+        if isolation == Isolation::NoIommu && !current::capable(Capability::SysRawio) {
+            return Err(EPERM);
+        }
         let mut inner = self.inner.lock();
+        if inner.isolation().is_some_and(|i| i != isolation) {
+            return Err(EPERM);
+        }
+        let claim = match isolation {
+            Isolation::Iommu => Some(IommuGroup::claim_dma_owner(group)?),
+            Isolation::NoIommu => None,
+        };
         inner.groups.reserve(1, GFP_KERNEL)?;
         if let Some(backend) = &inner.backend {
+            // On failure the claim is dropped: the kernel owns the group's DMA again.
             backend.attach_group(group, device)?;
         }
         inner.groups.push(
             MemberGroup {
                 group: group.clone(),
                 device: device.clone(),
+                isolation,
             },
             GFP_KERNEL,
         )?;
-        Ok(())
+        Ok(claim)
     }
 
     /// Removes a group added by [`Container::attach_group`]; the last one out takes the
@@ -109,6 +137,14 @@ impl Container {
         let mut inner = self.inner.lock();
         if inner.groups.is_empty() || inner.backend.is_some() {
             return Err(EINVAL);
+        }
+        if inner.isolation() == Some(Isolation::NoIommu) {
+            // Only the no-IOMMU backend, which has nothing to attach.
+            if !noiommu::offers(iommu_type) {
+                return Err(ENODEV);
+            }
+            inner.backend = Some(noiommu::open(iommu_type)?);
+            return Ok(0);
         }
         // As upstream's `vfio_ioctl_set_iommu()`: the newest driver first; -ENODEV when no
         // driver claims the type, else the error of the last one that claimed it and failed.
@@ -158,16 +194,31 @@ impl Container {
     }
 
     /// `VFIO_CHECK_EXTENSION`: 1 when supported, 0 otherwise; before `VFIO_SET_IOMMU`,
-    /// what the backend could offer.
+    /// what the backends the container's groups allow could offer.
     fn check_extension(&self, extension: usize) -> u8 {
-        let backend = self.inner.lock().backend.clone();
-        let supported = match backend {
-            Some(backend) => backend.check_extension(extension),
-            None => iommu_drivers::lock()
+        let (backend, isolation) = {
+            let inner = self.inner.lock();
+            (inner.backend.clone(), inner.isolation())
+        };
+        let drivers_offer = || {
+            iommu_drivers::lock()
                 .usable()
-                .any(|driver| driver.offers(extension)),
+                .any(|driver| driver.offers(extension))
+        };
+        let supported = match (backend, isolation) {
+            (Some(backend), _) => backend.check_extension(extension),
+            (None, None) => noiommu::offers(extension) || drivers_offer(),
+            (None, Some(Isolation::NoIommu)) => noiommu::offers(extension),
+            (None, Some(Isolation::Iommu)) => drivers_offer(),
         };
         supported.into()
+    }
+}
+
+impl ContainerInner {
+    /// Whether the container holds isolated or no-IOMMU groups; `None` while empty.
+    fn isolation(&self) -> Option<Isolation> {
+        self.groups.first().map(|g| g.isolation)
     }
 }
 

@@ -48,7 +48,7 @@ impl DeviceFile {
         group: Arc<Group>,
         group_file: &File,
     ) -> Result<u32> {
-        device.open_fd(|| group.kvm_reference())?;
+        device.open_fd(|| group.first_device_open())?;
         group.device_opened();
         let file = KBox::new(
             DeviceFile {

@@ -11,6 +11,8 @@ pub(crate) mod bus_callbacks;
 pub(crate) mod chrdev;
 #[path = "../kernel_ext/abi/core_exports.rs"]
 pub(crate) mod core_exports;
+#[path = "../kernel_ext/base/current.rs"]
+pub(crate) mod current;
 #[path = "../kernel_ext/abi/device_abi.rs"]
 pub(crate) mod device_abi;
 #[path = "../kernel_ext/fs/device_inode.rs"]
@@ -33,5 +35,7 @@ pub(crate) mod layout;
 pub(crate) mod misc;
 #[path = "../kernel_ext/base/module_lock.rs"]
 pub(crate) mod module_lock;
+#[path = "../kernel_ext/iommu/noiommu.rs"]
+pub(crate) mod noiommu;
 #[path = "../kernel_ext/base/raw.rs"]
 pub(crate) mod raw;

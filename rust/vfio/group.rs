@@ -6,6 +6,8 @@
 //! is created with the first device and removed with the last. A group file is the proof
 //! of ownership userspace shows for everything else: it attaches the group to a container
 //! (taking DMA ownership of the group from the kernel) and hands out device fds.
+//! In no-IOMMU mode a device without an IOMMU gets a group of its own with nothing to own,
+//! `/dev/vfio/noiommu-<id>`, usable only with `CAP_SYS_RAWIO`.
 //! Semantics and errnos follow upstream's `drivers/vfio/group.c`.
 
 use kernel::{
@@ -41,6 +43,10 @@ use crate::{
             NodeClass,
             NodeOps, //
         },
+        current::{
+            self,
+            Capability, //
+        },
         file_ops::{
             self,
             FileOps,
@@ -61,10 +67,20 @@ use crate::{
     uuid::Uuid,
 };
 
+/// What isolates the DMA of a group's devices.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isolation {
+    /// An IOMMU: the group is the IOMMU driver's.
+    Iommu,
+    /// Nothing: a group VFIO made in no-IOMMU mode for a device without an IOMMU.
+    NoIommu,
+}
+
 /// A group with at least one registered device (or an open file after the last left).
 #[pin_data]
 pub(crate) struct Group {
     iommu_group: ARef<IommuGroup>,
+    isolation: Isolation,
     #[pin]
     inner: Mutex<GroupInner>,
     /// The VM KVM's kvm-vfio device associated the group file with; a device opened
@@ -89,12 +105,14 @@ struct GroupInner {
 /// ownership back (the claim is dropped after `drop` runs), on every path that detaches.
 struct Attachment {
     container: Arc<Container>,
-    claim: DmaOwnerClaim,
+    iommu_group: ARef<IommuGroup>,
+    /// `None` for a no-IOMMU group: no IOMMU, no DMA ownership to take.
+    _claim: Option<DmaOwnerClaim>,
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        self.container.detach_group(self.claim.group());
+        self.container.detach_group(&self.iommu_group);
     }
 }
 
@@ -140,9 +158,12 @@ impl Group {
         // container is a wrong kind of fd.
         let container: Arc<Container> = file_ops::data_of::<Container>(&file).ok_or(EBADFD)?.into();
         let device = inner.devices.first().ok_or(ENODEV)?.device().clone();
-        let claim = IommuGroup::claim_dma_owner(&self.iommu_group)?;
-        container.attach_group(claim.group(), &device)?;
-        inner.attachment = Some(Attachment { container, claim });
+        let claim = container.attach_group(&self.iommu_group, &device, self.isolation)?;
+        inner.attachment = Some(Attachment {
+            container,
+            iommu_group: self.iommu_group.clone(),
+            _claim: claim,
+        });
         Ok(0)
     }
 
@@ -193,7 +214,16 @@ impl Group {
             Some(attachment) if attachment.container.has_iommu() => {}
             _ => return Err(EINVAL),
         }
+        let name = device.device().clone();
         let fd = DeviceFile::open(device, this.into(), file)?;
+        if this.isolation == Isolation::NoIommu {
+            dev_warn!(
+                name,
+                "vfio-noiommu device opened by user ({}:{})\n",
+                current::comm().as_bstr(),
+                current::pid()
+            );
+        }
         // CAST: fds are small non-negative integers.
         Ok(fd as isize)
     }
@@ -218,9 +248,14 @@ impl Group {
         self.kvm.set(kvm);
     }
 
-    /// A reference on the group's VM, for a device being opened.
-    pub(crate) fn kvm_reference(&self) -> Option<KvmRef> {
-        self.kvm.reference()
+    /// What the first open of one of the group's devices needs (upstream's
+    /// `vfio_group_use_container()`): `CAP_SYS_RAWIO` for a no-IOMMU group, and a reference
+    /// on the group's VM, which the device keeps until its last close.
+    pub(crate) fn first_device_open(&self) -> Result<Option<KvmRef>> {
+        if self.isolation == Isolation::NoIommu && !current::capable(Capability::SysRawio) {
+            return Err(EPERM);
+        }
+        Ok(self.kvm.reference())
     }
 
     /// Whether the DMA of every device of the group is cache coherent whatever the device
@@ -319,6 +354,9 @@ impl NodeOps for GroupNode {
         if inner.devices.is_empty() {
             return Err(ENODEV);
         }
+        if group.isolation == Isolation::NoIommu && !current::capable(Capability::SysRawio) {
+            return Err(EPERM);
+        }
         if inner.opened {
             return Err(EBUSY);
         }
@@ -400,6 +438,7 @@ impl Drop for RegistryHandle {
 pub(crate) fn add_device(
     device: &Arc<BusDevice>,
     iommu_group: &ARef<IommuGroup>,
+    isolation: Isolation,
 ) -> Result<Arc<Group>> {
     let mut registry: GlobalGuard<REGISTRY> = REGISTRY.lock();
     let id = iommu_group.id();
@@ -417,6 +456,7 @@ pub(crate) fn add_device(
     let group = Arc::pin_init(
         pin_init!(Group {
             iommu_group: iommu_group.clone(),
+            isolation,
             inner <- new_mutex!(GroupInner {
                 devices,
                 opened: false,
@@ -428,7 +468,11 @@ pub(crate) fn add_device(
         GFP_KERNEL,
     )?;
     let class = registry.class.clone().ok_or(ENODEV)?;
-    let node = Node::new(&class, id, group.clone())?;
+    let prefix = match isolation {
+        Isolation::Iommu => c"",
+        Isolation::NoIommu => c"noiommu-",
+    };
+    let node = Node::new(&class, prefix, id, group.clone())?;
     registry.entries.push(
         Entry {
             group: group.clone(),

@@ -15,6 +15,7 @@ mod ext;
 mod group;
 mod kvm;
 mod layout_table;
+mod noiommu;
 #[path = "../uapi/vfio_uapi.rs"]
 mod uapi;
 #[path = "../uapi/uuid.rs"]

@@ -76,6 +76,23 @@ static inline int sysfs_write(const char *path, const char *value)
 	return ret;
 }
 
+/* The first line of the sysfs file @path, without its newline, into @buf; 0 or -1. */
+static inline int sysfs_read_str(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
 /* The number in the sysfs file @path, or -1. */
 static inline long sysfs_long(const char *path)
 {

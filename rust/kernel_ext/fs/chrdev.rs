@@ -155,8 +155,13 @@ unsafe impl<T: NodeOps> Send for Node<T> {}
 unsafe impl<T: NodeOps> Sync for Node<T> {}
 
 impl<T: NodeOps> Node<T> {
-    /// Adds node `minor` of `class`, named after the minor, for `owner`.
-    pub(crate) fn new(class: &Arc<NodeClass>, minor: u32, owner: Arc<T::Owner>) -> Result<Self> {
+    /// Adds node `minor` of `class`, named `prefix` followed by the minor, for `owner`.
+    pub(crate) fn new(
+        class: &Arc<NodeClass>,
+        prefix: &'static CStr,
+        minor: u32,
+        owner: Arc<T::Owner>,
+    ) -> Result<Self> {
         if minor >= MINORS {
             return Err(ENOSPC);
         }
@@ -183,7 +188,8 @@ impl<T: NodeOps> Node<T> {
             (*dev).release = Some(release_node::<T>);
             bindings::cdev_init(cdev, T::TABLE.as_raw());
             (*cdev).owner = kernel::module::this_module::<crate::LocalModule>().as_ptr();
-            let ret = bindings::dev_set_name(dev, c"%u".as_char_ptr(), minor);
+            let ret =
+                bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), prefix.as_char_ptr(), minor);
             let ret = if ret == 0 {
                 bindings::cdev_device_add(cdev, dev)
             } else {

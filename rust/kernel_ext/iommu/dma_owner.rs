@@ -30,6 +30,19 @@ pub(crate) fn enforces_cache_coherency(dev: &Device) -> bool {
     }
 }
 
+/// Whether the IOMMU translating for `dev` makes its DMA cache coherent when mapped
+/// coherent (`IOMMU_CAP_CACHE_COHERENCY`): VFIO maps everything so (userspace has no way to
+/// restore coherency), so it takes no device whose IOMMU cannot (false without an IOMMU).
+pub(crate) fn maps_cache_coherent(dev: &Device) -> bool {
+    // SAFETY: `dev` is a live device for the duration of the borrow.
+    unsafe {
+        bindings::device_iommu_capable(
+            device_ptr(dev),
+            bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY,
+        )
+    }
+}
+
 impl IommuGroup {
     /// The IOMMU group of `dev`, or `None` when no IOMMU translates for it.
     pub(crate) fn of_device(dev: &Device) -> Option<ARef<Self>> {
@@ -73,13 +86,6 @@ impl IommuGroup {
 /// `iommu_group_claim_dma_owner()` succeeded for `group` and is not released yet.
 pub(crate) struct DmaOwnerClaim {
     group: ARef<IommuGroup>,
-}
-
-impl DmaOwnerClaim {
-    /// The group this claim is for.
-    pub(crate) fn group(&self) -> &ARef<IommuGroup> {
-        &self.group
-    }
 }
 
 impl Drop for DmaOwnerClaim {
