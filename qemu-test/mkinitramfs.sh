@@ -5,12 +5,22 @@
 # with --vm also what VMs inside the guest need: the host's QEMU (with its libraries and
 # firmware) and an inner VM (/vm: the test kernel, an initramfs of its own). That is 68 MB
 # more to unpack, about 1 s more boot under TCG: only the boot of the VM tests has it.
+# With --dpdk, DPDK's testpmd (qemu-test/dpdk.sh: bookworm's packages, unpacked) with its
+# libraries and the PMD plugins the e1000e needs, for selftests/sh/dpdk_testpmd.sh.
 #
-#   mkinitramfs.sh KERNEL_BUILD_DIR OUTPUT.cpio [--vm]
+#   mkinitramfs.sh KERNEL_BUILD_DIR OUTPUT.cpio [--vm] [--dpdk]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kbuild=$1 out=$2 with_vm=${3:-}
+kbuild=$1 out=$2 with_vm= with_dpdk=
+shift 2
+for opt in "$@"; do
+	case $opt in
+	--vm) with_vm=1 ;;
+	--dpdk) with_dpdk=1 ;;
+	*) die "mkinitramfs.sh: unknown option '$opt' (--vm, --dpdk)" ;;
+	esac
+done
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
@@ -53,18 +63,53 @@ copy_at_path() {
 	cp -L "$1" "$root$1"
 }
 
-# copy_program FILE: a dynamically linked program of this machine with its dynamic loader
-# and libraries, each at its own path.
+# copy_from_tree TREE FILE: TREE's FILE (a path inside TREE, as in the guest) at that path,
+# symbolic links kept as links, each with what it points to. Kept because identity matters:
+# DPDK's drivers are in its plugin directory, linked to from the library directory, and EAL
+# dlopens every plugin there; a second copy of a library testpmd links would be a second
+# inode, and glibc would load it a second time (every driver registered twice).
+copy_from_tree() {
+	local tree=$1 file=$2 target
+	[ -e "$root$file" ] || [ -L "$root$file" ] && return
+	[ -e "$tree$file" ] || die "no $file in $tree"
+	mkdir -p "$root$(dirname "$file")"
+	if [ -L "$tree$file" ]; then
+		target=$(readlink "$tree$file")
+		ln -s "$target" "$root$file"
+		case $target in /*) ;; *) target=$(dirname "$file")/$target ;; esac
+		copy_from_tree "$tree" "$(realpath -m -s "$target")"
+	else
+		cp "$tree$file" "$root$file"
+	fi
+}
+
+# copy_libs FILE [TREE]: the libraries of an ELF file of this machine (or TREE's FILE, a path
+# inside TREE), found in TREE's library directories first, then as the dynamic loader finds
+# them here, each at its own path.
+copy_libs() {
+	local file=$1 tree=${2:-} ldd_out libs lib
+	ldd_out=$(LD_LIBRARY_PATH=${tree:+$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu} ldd "$tree$file")
+	! grep -q 'not found' <<<"$ldd_out" || die "ldd $tree$file: $(grep 'not found' <<<"$ldd_out")"
+	libs=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 }' <<<"$ldd_out")
+	[ -n "$libs" ] || die "ldd $tree$file listed no libraries"
+	for lib in $libs; do
+		if [ -n "$tree" ] && [ "${lib#"$tree"/}" != "$lib" ]; then
+			copy_from_tree "$tree" "${lib#"$tree"}"
+		else
+			copy_at_path "$lib"
+		fi
+	done
+}
+
+# copy_program FILE [TREE]: a dynamically linked program of this machine (or TREE's FILE)
+# with its dynamic loader and libraries, each at its own path.
 copy_program() {
-	local prog=$1 interp libs lib
-	copy_at_path "$prog"
-	interp=$(readelf -l "$prog" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-	[ -n "$interp" ] || die "no program interpreter in $prog"
+	local prog=$1 tree=${2:-} interp
+	if [ -n "$tree" ]; then copy_from_tree "$tree" "$prog"; else copy_at_path "$prog"; fi
+	interp=$(readelf -l "$tree$prog" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+	[ -n "$interp" ] || die "no program interpreter in $tree$prog"
 	copy_at_path "$interp"
-	libs=$(ldd "$prog" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
-	[ -n "$libs" ] || die "ldd $prog listed no libraries"
-	ldd "$prog" | grep -q 'not found' && die "ldd $prog: $(ldd "$prog" | grep 'not found')"
-	for lib in $libs; do copy_at_path "$lib"; done
+	copy_libs "$prog" "$tree"
 }
 
 # Upstream's modules and their load order, from the kernel's modules.dep. A distribution
@@ -189,6 +234,24 @@ vm_payload() {
 	(cd "$vmroot" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --owner=0:0) > "$root/vm/initramfs.cpio"
 	rm -rf "$vmroot"
 }
-[ "$with_vm" != --vm ] || vm_payload
+[ -z "$with_vm" ] || vm_payload
+
+# --- with --dpdk, for selftests/sh/dpdk_testpmd.sh: DPDK's testpmd from the packages that
+# qemu-test/dpdk.sh unpacks, with its libraries (the unpacked tree's, else this machine's)
+# and only the plugins the e1000e needs (with their libraries) in EAL's plugin directory.
+dpdk_payload() {
+	local tree plugin
+	tree=$("$RVFIO_ROOT/qemu-test/dpdk.sh" root)
+	copy_program /usr/bin/dpdk-testpmd "$tree"
+	# Loaded by glibc itself, not linked: pthread_cancel (EAL's cleanup, at quit) unwinds with
+	# it, and aborts without ("libgcc_s.so.1 must be installed for pthread_cancel to work").
+	[ -f /lib/x86_64-linux-gnu/libgcc_s.so.1 ] || die "no /lib/x86_64-linux-gnu/libgcc_s.so.1 (libgcc-s1)"
+	copy_at_path /lib/x86_64-linux-gnu/libgcc_s.so.1
+	for plugin in $("$RVFIO_ROOT/qemu-test/dpdk.sh" plugins); do
+		copy_from_tree "$tree" "$plugin"
+		copy_libs "$plugin" "$tree"
+	done
+}
+[ -z "$with_dpdk" ] || dpdk_payload
 
 (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc --owner=0:0) > "$out"
