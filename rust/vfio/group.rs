@@ -214,11 +214,11 @@ impl Group {
             Some(attachment) if attachment.container.has_iommu() => {}
             _ => return Err(EINVAL),
         }
-        let name = device.device().clone();
+        let dev = device.device().clone();
         let fd = DeviceFile::open(device, this.into(), file)?;
         if this.isolation == Isolation::NoIommu {
             dev_warn!(
-                name,
+                dev,
                 "vfio-noiommu device opened by user ({}:{})\n",
                 current::comm().as_bstr(),
                 current::pid()
