@@ -278,28 +278,29 @@ fn bar_access(
 }
 
 /// Reads the ROM into `chunk` at `offset` (of a `bar_len`-byte ROM BAR): beyond the image
-/// it reads 0xff, as upstream.
+/// it reads 0xff, as upstream. As upstream's `vfio_pci_bar_rw()`, memory decode is the
+/// user's: with it off no image is found (-ENOMEM); only `REGION_INFO`'s size probe turns
+/// decode on.
 fn rom_access(device: &VfioPciDevice, offset: u64, bar_len: u64, chunk: &mut [u8]) -> Result {
-    device.with_memory_enabled(|| {
-        let rom = device.function.map_rom().ok_or(ENOMEM)?;
-        let image = rom.len().min(bar_len);
-        let mut i = 0;
-        while i < chunk.len() {
-            let at = offset + i as u64;
-            if at >= image {
-                chunk[i..].fill(0xff);
-                break;
-            }
-            // CAST: bounded by the chunk.
-            let fillable = (image - at).min((chunk.len() - i) as u64) as usize;
-            let width = Width::fitting(at, fillable, Width::W32).ok_or(EINVAL)?;
-            let n = width.bytes();
-            let v = rom.read(at, width)?.to_le_bytes();
-            chunk[i..i + n].copy_from_slice(&v[..n]);
-            i += n;
+    let _memory = device.lock_memory();
+    let rom = device.function.map_rom().ok_or(ENOMEM)?;
+    let image = rom.len().min(bar_len);
+    let mut i = 0;
+    while i < chunk.len() {
+        let at = offset + i as u64;
+        if at >= image {
+            chunk[i..].fill(0xff);
+            break;
         }
-        Ok(())
-    })
+        // CAST: bounded by the chunk.
+        let fillable = (image - at).min((chunk.len() - i) as u64) as usize;
+        let width = Width::fitting(at, fillable, Width::W32).ok_or(EINVAL)?;
+        let n = width.bytes();
+        let v = rom.read(at, width)?.to_le_bytes();
+        chunk[i..i + n].copy_from_slice(&v[..n]);
+        i += n;
+    }
+    Ok(())
 }
 
 /// Vets a BAR mmap (upstream's checks and errnos).

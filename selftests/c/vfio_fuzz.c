@@ -2,12 +2,13 @@
 /*
  * vfio_fuzz: a seeded, bounded, multi-threaded fuzzer of the VFIO uAPI (container, group and
  * vfio-pci device fds) with real devices bound: edu and igb (RVFIO_EDU_BDF, RVFIO_IGB_BDF,
- * exported by guest/with-vfio.sh). Only the uAPI is used, so it runs unchanged on rvfio and on
- * upstream's modules.
+ * exported by guest/with-vfio.sh), or with --iommu noiommu edu and the e1000e (RVFIO_EDU_BDF,
+ * RVFIO_NIC_BDF, exported by sh/noiommu.sh). Only the uAPI is used, so it runs unchanged on
+ * rvfio and on upstream's modules.
  *
- *   vfio_fuzz [--seed N] [--calls N] [--threads N] [--iommu v2|v1|both] [--timeout S]
- *             [--chaos N] [--only OP,..] [--skip OP,..] [--common] [--record FILE]
- *             [--verbose]
+ *   vfio_fuzz [--seed N] [--calls N] [--threads N] [--iommu v2|v1|both|noiommu]
+ *             [--timeout S] [--chaos N] [--only OP,..] [--skip OP,..] [--common]
+ *             [--record FILE] [--verbose]
  *   vfio_fuzz --diff FILE_A FILE_B
  *
  * VFIO_FUZZ_SEED, VFIO_FUZZ_CALLS, VFIO_FUZZ_THREADS and VFIO_FUZZ_TIMEOUT in the environment
@@ -28,11 +29,12 @@
  * --chaos calls) while the others keep using the old numbers (those calls then fail, EBADF or
  * on another fd type, which is fine).
  *
- * Device safety: no call may make a device DMA or raise interrupts on its own. igb's BARs are
- * never written (only past their end, which must fail); edu's BAR0 only outside STATUS,
- * IRQ_RAISE and DMA_CMD; ioeventfds only where such a write is allowed (or igb's MSI-X table,
- * which must be refused). Config-space writes are random (COMMAND.MEM off, D3hot, an FLR are
- * all fine). BAR writes hold a per-fd read lock so they cannot land on a reopened fd.
+ * Device safety: no call may make a device DMA or raise interrupts on its own. igb's (the
+ * e1000e's) BARs are never written (only past their end, which must fail); edu's BAR0 only
+ * outside STATUS, IRQ_RAISE and DMA_CMD; ioeventfds only where such a write is allowed (or the
+ * NIC's MSI-X table, which must be refused). Config-space writes are random (COMMAND.MEM
+ * off, D3hot, an FLR are all fine). BAR writes hold a per-fd read lock so they cannot land on
+ * a reopened fd.
  *
  * Oracle (the run fails on any of these):
  *  - every call returns: a watchdog thread fails the run when one takes --timeout s (10);
@@ -41,22 +43,42 @@
  *    mmap of config space, ...; those that depend on the container/group state only with
  *    --threads 1) and MAPs of unmapped or (device-writable) read-only memory never succeed;
  *  - after each phase the fds still work: GET_INFO, a config read of the vendor id equal to
- *    sysfs, MAP+UNMAP of a page, an MSI-X (igb) and MSI (edu) loopback interrupt;
+ *    sysfs, MAP+UNMAP of a page, an MSI-X (igb, e1000e) and MSI (edu) loopback interrupt;
  *  - after closing everything the pinned pages and VmLck are back to their baseline;
  *  - no signal other than a SIGBUS while touching a BAR mmap.
  * The guest runner adds: no splat in dmesg (and on the debug kernel KASAN, lockdep, UBSAN,
  * kmemleak).
+ *
+ * No-IOMMU mode (--iommu noiommu; a boot without an IOMMU, vfio.enable_unsafe_noiommu_mode on,
+ * sh/noiommu.sh): one phase, the groups opened at /dev/vfio/noiommu-<id>, the container set to
+ * VFIO_NOIOMMU_IOMMU (so CAP_SYS_RAWIO is needed: run as root). The op mix is the same (and
+ * g_move: a group through the spare container and back, each step's errno checked), with the
+ * oracle adapted: MAP/UNMAP_DMA, IOMMU_GET_INFO and DIRTY_PAGES are -ENOTTY on the set
+ * container whatever their argument, -EINVAL before SET_IOMMU; SET_IOMMU of any other type
+ * never succeeds (-ENODEV on a container holding a no-IOMMU group); CHECK_EXTENSION answers 1
+ * for the no-IOMMU backend everywhere and 0 for type1 on a container holding a no-IOMMU
+ * group. After the phase no MAP+UNMAP probe (the backend checked instead: it offers only
+ * itself and maps nothing); the loopback interrupts, config reads and the pinned-page and
+ * VmLck checks as above. Nothing is ever DMA-mapped here, and the devices' DMA addresses
+ * would be physical: the device safety rules above are what keeps the machine safe.
  *
  * Cross-check against upstream: --record FILE writes one line per call (index, op, arguments,
  * result, output fields); --diff compares two records call by call and groups the
  * differences by op and errno pair. Each call draws from its own random stream and the memory
  * layout is fixed, so with --threads 1 a seed makes the same calls on both stacks.
  * --common leaves out what rvfio does not serve on purpose or yet (README: the low-power and
- * dma-buf features) and fd-type confusion; the two stacks must then agree on every call. sh/fuzz_diff.sh SEED CALLS [OPTS]
- * runs a seed on both stacks and diffs (the suite's fuzz_diff, with --common).
+ * dma-buf features), fd-type confusion, and what it answers differently as known (config
+ * writes from bad buffers; reads of a ROM while memory decode is off: rvfio enables decode
+ * and reads it, upstream's pci_map_rom() finds no image, -ENOMEM: only the noiommu boot's
+ * e1000e has a ROM); the two stacks must then agree on every call. sh/fuzz_diff.sh SEED
+ * CALLS [OPTS] runs a seed on both stacks and diffs (the suite's fuzz_diff, with --common);
+ * sh/noiommu_fuzz_diff.sh SEED CALLS [OPTS] does the same with --iommu noiommu in the
+ * no-IOMMU boot (noiommu_fuzz_diff).
  *
  * The suite (selftests/tests.txt) runs 100k calls per stack with a fixed seed (printed; about
- * 20 s each in the TCG guest). A long run of 1M calls on rvfio, from the worktree:
+ * 20 s each in the TCG guest), and in the no-IOMMU boot 20k with --iommu noiommu per stack
+ * (noiommu_fuzz, about 6 s each) and a 20k-call replay diffed (noiommu_fuzz_diff). A long
+ * run of 1M calls on rvfio, from the worktree:
  *   RVFIO_OUTDIR=... qemu-test/run-tests.sh '^fuzz$'      (builds, and runs the short one)
  *   qemu-test/run-guest.sh -t 3600 -o $RVFIO_OUTDIR run-tests rvfio_filter='^fuzz$' \
  *       rvfio_test_timeout=3000 VFIO_FUZZ_CALLS=1000000 VFIO_FUZZ_SEED=7
@@ -127,8 +149,9 @@ typedef uint8_t u8;
 
 static void usage(void)
 {
-	printf("usage: vfio_fuzz [--seed N] [--calls N] [--threads N] [--iommu v2|v1|both]\n"
-	       "                 [--timeout S] [--chaos N] [--only OP,..] [--skip OP,..]\n"
+	printf("usage: vfio_fuzz [--seed N] [--calls N] [--threads N]\n"
+	       "                 [--iommu v2|v1|both|noiommu] [--timeout S] [--chaos N]\n"
+	       "                 [--only OP,..] [--skip OP,..]\n"
 	       "                 [--record FILE] [--common] [--verbose]\n"
 	       "       vfio_fuzz --diff FILE_A FILE_B\n"
 	       "calls:");
@@ -165,8 +188,8 @@ static int run_phase(int type, u64 calls, u64 *done)
 	}
 	probe_iova_top();
 	printf("vfio_fuzz: phase %s: %llu calls, %d threads, IOVA space up to %#llx\n",
-	       type == VFIO_TYPE1v2_IOMMU ? "TYPE1v2" : "TYPE1", (unsigned long long)calls,
-	       opt.threads, (unsigned long long)fx.iova_top);
+	       type == VFIO_TYPE1v2_IOMMU ? "TYPE1v2" : type == VFIO_NOIOMMU_IOMMU ? "NOIOMMU" :
+	       "TYPE1", (unsigned long long)calls, opt.threads, (unsigned long long)fx.iova_top);
 	fflush(stdout);
 	atomic_store(&fx.stop, 0);
 	pthread_create(&wd, NULL, watchdog, NULL);
@@ -247,7 +270,11 @@ int main(int argc, char **argv)
 			opt.only = v;
 		else if (!strcmp(a, "--skip"))
 			opt.skip = v;
-		else if (!strcmp(a, "--iommu")) {
+		else if (!strcmp(a, "--iommu") && !strcmp(v, "noiommu")) {
+			opt.noiommu = 1;
+			opt.iommu_v2 = opt.iommu_v1 = 0;
+		} else if (!strcmp(a, "--iommu")) {
+			opt.noiommu = 0;
 			opt.iommu_v2 = strcmp(v, "v1") != 0;
 			opt.iommu_v1 = strcmp(v, "v2") != 0;
 		} else {
@@ -272,15 +299,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fx.single = opt.threads == 1;
+	if (opt.noiommu)
+		ops[OP_g_move].weight = G_MOVE_WEIGHT;
 	setup_weights();
 	if (!op_total) {
 		printf("vfio_fuzz: no calls selected\n");
 		return 1;
 	}
-	if (add_device("edu", "RVFIO_EDU_BDF") || add_device("igb", "RVFIO_IGB_BDF"))
+	/* noiommu: the boot without an IOMMU has the e1000e (sh/noiommu.sh) in igb's place. */
+	if (add_device("edu", "RVFIO_EDU_BDF") ||
+	    (opt.noiommu ? add_device("nic", "RVFIO_NIC_BDF") : add_device("igb", "RVFIO_IGB_BDF")))
 		return 1;
 	if (!fx.ndev) {
-		printf("vfio_fuzz: SKIP: neither RVFIO_EDU_BDF nor RVFIO_IGB_BDF is set\n");
+		printf("vfio_fuzz: SKIP: neither RVFIO_EDU_BDF nor %s is set\n",
+		       opt.noiommu ? "RVFIO_NIC_BDF" : "RVFIO_IGB_BDF");
 		return 4;
 	}
 	if (opt.record) {
@@ -316,6 +348,13 @@ int main(int argc, char **argv)
 	printf("\n");
 
 	t0 = mono_ms();
+	if (opt.noiommu) {
+		int r = run_phase(VFIO_NOIOMMU_IOMMU, opt.calls, &done);
+
+		if (r < 0)
+			fatal("set-up failed");
+		fails += r;
+	}
 	for (int phase = 0; phase < 2; phase++) {
 		int type = phase ? VFIO_TYPE1_IOMMU : VFIO_TYPE1v2_IOMMU;
 		u64 calls = opt.iommu_v2 && opt.iommu_v1 ? (phase ? opt.calls / 2 : opt.calls -

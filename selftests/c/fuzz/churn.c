@@ -188,3 +188,156 @@ static int op_x_chaos(struct thr *t)
 	pthread_mutex_unlock(&fx.chaos_lock);
 	return res;
 }
+
+/* An ioctl's errno, 0 on success. */
+static int io_res(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? errno : 0;
+}
+
+/*
+ * UNSET_CONTAINER of a group whose device fds were just closed: a call of another thread
+ * still in flight on one of them holds the device open a moment (-EBUSY), as in build_all().
+ */
+static int unset_group(int gfd)
+{
+	int res;
+
+	for (int tries = 0; tries < 200; tries++) {
+		res = io_res(gfd, VFIO_GROUP_UNSET_CONTAINER, NULL);
+		if (res != EBUSY || fx.single)
+			break;
+		usleep(5000);
+	}
+	return res;
+}
+
+/*
+ * --iommu noiommu only (weight 0 otherwise): a group through the spare container and back,
+ * as a user would move it. Its devices closed, the group leaves the main container (the
+ * other group keeps it and its backend) and joins the empty spare one, which then offers the
+ * no-IOMMU backend only: type1 extensions answer 0 and SET_IOMMU of any other type is
+ * -ENODEV; before SET_IOMMU its device cannot be opened and type1 ioctls are -EINVAL, after
+ * it they are -ENOTTY and (half the time) the device is opened there and read; then out
+ * again (the spare container loses its backend with its last group: -EINVAL once more),
+ * back into the main container (SET_IOMMU -EINVAL while the other group kept the backend)
+ * and its devices reopened. Every step's result is recorded; with one thread each must be
+ * what is said here (with more, other calls may interleave: only recorded). Anything left
+ * half-done is rebuilt, as chaos does.
+ */
+static int op_g_move(struct thr *t)
+{
+	struct grp *g = &fx.grp[rn(t, fx.ngrp)];
+	u64 type = PICK(t, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_TYPE1v2_IOMMU,
+			VFIO_SPAPR_TCE_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU, 0, VFIO_UNMAP_ALL,
+			1ULL << 32 | VFIO_NOIOMMU_IOMMU);
+	int open_there = chance(t, 50);
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)fx.dma_pool, .iova = 0x7000000, .size = PG,
+	};
+	int c, c2, gfd, fd, res = 0;
+	struct fdev *d = NULL;
+
+	/*
+	 * Not behind another thread's move or chaos (each takes a while: the devices are reset
+	 * on close and on open), which the watchdog would count as this call's time.
+	 */
+	if (pthread_mutex_trylock(&fx.chaos_lock)) {
+		desc(t, "busy");
+		return EAGAIN;
+	}
+	if (atomic_load(&fx.config_dirty)) {
+		desc(t, "rebuild (configuration changed)");
+		rebuild();
+		pthread_mutex_unlock(&fx.chaos_lock);
+		return 0;
+	}
+	desc(t, "group %d type=%#llx%s", (int)(g - fx.grp), (unsigned long long)type,
+	     open_there ? " open" : "");
+	slot_begin(g->slot);
+	for (int i = 0; i < fx.ndev; i++)
+		if (fx.dev[i].grp == g - fx.grp) {
+			d = &fx.dev[i];
+			slot_begin(d->slot);
+			slot_close(d->slot);
+		}
+	gfd = atomic_load(&fx.slots[g->slot].fd);
+	c = atomic_load(&fx.slots[SL_CONT].fd);
+	c2 = atomic_load(&fx.slots[SL_CONT2].fd);
+
+	/* A step's result @r against @want: recorded, checked with one thread, else undone. */
+#define MOVE_STEP(name, r, want) ({						\
+	int __r = (r), __w = (want);						\
+	out(t, "%s=%s ", name, errname(__r));					\
+	if (__r != __w) {							\
+		if (fx.single)							\
+			violation(t, __r, __w, "g_move: " name);		\
+		res = __r ? __r : EPROTO;					\
+		goto undo;							\
+	}									\
+})
+#define MOVE_VALUE(name, r, want) ({						\
+	long __v = (r);								\
+	int __e = __v < 0 ? errno : 0;						\
+	char __why[64];								\
+	out(t, "%s=%ld ", name, __v < 0 ? -(long)__e : __v);			\
+	if (__v != (want)) {							\
+		snprintf(__why, sizeof(__why), "g_move: %s answers %ld, not %d",	\
+			 name, __v, (want));					\
+		if (fx.single)							\
+			violation(t, __e, 0, __why);				\
+		res = __e ? __e : EPROTO;					\
+		goto undo;							\
+	}									\
+})
+	MOVE_STEP("unset", unset_group(gfd), 0);
+	MOVE_STEP("attach2", io_res(gfd, VFIO_GROUP_SET_CONTAINER, &c2), 0);
+	MOVE_VALUE("ext8", ioctl(c2, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU), 1);
+	MOVE_VALUE("ext3", ioctl(c2, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU), 0);
+	if (d) {
+		fd = open_device(d);
+		if (fd >= 0)
+			close(fd);
+		MOVE_STEP("dev", fd < 0 ? errno : 0, EINVAL);
+	}
+	MOVE_STEP("map", io_res(c2, VFIO_IOMMU_MAP_DMA, &m), EINVAL);
+	MOVE_STEP("type", io_res(c2, VFIO_SET_IOMMU, (void *)(uintptr_t)type), ENODEV);
+	MOVE_STEP("set", io_res(c2, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_NOIOMMU_IOMMU), 0);
+	MOVE_STEP("map", io_res(c2, VFIO_IOMMU_MAP_DMA, &m), ENOTTY);
+	MOVE_VALUE("ext1", ioctl(c2, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU), 0);
+	if (d && open_there) {
+		fd = open_device(d);
+		MOVE_STEP("open", fd < 0 ? errno : 0, 0);
+		res = cfg_read(fd, PCI_VENDOR_ID, 2) == d->vendor ? 0 : EIO;
+		close(fd);
+		MOVE_STEP("vendor", res, 0);
+	}
+	MOVE_STEP("unset", unset_group(gfd), 0);
+	MOVE_STEP("map", io_res(c2, VFIO_IOMMU_MAP_DMA, &m), EINVAL);
+	MOVE_STEP("attach", io_res(gfd, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	/* The main container kept its backend unless this was its only group. */
+	MOVE_STEP("set", io_res(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_NOIOMMU_IOMMU),
+		  fx.ngrp > 1 ? EINVAL : 0);
+	for (int i = fx.ndev - 1; i >= 0; i--)
+		if (fx.dev[i].grp == g - fx.grp) {
+			slot_set(fx.dev[i].slot, open_device(&fx.dev[i]));
+			MOVE_STEP("reopen", atomic_load(&fx.slots[fx.dev[i].slot].fd) < 0 ? errno : 0,
+				  0);
+		}
+#undef MOVE_STEP
+#undef MOVE_VALUE
+undo:
+	for (int i = fx.ndev - 1; i >= 0; i--)
+		if (fx.dev[i].grp == g - fx.grp)
+			slot_end(fx.dev[i].slot);
+	slot_end(g->slot);
+	if (res) {
+		desc(t, " -> %s, rebuild", errname(res));
+		if (opt.verbose)
+			printf("vfio_fuzz: [%d] g_move %s: %s\n", t->id, t->desc, t->out);
+		rebuild();
+	}
+	pthread_mutex_unlock(&fx.chaos_lock);
+	return res;
+}

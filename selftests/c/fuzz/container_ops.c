@@ -23,6 +23,28 @@ static int result(struct thr *t, long ret)
 	return 0;
 }
 
+/*
+ * --iommu noiommu: a type1 ioctl (MAP/UNMAP_DMA, GET_INFO, DIRTY_PAGES) on a container gets
+ * -ENOTTY from the no-IOMMU backend, whatever its argument (nothing is read), and -EINVAL
+ * before a backend is set; no container of this boot can have another. With one thread and
+ * the configuration as built, the main container has the backend and the spare one none.
+ * @dirty: fx.config_dirty before the call. Returns whether it checked (noiommu mode).
+ */
+static int noiommu_type1_ioctl(struct thr *t, struct fdref c, int dirty, int res)
+{
+	if (!opt.noiommu)
+		return 0;
+	if (!stable(c) || !slot_is_container(c.slot))
+		return 1;
+	if (res != ENOTTY && res != EINVAL)
+		violation(t, res, ENOTTY, "type1 ioctl on a no-IOMMU container");
+	else if (c.slot == SL_CONT)
+		expect(t, fx.single && !dirty, res, ENOTTY, "type1 ioctl with the no-IOMMU backend");
+	else
+		expect(t, fx.single && !dirty, res, EINVAL, "type1 ioctl before SET_IOMMU");
+	return 1;
+}
+
 static int op_c_version(struct thr *t)
 {
 	struct fdref c = pick_container(t);
@@ -40,20 +62,32 @@ static int op_c_check_ext(struct thr *t)
 {
 	struct fdref c = pick_container(t);
 	u64 ext = chance(t, 70) ? rn(t, 13) : PICK(t, rnd(t), (u32)rnd(t), ~0ULL, 1ULL << 32 | 3);
-	int res;
+	int dirty = atomic_load(&fx.config_dirty);
+	int type1, res;
 
 	desc(t, "fd=%d/%d ext=%#llx", c.fd, c.slot, (unsigned long long)ext);
 	res = result(t, ioctl(c.fd, VFIO_CHECK_EXTENSION, ext));
 	out(t, "%lld", res ? -1LL : t->val);
 	if (stable(c) && slot_is_container(c.slot)) {
+		type1 = ext == VFIO_TYPE1_IOMMU || ext == VFIO_TYPE1v2_IOMMU || ext == VFIO_UNMAP_ALL;
 		expect(t, 1, res, 0, "CHECK_EXTENSION never fails");
 		if (!res && t->val != 0 && t->val != 1)
 			violation(t, res, 0, "CHECK_EXTENSION answers 0 or 1");
 		if (!res && ext > 10 && t->val)
 			violation(t, res, 0, "unknown extension answers 0");
-		if (!res && (ext == VFIO_TYPE1_IOMMU || ext == VFIO_TYPE1v2_IOMMU ||
-			     ext == VFIO_UNMAP_ALL) && t->val != 1)
+		if (!opt.noiommu && !res && type1 && t->val != 1)
 			violation(t, res, 0, "type1 extensions answer 1");
+		/*
+		 * noiommu: the mode is on, so every container offers the no-IOMMU backend; type1
+		 * only one without a no-IOMMU group (the spare container as built: type1 is loaded).
+		 */
+		if (opt.noiommu && !res && ext == VFIO_NOIOMMU_IOMMU && t->val != 1)
+			violation(t, res, 0, "the no-IOMMU extension answers 1");
+		if (opt.noiommu && fx.single && !dirty && !res && type1 &&
+		    t->val != (c.slot == SL_CONT2))
+			violation(t, res, 0, c.slot == SL_CONT2 ?
+				  "type1 extensions answer 1 on a container without groups" :
+				  "type1 extensions answer 0 on a no-IOMMU container");
 	}
 	return res;
 }
@@ -72,6 +106,13 @@ static int op_c_set_iommu(struct thr *t)
 	/* The main container has its IOMMU, the spare one no group. */
 	expect(t, fx.single && !dirty && stable(c) && slot_is_container(c.slot), res, EINVAL,
 	       "SET_IOMMU on a set or group-less container");
+	/*
+	 * noiommu: only the no-IOMMU backend is ever set; any other type is -ENODEV on a
+	 * container holding a no-IOMMU group (none offers it), -EINVAL on a set or empty one.
+	 */
+	if (opt.noiommu && stable(c) && slot_is_container(c.slot) &&
+	    type != VFIO_NOIOMMU_IOMMU && res != EINVAL && res != ENODEV)
+		violation(t, res, ENODEV, "SET_IOMMU of another type on a no-IOMMU boot");
 	return res;
 }
 
@@ -80,6 +121,7 @@ static int op_c_get_info(struct thr *t)
 	struct fdref c = pick_container(t);
 	struct vfio_iommu_type1_info info;
 	u32 minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
+	int dirty = atomic_load(&fx.config_dirty);
 	int k = pick_pk(t, 80);
 	struct vfio_iommu_type1_info *p;
 	int res;
@@ -93,6 +135,8 @@ static int op_c_get_info(struct thr *t)
 	p = place(t, k, &info, sizeof(info));
 	desc(t, "fd=%d/%d argsz=%u ptr=%s", c.fd, c.slot, info.argsz, pk_name[k]);
 	res = result(t, ioctl(c.fd, VFIO_IOMMU_GET_INFO, p));
+	if (noiommu_type1_ioctl(t, c, dirty, res))
+		return res;
 	if (!stable(c) || !slot_is_container(c.slot) || !pk_valid(k))
 		return res;
 	expect(t, info.argsz < minsz, res, EINVAL, "argsz < minsz");
@@ -145,6 +189,8 @@ static int do_map(struct thr *t, struct fdref c, u64 vaddr, const char *vwhat, u
 	     c.slot, m.argsz, flags, vwhat, (unsigned long long)(vaddr - vbase),
 	     (unsigned long long)iova, (unsigned long long)size, pk_name[k]);
 	res = result(t, ioctl(c.fd, VFIO_IOMMU_MAP_DMA, p));
+	if (noiommu_type1_ioctl(t, c, dirty, res))
+		return res;
 	if (!stable(c) || !slot_is_container(c.slot) || !pk_valid(k))
 		return res;
 	overflow = size && (__builtin_add_overflow(iova, size - 1, &end) ||
@@ -225,6 +271,8 @@ static int do_unmap(struct thr *t, struct fdref c, u64 iova, u64 size, u32 flags
 	res = result(t, ioctl(c.fd, VFIO_IOMMU_UNMAP_DMA, p));
 	if (!res && pk_valid(k))
 		out(t, "unmapped=%#llx", (unsigned long long)p->size);
+	if (noiommu_type1_ioctl(t, c, dirty, res))
+		return res;
 	if (!stable(c) || !slot_is_container(c.slot) || !pk_valid(k))
 		return res;
 	if (arg.u.argsz < minsz)
@@ -306,8 +354,10 @@ static int op_c_dirty(struct thr *t)
 		struct vfio_iommu_type1_dirty_bitmap_get g;
 	} arg;
 	u32 minsz = offsetofend(struct vfio_iommu_type1_dirty_bitmap, flags);
+	int dirty = atomic_load(&fx.config_dirty);
 	int k = pick_pk(t, 90);
 	void *p;
+	int res;
 
 	memset(&arg, 0, sizeof(arg));
 	arg.d.flags = PICK(t, VFIO_IOMMU_DIRTY_PAGES_FLAG_START, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
@@ -327,7 +377,9 @@ static int op_c_dirty(struct thr *t)
 	     c.fd, c.slot, arg.d.argsz, arg.d.flags, (unsigned long long)arg.g.iova,
 	     (unsigned long long)arg.g.size, (unsigned long long)arg.g.bitmap.pgsize,
 	     (unsigned long long)arg.g.bitmap.size, pk_name[k]);
-	return result(t, ioctl(c.fd, VFIO_IOMMU_DIRTY_PAGES, p));
+	res = result(t, ioctl(c.fd, VFIO_IOMMU_DIRTY_PAGES, p));
+	noiommu_type1_ioctl(t, c, dirty, res);
+	return res;
 }
 
 /* _IO(';', 100 + nr) that no fd of @kind (0 container, 1 group, 2 device) knows. */

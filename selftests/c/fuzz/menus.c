@@ -59,8 +59,9 @@ static u64 pick_len(struct thr *t)
 
 /*
  * Whether writing [off, off + len) of region @index of @d cannot make the device DMA or
- * raise an interrupt: igb's BARs never (only past their end), edu's BAR0 outside STATUS,
- * IRQ_RAISE and DMA_CMD. Config, ROM and other regions are always allowed.
+ * raise an interrupt: the NIC's BARs (igb's, or the e1000e's with --iommu noiommu) never
+ * (only past their end), edu's BAR0 outside STATUS, IRQ_RAISE and DMA_CMD. Config, ROM and
+ * other regions are always allowed.
  */
 static int write_safe(struct fdev *d, u64 index, u64 off, u64 len)
 {

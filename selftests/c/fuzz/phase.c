@@ -93,6 +93,29 @@ static int sanity(void)
 		}
 		close(efd);
 	}
+	if (opt.noiommu) {
+		/*
+		 * No MAP+UNMAP probe: the no-IOMMU backend is still the container's, offers only
+		 * itself and maps nothing.
+		 */
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+			.vaddr = (uintptr_t)page, .iova = 0x7000000, .size = PG,
+		};
+		struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+
+		fails += check(ioctl(c, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU) == 1,
+			       "CHECK_EXTENSION(NOIOMMU) is 1");
+		fails += check(ioctl(c, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 0,
+			       "CHECK_EXTENSION(TYPE1v2) is 0");
+		fails += check(ioctl(c, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU) == -1 && errno == EINVAL,
+			       "SET_IOMMU(NOIOMMU) again is -EINVAL");
+		fails += check(ioctl(c, VFIO_IOMMU_MAP_DMA, &m) == -1 && errno == ENOTTY,
+			       "MAP_DMA is -ENOTTY");
+		fails += check(ioctl(c, VFIO_IOMMU_GET_INFO, &info) == -1 && errno == ENOTTY,
+			       "IOMMU_GET_INFO is -ENOTTY");
+		return fails;
+	}
 	{
 		struct vfio_iommu_type1_dma_map m = {
 			.argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,

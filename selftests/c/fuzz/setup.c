@@ -141,7 +141,8 @@ static int add_device(const char *name, const char *env)
 	if (i == fx.ngrp) {
 		fx.grp[i].id = gid;
 		fx.grp[i].slot = SL_GRP0 + i;
-		snprintf(fx.grp[i].path, sizeof(fx.grp[i].path), "/dev/vfio/%d", gid);
+		snprintf(fx.grp[i].path, sizeof(fx.grp[i].path), "/dev/vfio/%s%d",
+			 opt.noiommu ? "noiommu-" : "", gid);
 		fx.ngrp++;
 	}
 	d->name = name;

@@ -68,6 +68,7 @@ static struct {
 	const char *only, *skip;
 	int common;
 	int iommu_v2, iommu_v1;
+	int noiommu;		/* --iommu noiommu: one phase, no-IOMMU groups and backend */
 } opt = { .seed = 1, .calls = 20000, .threads = 4, .timeout_s = 10, .chaos = 1500,
 	  .iommu_v2 = 1, .iommu_v1 = 1 };
 
@@ -91,7 +92,7 @@ struct thr {
 	atomic_ullong wd_start;	/* ms; 0 when not in a call */
 	atomic_int wd_op;
 	char desc[480];
-	char out[160];
+	char out[256];
 	long long val;		/* a successful call's return value, when interesting */
 	int has_val;
 	u64 (*stats)[NERR];
