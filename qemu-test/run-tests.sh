@@ -9,8 +9,8 @@
 #   run-tests.sh [REGEX]      only the tests whose names match REGEX
 #
 # RVFIO_EXCLUDE=REGEX leaves out the tests whose names match it (listed as not run); it
-# defaults to '_distro$|_fault$' on the test kernel, '_upstream$|^hotplug$|^vm_|_distro$' on
-# the debug kernel, '_fault$' on Debian's.
+# defaults to '_distro$|_fault$' on the test kernel, '_upstream$|^hotplug$|^vm_|_distro$|
+# _ref_fault$' on the debug kernel, '_fault$' on Debian's.
 #
 # RVFIO_KERNEL=debug runs the suite on the debug kernel instead (qemu-test/kernel-debug.config:
 # KASAN, lockdep, kmemleak, UBSAN...): our modules and upstream's come from that build tree,
