@@ -34,13 +34,7 @@
 /* Opens /dev/vfio/noiommu-<group of @bdf>; -1 (errno set) on failure. */
 static int open_noiommu_group(const char *bdf)
 {
-	char path[64];
-	int group = iommu_group_of(bdf);
-
-	if (group < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%d", group);
-	return open(path, O_RDWR);
+	return open_group_node(bdf, "noiommu-");
 }
 
 /* VFIO_CHECK_EXTENSION's answer (or -errno). */

@@ -50,16 +50,22 @@ static inline const char *driver_of(const char *bdf, char *buf, size_t size)
 	return buf;
 }
 
-/* Opens /dev/vfio/<group> of @bdf; -1 (errno set) on failure. */
-static inline int open_group(const char *bdf)
+/* Opens /dev/vfio/<@prefix><group> of @bdf; -1 (errno set) on failure. */
+static inline int open_group_node(const char *bdf, const char *prefix)
 {
 	char path[64];
 	int group = iommu_group_of(bdf);
 
 	if (group < 0)
 		return -1;
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	snprintf(path, sizeof(path), "/dev/vfio/%s%d", prefix, group);
 	return open(path, O_RDWR);
+}
+
+/* Opens /dev/vfio/<group> of @bdf; -1 (errno set) on failure. */
+static inline int open_group(const char *bdf)
+{
+	return open_group_node(bdf, "");
 }
 
 /* Writes @value to the sysfs file @path; 0 on success. */
