@@ -240,11 +240,6 @@ static bool disarm(struct walk *w)
 	return hit;
 }
 
-static int open_group_fd(const char *bdf)
-{
-	return open_group(bdf);
-}
-
 static int attach(struct walk *w)
 {
 	return xioctl(w->group, VFIO_GROUP_SET_CONTAINER, &w->container);
@@ -280,7 +275,7 @@ static void undo_container(struct walk *w)
 
 static int op_group_open(struct walk *w)
 {
-	w->group = open_group_fd(w->edu);
+	w->group = open_group(w->edu);
 	return w->group < 0 ? -errno : 0;
 }
 
@@ -289,11 +284,6 @@ static void undo_group(struct walk *w)
 	if (w->group >= 0)
 		close(w->group);
 	w->group = -1;
-}
-
-static int op_set_container(struct walk *w)
-{
-	return attach(w);
 }
 
 static int group_unattached(struct walk *w)
@@ -537,7 +527,7 @@ static int open_base(struct walk *w, enum base base, const char *bdf)
 	w->container = w->group = w->device = -1;
 	if (base >= BASE_OPEN) {
 		w->container = open("/dev/vfio/vfio", O_RDWR);
-		w->group = open_group_fd(bdf);
+		w->group = open_group(bdf);
 		if (w->container < 0 || w->group < 0)
 			return -1;
 	}
@@ -694,7 +684,7 @@ FIXTURE_VARIANT(walk) {
 WALK(container_open, 0, 0, false, .base = BASE_NONE, .op = op_container_open,
      .undo = undo_container);
 WALK(group_open, 0, 0, false, .base = BASE_NONE, .op = op_group_open, .undo = undo_group);
-WALK(set_container, 0, 0, false, .base = BASE_OPEN, .op = op_set_container,
+WALK(set_container, 0, 0, false, .base = BASE_OPEN, .op = attach,
      .unchanged = group_unattached, .undo = undo_set_container);
 WALK(set_iommu, 0, 0, false, .base = BASE_ATTACHED, .op = op_set_iommu,
      .unchanged = no_iommu_set, .undo = undo_set_iommu);

@@ -57,9 +57,9 @@ impl NoIommuGroup {
     pub(crate) fn new(dev: &ARef<Device>) -> Result<Self> {
         // SAFETY: No precondition; on success we own the reference returned.
         let raw = from_err_ptr(unsafe { bindings::iommu_group_alloc() })?;
+        let raw = NonNull::new(raw).ok_or(ENOMEM)?.cast::<IommuGroup>();
         // SAFETY: `raw` is a live group and the reference just taken is ours.
-        let group: ARef<IommuGroup> =
-            unsafe { ARef::from_raw(NonNull::new(raw).ok_or(ENOMEM)?.cast()) };
+        let group: ARef<IommuGroup> = unsafe { ARef::from_raw(raw) };
         // SAFETY: `group` is live; the name is copied.
         to_result(unsafe {
             bindings::iommu_group_set_name(group.as_raw(), c"vfio-noiommu".as_char_ptr())
