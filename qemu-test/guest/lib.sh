@@ -19,9 +19,14 @@ module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2
 
 # RVFIO_DMA_ENTRY_LIMIT, when set, becomes the type1 dma_entry_limit of either stack;
 # RVFIO_PCI_PARAMS (e.g. "enable_sriov=1") are vfio-pci's module parameters on either stack.
+# rvfio's vfio.ko binds device cdevs to the kernel's iommufd.ko (upstream's too, through its
+# load order), where the kernel has it as a module.
 load_rvfio() {
 	module_loaded vfio && fail "a vfio module is already loaded"
 	local limit=${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT}
+	if [ -f $UPSTREAM_MODDIR/iommufd.ko ] && ! module_loaded iommufd; then
+		insmod $UPSTREAM_MODDIR/iommufd.ko || fail "insmod iommufd.ko"
+	fi
 	if [ -f $RVFIO_MODDIR/vfio_iommu_type1.ko ]; then
 		insmod $RVFIO_MODDIR/vfio.ko || fail "insmod vfio.ko"
 		insmod $RVFIO_MODDIR/vfio_iommu_type1.ko $limit || fail "insmod vfio_iommu_type1.ko $limit"
@@ -39,6 +44,9 @@ unload_rvfio() {
 		rmmod vfio_iommu_type1 || fail "rmmod vfio_iommu_type1"
 	fi
 	rmmod vfio || fail "rmmod vfio"
+	if module_loaded iommufd; then
+		rmmod iommufd || fail "rmmod iommufd"
+	fi
 }
 
 # Another build of ours, for before/after benchmarks (bench.sh: RVFIO_BENCH_BASELINE).

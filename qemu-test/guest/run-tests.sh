@@ -149,7 +149,7 @@ while IFS='	' read -r name cmd; do
 	if module_loaded vfio || module_loaded vfio_pci; then
 		why="${why:+$why; }left a vfio module loaded"
 		rc=1
-		for m in vfio_pci vfio_pci_core vfio_iommu_type1 vfio; do rmmod $m 2>/dev/null; done
+		for m in vfio_pci vfio_pci_core vfio_iommu_type1 vfio iommufd; do rmmod $m 2>/dev/null; done
 	fi
 	if [ $rc -eq 0 ]; then
 		tap "ok $n $name # ${secs}s"

@@ -54,6 +54,10 @@ pub const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: u32 = vfio_io(12);
 pub const VFIO_DEVICE_PCI_HOT_RESET: u32 = vfio_io(13);
 pub const VFIO_DEVICE_IOEVENTFD: u32 = vfio_io(16);
 pub const VFIO_DEVICE_FEATURE: u32 = vfio_io(17);
+/// Device cdev ioctls.
+pub const VFIO_DEVICE_BIND_IOMMUFD: u32 = vfio_io(18);
+pub const VFIO_DEVICE_ATTACH_IOMMUFD_PT: u32 = vfio_io(19);
+pub const VFIO_DEVICE_DETACH_IOMMUFD_PT: u32 = vfio_io(20);
 /// Type1 IOMMU ioctls (shared numbers with the SPAPR ones, as upstream).
 pub const VFIO_IOMMU_GET_INFO: u32 = vfio_io(12);
 pub const VFIO_IOMMU_MAP_DMA: u32 = vfio_io(13);
@@ -93,6 +97,9 @@ plain_data! {
     vfio_device_ioeventfd = 32,
     vfio_device_low_power_entry_with_wakeup = 8,
     vfio_iommu_type1_dirty_bitmap = 8,
+    vfio_device_bind_iommufd = 24,
+    vfio_device_attach_iommufd_pt = 16,
+    vfio_device_detach_iommufd_pt = 12,
     VfioBitmap = 24,
     DirtyBitmapGet = 40,
 }

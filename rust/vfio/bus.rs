@@ -21,12 +21,18 @@ use kernel::{
 };
 
 use crate::{
+    cdev::{self, CdevNode},
     ext::{
         bus_callbacks::BusCallbacks,
         core_exports::CoreAbi,
         device_inode::DeviceInode,
         iommu_dma_owner,
         iommu_group::IommuGroup,
+        iommufd::{
+            BoundDevice,
+            IommufdCtx,
+            Target, //
+        },
         kvm::KvmRef,
         noiommu::{
             self,
@@ -52,19 +58,32 @@ pub(crate) struct BusDevice {
     /// Open device fds, and whether the device is leaving.
     #[pin]
     state: Mutex<DeviceState>,
-    /// Signalled when the last device fd closes.
+    /// Signalled when the last device fd or cdev file closes.
     #[pin]
     all_closed: CondVar,
 }
 
 /// The mutable state of a [`BusDevice`].
 struct DeviceState {
+    /// Opens of the device: its group's device fds, or the one cdev file bound to an
+    /// iommufd. The first calls the bus driver's `open_device`, the last `close_device`.
     open_fds: u32,
-    /// The VM of the device's group when its first fd opened, referenced until the last
-    /// closes (upstream's `device->kvm`).
+    /// The VM of the device's group (or of its cdev file) when the device opened,
+    /// referenced until it closes (upstream's `device->kvm`).
     kvm: Option<KvmRef>,
-    /// Unregistration started: no new device fds.
+    /// The device's iommufd binding while its cdev file has it open.
+    iommufd: Option<BoundDevice>,
+    /// Open files of the device's cdev, bound or not: unregistration waits for them too.
+    cdev_files: u32,
+    /// Unregistration started: no new device fds or cdev files.
     removing: bool,
+}
+
+impl DeviceState {
+    /// Whether nothing holds the device open or its cdev.
+    fn idle(&self) -> bool {
+        self.open_fds == 0 && self.cdev_files == 0
+    }
 }
 
 /// How often (in ms) unregistration asks the bus driver again to get the device released.
@@ -112,14 +131,74 @@ impl BusDevice {
         Ok(())
     }
 
-    /// Accounts a closed device fd; the last one closes the device in the bus driver, then
-    /// drops its VM reference.
+    /// Opens the device for a file of its cdev, bound to the iommufd context `ctx`
+    /// (`VFIO_DEVICE_BIND_IOMMUFD`), with `kvm` as its VM; returns the device's id in the
+    /// context. Only a device open nowhere else can be (-EINVAL, as upstream: the cdev path
+    /// has no way to share an open device); the file's [`CdevOpen`] closes it again.
+    pub(crate) fn open_cdev(
+        self: &Arc<Self>,
+        ctx: &IommufdCtx,
+        kvm: Option<KvmRef>,
+    ) -> Result<(CdevOpen, u32)> {
+        let mut state = self.state.lock();
+        if state.removing {
+            return Err(ENODEV);
+        }
+        if state.open_fds != 0 {
+            return Err(EINVAL);
+        }
+        // As upstream's `vfio_df_device_first_open()`: bound (iommufd takes the device's
+        // DMA from the kernel), then opened in the bus driver.
+        let bound = BoundDevice::bind(ctx, &self.dev)?;
+        if let Err(e) = self.callbacks.open_device() {
+            drop(bound);
+            drop(state);
+            drop(kvm);
+            return Err(e);
+        }
+        let id = bound.id();
+        state.iommufd = Some(bound);
+        state.kvm = kvm;
+        state.open_fds = 1;
+        Ok((CdevOpen(self.clone()), id))
+    }
+
+    /// Attaches `target` of the device, open through its cdev, to the page table `pt_id` of
+    /// its iommufd context (or moves it there); returns the id of what was attached.
+    pub(crate) fn attach_iommufd(&self, target: Target, pt_id: u32) -> Result<u32> {
+        let mut state = self.state.lock();
+        state.iommufd.as_mut().ok_or(EINVAL)?.attach(target, pt_id)
+    }
+
+    /// Detaches `target` of the device, open through its cdev, from its page table.
+    pub(crate) fn detach_iommufd(&self, target: Target) {
+        if let Some(bound) = self.state.lock().iommufd.as_mut() {
+            bound.detach(target);
+        }
+    }
+
+    /// Accounts a newly opened file of the device's cdev (-ENODEV once it is leaving).
+    pub(crate) fn use_cdev(self: &Arc<Self>) -> Result<CdevUse> {
+        let mut state = self.state.lock();
+        if state.removing {
+            return Err(ENODEV);
+        }
+        state.cdev_files += 1;
+        Ok(CdevUse(self.clone()))
+    }
+
+    /// Accounts a closed device fd; the last one closes the device in the bus driver, hands
+    /// an iommufd binding back, then drops its VM reference.
     pub(crate) fn close_fd(&self) {
         let mut state = self.state.lock();
         state.open_fds -= 1;
         if state.open_fds == 0 {
             self.callbacks.close_device();
-            self.all_closed.notify_all();
+            // As upstream's `vfio_df_device_last_close()`: unbound after the close.
+            drop(state.iommufd.take());
+            if state.idle() {
+                self.all_closed.notify_all();
+            }
             // Dropped unlocked: the last reference destroys the VM, whose kvm-vfio device
             // then calls back into VFIO.
             let kvm = state.kvm.take();
@@ -135,7 +214,7 @@ impl BusDevice {
         let mut state = self.state.lock();
         state.removing = true;
         let mut count = 0;
-        while state.open_fds > 0 {
+        while !state.idle() {
             self.callbacks.request(count);
             count += 1;
             let waited = self.all_closed.wait_interruptible_timeout(
@@ -147,7 +226,7 @@ impl BusDevice {
                     self.dev,
                     "device in use by userspace: unregistration blocked until it is released\n"
                 );
-                while state.open_fds > 0 {
+                while !state.idle() {
                     self.all_closed.wait(&mut state);
                 }
             }
@@ -155,8 +234,41 @@ impl BusDevice {
     }
 }
 
+/// A cdev file's open of its device (from [`BusDevice::open_cdev`]); dropping it closes the
+/// device.
+pub(crate) struct CdevOpen(Arc<BusDevice>);
+
+impl Drop for CdevOpen {
+    fn drop(&mut self) {
+        self.0.close_fd();
+    }
+}
+
+/// An open file of a device's cdev, accounted while it lives.
+pub(crate) struct CdevUse(Arc<BusDevice>);
+
+impl CdevUse {
+    /// The device.
+    pub(crate) fn device(&self) -> &Arc<BusDevice> {
+        &self.0
+    }
+}
+
+impl Drop for CdevUse {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock();
+        state.cdev_files -= 1;
+        if state.idle() {
+            self.0.all_closed.notify_all();
+        }
+    }
+}
+
 /// What `rvfio_register_device()` hands out: the device and the group it joined.
 pub(crate) struct Registration {
+    /// The device's cdev, `/dev/vfio/devices/vfio<N>`, if iommufd is there to bind it to;
+    /// removed first, so that no new file opens while unregistration waits.
+    cdev: Option<CdevNode>,
     device: Arc<BusDevice>,
     group: Arc<Group>,
     /// The group made for the device in no-IOMMU mode; dropped (the device taken out of it)
@@ -197,6 +309,8 @@ impl CoreAbi for Core {
                 state <- new_mutex!(DeviceState {
                     open_fds: 0,
                     kvm: None,
+                    iommufd: None,
+                    cdev_files: 0,
                     removing: false,
                 }),
                 all_closed <- new_condvar!(),
@@ -206,6 +320,18 @@ impl CoreAbi for Core {
         // Allocated first: nothing may fail once the device is in its group.
         let slot = KBox::<Registration>::new_uninit(GFP_KERNEL)?;
         let group = group::add_device(&device, &iommu_group, isolation)?;
+        // As upstream without `CONFIG_IOMMUFD_NOIOMMU`: no cdev for a no-IOMMU device.
+        let cdev = match isolation {
+            Isolation::Iommu => cdev::add_node(&device, &group),
+            Isolation::NoIommu => Ok(None),
+        };
+        let cdev = match cdev {
+            Ok(cdev) => cdev,
+            Err(e) => {
+                group::remove_device(&device, &group);
+                return Err(e);
+            }
+        };
         if isolation == Isolation::NoIommu {
             noiommu::taint();
             dev_warn!(
@@ -219,13 +345,15 @@ impl CoreAbi for Core {
             group.id()
         );
         Ok(slot.write(Registration {
+            cdev,
             device,
             group,
             _noiommu: noiommu,
         }))
     }
 
-    fn unregister(registration: KBox<Registration>) {
+    fn unregister(mut registration: KBox<Registration>) {
+        drop(registration.cdev.take());
         registration.device.wait_all_closed();
         group::remove_device(&registration.device, &registration.group);
         dev_info!(registration.device.dev, "unregistered from vfio\n");

@@ -27,6 +27,8 @@ pub(crate) mod iommu_dma_owner;
 pub(crate) mod iommu_drivers;
 #[path = "../kernel_ext/iommu/group.rs"]
 pub(crate) mod iommu_group;
+#[path = "../kernel_ext/iommu/iommufd.rs"]
+pub(crate) mod iommufd;
 #[path = "../kernel_ext/virt/kvm.rs"]
 pub(crate) mod kvm;
 #[path = "../kernel_ext/abi/layout.rs"]

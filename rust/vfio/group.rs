@@ -41,6 +41,7 @@ use crate::{
             self,
             Node,
             NodeClass,
+            NodeDir,
             NodeOps, //
         },
         current::{
@@ -99,6 +100,19 @@ struct GroupInner {
     attachment: Option<Attachment>,
     /// Open device fds of the group's devices (each also holds the group file).
     open_devices: u32,
+    /// Devices of the group bound (or being bound) through their cdev: the group cannot be
+    /// opened meanwhile (upstream's `cdev_device_open_cnt`).
+    cdev_blocks: u32,
+}
+
+/// A group kept closed for a device used through its cdev (upstream's
+/// `vfio_device_block_group()`); dropping it lets the group be opened again.
+pub(crate) struct GroupBlock(Arc<Group>);
+
+impl Drop for GroupBlock {
+    fn drop(&mut self) {
+        self.0.inner.lock().cdev_blocks -= 1;
+    }
 }
 
 /// A group's membership of a container. Dropping it leaves the container, then hands DMA
@@ -269,6 +283,17 @@ impl Group {
             .all(|d| iommu_dma_owner::enforces_cache_coherency(d.device()))
     }
 
+    /// Keeps the group closed until the block is dropped: -EBUSY if it is open, as a device
+    /// cannot be used through its group and its cdev at once.
+    pub(crate) fn block(self: &Arc<Self>) -> Result<GroupBlock> {
+        let mut inner = self.inner.lock();
+        if inner.opened {
+            return Err(EBUSY);
+        }
+        inner.cdev_blocks += 1;
+        Ok(GroupBlock(self.clone()))
+    }
+
     /// Accounts a new device fd of one of the group's devices.
     pub(crate) fn device_opened(&self) {
         self.inner.lock().open_devices += 1;
@@ -357,7 +382,7 @@ impl NodeOps for GroupNode {
         if group.isolation == Isolation::NoIommu && !current::capable(Capability::SysRawio) {
             return Err(EPERM);
         }
-        if inner.opened {
+        if inner.cdev_blocks > 0 || inner.opened {
             return Err(EBUSY);
         }
         inner.opened = true;
@@ -394,6 +419,13 @@ struct Entry {
     _node: Node<GroupNode>,
 }
 
+/// Where group nodes are: `/dev/vfio`.
+struct VfioDir;
+
+impl NodeDir for VfioDir {
+    const DIR: &'static CStr = c"vfio";
+}
+
 /// All groups with registered devices, and the class their nodes live in.
 pub(crate) struct Registry {
     class: Option<Arc<NodeClass>>,
@@ -417,7 +449,7 @@ impl RegistryHandle {
     /// Called once, from module init.
     pub(crate) fn new() -> Result<Self> {
         let lock = RegistryLock::new();
-        let class = Arc::new(NodeClass::new(c"vfio")?, GFP_KERNEL)?;
+        let class = Arc::new(NodeClass::new::<VfioDir>(c"vfio")?, GFP_KERNEL)?;
         REGISTRY.lock().class = Some(class);
         Ok(Self(lock))
     }
@@ -462,6 +494,7 @@ pub(crate) fn add_device(
                 opened: false,
                 attachment: None,
                 open_devices: 0,
+                cdev_blocks: 0,
             }),
             kvm <- KvmSlot::new(),
         }),
@@ -472,7 +505,7 @@ pub(crate) fn add_device(
         Isolation::Iommu => c"",
         Isolation::NoIommu => c"noiommu-",
     };
-    let node = Node::new(&class, prefix, id, group.clone())?;
+    let node = Node::new(&class, prefix, id, None, group.clone())?;
     registry.entries.push(
         Entry {
             group: group.clone(),

@@ -13,6 +13,7 @@ use kernel::{
 };
 
 use crate::{
+    cdev::CdevFile,
     device::DeviceFile,
     ext::{core_exports::KvmFileAbi, iommu_dma_owner, kvm::KvmHandle},
     group::Group,
@@ -24,6 +25,8 @@ enum VfioFile<'a> {
     Group(ArcBorrow<'a, Group>),
     /// A device fd (`VFIO_GROUP_GET_DEVICE_FD`).
     Device(&'a DeviceFile),
+    /// A file of a device's cdev, `/dev/vfio/devices/vfio<N>`, bound or not.
+    Cdev(core::pin::Pin<&'a CdevFile>),
     /// Anything else.
     Other,
 }
@@ -34,6 +37,8 @@ impl<'a> VfioFile<'a> {
             VfioFile::Group(group)
         } else if let Some(device) = DeviceFile::of_file(file) {
             VfioFile::Device(device)
+        } else if let Some(cdev) = CdevFile::of_file(file) {
+            VfioFile::Cdev(cdev)
         } else {
             VfioFile::Other
         }
@@ -52,17 +57,21 @@ impl<'a> VfioFile<'a> {
             VfioFile::Device(device) => {
                 iommu_dma_owner::enforces_cache_coherency(device.device().device())
             }
+            VfioFile::Cdev(cdev) => {
+                iommu_dma_owner::enforces_cache_coherency(cdev.device().device())
+            }
             VfioFile::Other => true,
         }
     }
 
-    /// Associates the file with a VM (or none). Devices of a group opened meanwhile hold a
-    /// reference on it. Upstream records it for a device fd too, where only binding a
-    /// device opened through its cdev uses it; rvfio's device fds all come from groups and
-    /// are open already, so there is nothing to record.
+    /// Associates the file with a VM (or none): devices of a group opened meanwhile, or
+    /// the device of a cdev file bound meanwhile, hold a reference on it. A group's device
+    /// fd is open already, so there is nothing to record for it.
     fn set_kvm(&self, kvm: Option<KvmHandle>) {
-        if let VfioFile::Group(group) = self {
-            group.set_kvm(kvm);
+        match self {
+            VfioFile::Group(group) => group.set_kvm(kvm),
+            VfioFile::Cdev(cdev) => cdev.set_kvm(kvm),
+            VfioFile::Device(_) | VfioFile::Other => {}
         }
     }
 }

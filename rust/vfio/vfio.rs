@@ -9,6 +9,7 @@ use kernel::prelude::*;
 #[path = "../uapi/args.rs"]
 mod args;
 mod bus;
+mod cdev;
 mod container;
 mod device;
 mod ext;
@@ -49,6 +50,8 @@ struct VfioModule {
     container_dev: FixedMiscRegistration<Container>,
     /// The group registry and the `vfio` class of `/dev/vfio/<group>` nodes.
     _groups: group::RegistryHandle,
+    /// The `vfio-dev` class of `/dev/vfio/devices/vfio<N>` nodes.
+    _cdevs: cdev::RegistryHandle,
     /// The IOMMU backend drivers modules register; every such module depends on this one,
     /// so none is left when it goes.
     _iommu_drivers: IommuDriversHandle,
@@ -61,6 +64,7 @@ impl kernel::InPlaceModule for VfioModule {
                 layout_table::check()?;
                 group::RegistryHandle::new()?
             },
+            _cdevs: cdev::RegistryHandle::new()?,
             _iommu_drivers: IommuDriversHandle::new(),
             container_dev <- FixedMiscRegistration::register(FixedMiscOptions {
                 name: c"vfio",

@@ -6,7 +6,7 @@
 cat > /tmp/selfcheck.txt <<'LIST'
 kernel_warning	echo "<7>WARNING: rvfio runner self-check (deliberate)" > /dev/kmsg
 failed_insmod	insmod /tests/tests.txt
-leaves_module_loaded	insmod /lib/modules/rvfio/vfio.ko
+leaves_module_loaded	sh -c '. /guest/lib.sh; load_rvfio'
 times_out	sleep 60
 exits_nonzero	false
 passes	true

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Character-device nodes with our own file operations, for `/dev/vfio/<group>`.
+//! Character-device nodes with our own file operations, for `/dev/vfio/<group>` and
+//! `/dev/vfio/devices/vfio<N>`.
 //!
 //! 7.3's Rust has no cdev/class abstraction. A [`NodeClass`] is a device class plus a
 //! chrdev region (dynamic major); a [`Node`] is one `struct device` + `struct cdev` pair
-//! in it, named `<class>/<name>` below `/dev`. The pair lives in a heap block that is freed
+//! in it, named `<dir>/<name>` below `/dev`. The pair lives in a heap block that is freed
 //! by the device's release callback, never earlier: open files pin the cdev, which pins the
 //! device, so a node can be removed while userspace still holds it open.
 
 use core::ptr::NonNull;
 use kernel::{
     bindings,
+    device::Device,
     error::{
         from_err_ptr,
         to_result, //
@@ -28,10 +30,19 @@ use kernel::{
     },
 };
 
-use super::file_ops::{
-    FileOps,
-    FileOpsTable, //
+use super::{
+    file_ops::{
+        FileOps,
+        FileOpsTable, //
+    },
+    raw::device_ptr,
 };
+
+/// The directory below `/dev` a class's nodes appear in.
+pub(crate) trait NodeDir {
+    /// The directory, e.g. `vfio`.
+    const DIR: &'static CStr;
+}
 
 /// A kind of node: its files' operations, and how an open of a node makes a file's data.
 /// Its [`FileOps::TABLE`] is a `static` initialised with [`node_table`].
@@ -69,8 +80,8 @@ unsafe impl Send for NodeClass {}
 unsafe impl Sync for NodeClass {}
 
 impl NodeClass {
-    /// Creates the class `name`; its nodes appear as `/dev/<name>/<node name>`.
-    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
+    /// Creates the class `name`; its nodes appear as `/dev/<D::DIR>/<node name>`.
+    pub(crate) fn new<D: NodeDir>(name: &'static CStr) -> Result<Self> {
         let mut base: bindings::dev_t = 0;
         // SAFETY: `base` is a valid out-pointer and `name` a static string.
         to_result(unsafe {
@@ -87,7 +98,7 @@ impl NodeClass {
         };
         // SAFETY: `class` is a fresh class no device uses yet; setting its devnode
         // callback before the first device is added is what `class_create()` users do.
-        unsafe { (*class).devnode = Some(devnode_in_class_dir) };
+        unsafe { (*class).devnode = Some(devnode_in::<D>) };
         // INVARIANT: both resources were just acquired.
         Ok(Self {
             class: NonNull::new(class).ok_or(ENOMEM)?,
@@ -107,22 +118,22 @@ impl Drop for NodeClass {
     }
 }
 
-/// `class->devnode`: put nodes under a directory named after their class.
+/// `class->devnode`: put nodes under `D::DIR`.
 ///
 /// # Safety
 ///
 /// Called by the driver core with a live device of a class made by [`NodeClass::new`].
-unsafe extern "C" fn devnode_in_class_dir(
+unsafe extern "C" fn devnode_in<D: NodeDir>(
     dev: *const bindings::device,
     _mode: *mut bindings::umode_t,
 ) -> *mut c_char {
-    // SAFETY: The driver core calls this with a live device of our class, whose name and
-    // class name are NUL-terminated strings; `kasprintf` copies them.
+    // SAFETY: The driver core calls this with a live device of our class, whose name is a
+    // NUL-terminated string, as is `D::DIR`; `kasprintf` copies them.
     unsafe {
         bindings::kasprintf(
             bindings::GFP_KERNEL,
             c"%s/%s".as_char_ptr(),
-            (*(*dev).class).name,
+            D::DIR.as_char_ptr(),
             bindings::dev_name(dev),
         )
     }
@@ -155,11 +166,13 @@ unsafe impl<T: NodeOps> Send for Node<T> {}
 unsafe impl<T: NodeOps> Sync for Node<T> {}
 
 impl<T: NodeOps> Node<T> {
-    /// Adds node `minor` of `class`, named `prefix` followed by the minor, for `owner`.
+    /// Adds node `minor` of `class`, named `prefix` followed by the minor, for `owner`; its
+    /// sysfs directory is below `parent`'s if given (the class's otherwise).
     pub(crate) fn new(
         class: &Arc<NodeClass>,
         prefix: &'static CStr,
         minor: u32,
+        parent: Option<&Device>,
         owner: Arc<T::Owner>,
     ) -> Result<Self> {
         if minor >= MINORS {
@@ -186,6 +199,8 @@ impl<T: NodeOps> Node<T> {
             (*dev).class = class.class.as_ptr();
             (*dev).devt = class.base + minor;
             (*dev).release = Some(release_node::<T>);
+            // `device_add` takes its own reference on the parent.
+            (*dev).parent = parent.map_or(core::ptr::null_mut(), device_ptr);
             bindings::cdev_init(cdev, T::TABLE.as_raw());
             (*cdev).owner = kernel::module::this_module::<crate::LocalModule>().as_ptr();
             let ret =

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iommufd (`/dev/iommu`) as the IOMMU context of a device opened through its cdev: a
+//! context taken from userspace's fd, and a device bound to it, whose DMA iommufd then owns
+//! and attaches to the page tables userspace names (`iommufd_helpers.c`, upstream's
+//! `vfio_iommufd_physical_*` in `drivers/vfio/iommufd.c`).
+
+use core::ptr::NonNull;
+use kernel::{
+    device::Device,
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
+    prelude::*,
+    sync::aref::ARef,
+};
+
+use super::raw::device_ptr;
+
+/// `struct iommufd_ctx`, only ever behind a pointer.
+#[repr(C)]
+struct RawCtx {
+    _opaque: [u8; 0],
+}
+
+/// `struct iommufd_device`, only ever behind a pointer.
+#[repr(C)]
+struct RawDevice {
+    _opaque: [u8; 0],
+}
+
+// `struct device` has zero-sized members that trip the lint; only pointers cross here.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn rvfio_iommufd_available() -> bool;
+    fn rvfio_iommufd_ctx_from_fd(fd: i32) -> *mut RawCtx;
+    fn rvfio_iommufd_ctx_put(ctx: *mut RawCtx);
+    fn rvfio_iommufd_device_bind(
+        ctx: *mut RawCtx,
+        dev: *mut kernel::bindings::device,
+        id: *mut u32,
+    ) -> *mut RawDevice;
+    fn rvfio_iommufd_device_unbind(idev: *mut RawDevice);
+    fn rvfio_iommufd_device_attach(
+        idev: *mut RawDevice,
+        pasid_set: bool,
+        pasid: u32,
+        pt_id: *mut u32,
+    ) -> i32;
+    fn rvfio_iommufd_device_replace(
+        idev: *mut RawDevice,
+        pasid_set: bool,
+        pasid: u32,
+        pt_id: *mut u32,
+    ) -> i32;
+    fn rvfio_iommufd_device_detach(idev: *mut RawDevice, pasid_set: bool, pasid: u32);
+}
+
+/// Whether the kernel has iommufd (`CONFIG_IOMMUFD`): without it no device can be bound.
+pub(crate) fn available() -> bool {
+    // SAFETY: No precondition.
+    unsafe { rvfio_iommufd_available() }
+}
+
+/// An iommufd context, referenced.
+///
+/// # Invariants
+///
+/// `ctx` is a reference from `iommufd_ctx_from_fd()`, put once, in [`Drop`].
+pub(crate) struct IommufdCtx {
+    ctx: NonNull<RawCtx>,
+}
+
+impl IommufdCtx {
+    /// The context of the iommufd that is `fd` in the calling process: -EBADF if there is
+    /// no such file, -EBADFD if it is not an iommufd, -EOPNOTSUPP without iommufd.
+    pub(crate) fn from_fd(fd: i32) -> Result<Self> {
+        // SAFETY: No precondition; returns a reference or an `ERR_PTR`.
+        let ctx = from_err_ptr(unsafe { rvfio_iommufd_ctx_from_fd(fd) })?;
+        // INVARIANT: a reference just taken, checked non-error.
+        Ok(Self {
+            ctx: NonNull::new(ctx).ok_or(EBADF)?,
+        })
+    }
+}
+
+impl Drop for IommufdCtx {
+    fn drop(&mut self) {
+        // SAFETY: Our reference (type invariant), put once.
+        unsafe { rvfio_iommufd_ctx_put(self.ctx.as_ptr()) };
+    }
+}
+
+/// What of a device an attach or detach is about: all of its DMA (requests without a
+/// PASID), or that tagged with one PASID.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `IOMMU_NO_PASID`.
+    Device,
+    /// One PASID.
+    Pasid(u32),
+}
+
+impl Target {
+    /// The C helpers' form.
+    fn raw(self) -> (bool, u32) {
+        match self {
+            Target::Device => (false, 0),
+            Target::Pasid(pasid) => (true, pasid),
+        }
+    }
+}
+
+/// A device bound to an iommufd context: iommufd owns its DMA (the bind claimed it from the
+/// kernel's DMA API) and userspace's page tables translate what is attached. Dropping it
+/// detaches every target (the PASIDs first) and unbinds.
+///
+/// # Invariants
+///
+/// `idev` is what `iommufd_device_bind()` returned for `_dev` and is not unbound yet;
+/// `attached` holds each target attached to a page table and not detached since, once.
+pub(crate) struct BoundDevice {
+    idev: NonNull<RawDevice>,
+    /// Keeps the device iommufd holds a pointer to.
+    _dev: ARef<Device>,
+    id: u32,
+    attached: KVec<Target>,
+}
+
+// SAFETY: iommufd's device objects may be used and unbound from any thread; the caller
+// serialises the `&mut self` methods.
+unsafe impl Send for BoundDevice {}
+// SAFETY: `&self` methods only read plain fields.
+unsafe impl Sync for BoundDevice {}
+
+impl BoundDevice {
+    /// Binds `dev` to `ctx`: -EBUSY if its DMA is owned elsewhere (its group attached to a
+    /// container, say), and whatever else iommufd refuses. The binding keeps its own
+    /// reference on the context.
+    pub(crate) fn bind(ctx: &IommufdCtx, dev: &ARef<Device>) -> Result<Self> {
+        let mut id = 0;
+        // SAFETY: `ctx` is a live reference (its invariant), `dev` a live device kept by the
+        // new binding's `ARef`, and `id` a valid out-pointer.
+        let idev = from_err_ptr(unsafe {
+            rvfio_iommufd_device_bind(ctx.ctx.as_ptr(), device_ptr(dev), &mut id)
+        })?;
+        // INVARIANT: just bound, nothing attached.
+        Ok(Self {
+            idev: NonNull::new(idev).ok_or(ENOMEM)?,
+            _dev: dev.clone(),
+            id,
+            attached: KVec::new(),
+        })
+    }
+
+    /// The device's id in its iommufd context (`out_devid`).
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Attaches `target` to the page table (an IOAS or a HWPT) `pt_id` of the context, in
+    /// place of the one it is attached to if any; returns the id of what was attached
+    /// (iommufd picks or makes a HWPT for an IOAS).
+    pub(crate) fn attach(&mut self, target: Target, pt_id: u32) -> Result<u32> {
+        let (pasid_set, pasid) = target.raw();
+        let mut pt_id = pt_id;
+        if self.attached.contains(&target) {
+            // SAFETY: `idev` is bound and `target` attached (type invariant).
+            to_result(unsafe {
+                rvfio_iommufd_device_replace(self.idev.as_ptr(), pasid_set, pasid, &mut pt_id)
+            })?;
+            return Ok(pt_id);
+        }
+        // Room first: once attached, the target must be recorded.
+        self.attached.reserve(1, GFP_KERNEL)?;
+        // SAFETY: `idev` is bound (type invariant) and `target` not attached.
+        to_result(unsafe {
+            rvfio_iommufd_device_attach(self.idev.as_ptr(), pasid_set, pasid, &mut pt_id)
+        })?;
+        // INVARIANT: recorded as attached; the room was reserved above.
+        self.attached
+            .push_within_capacity(target)
+            .map_err(|_| ENOMEM)?;
+        Ok(pt_id)
+    }
+
+    /// Detaches `target`; nothing happens if it is not attached (as upstream).
+    pub(crate) fn detach(&mut self, target: Target) {
+        if let Some(index) = self.attached.iter().position(|&t| t == target) {
+            self.detach_at(index);
+        }
+    }
+
+    /// Detaches the target recorded at `index` of `attached`.
+    fn detach_at(&mut self, index: usize) {
+        let Ok(target) = self.attached.remove(index) else {
+            return;
+        };
+        let (pasid_set, pasid) = target.raw();
+        // SAFETY: `idev` is bound and `target` was attached (type invariant); it is no longer
+        // recorded.
+        unsafe { rvfio_iommufd_device_detach(self.idev.as_ptr(), pasid_set, pasid) };
+    }
+}
+
+impl Drop for BoundDevice {
+    fn drop(&mut self) {
+        // As upstream's `vfio_iommufd_physical_unbind()`: the PASIDs, then the device.
+        while let Some(index) = self
+            .attached
+            .iter()
+            .position(|&t| t != Target::Device)
+            .or_else(|| (!self.attached.is_empty()).then_some(0))
+        {
+            self.detach_at(index);
+        }
+        // SAFETY: Bound (type invariant) and nothing attached any more; unbound once, here.
+        unsafe { rvfio_iommufd_device_unbind(self.idev.as_ptr()) };
+    }
+}

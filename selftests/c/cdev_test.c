@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device cdev, /dev/vfio/devices/vfioN, with iommufd (/dev/iommu) as the IOMMU context,
+ * on edu (RVFIO_EDU_BDF) bound to vfio-pci: the node and its sysfs link, a file that can do
+ * nothing before VFIO_DEVICE_BIND_IOMMUFD, the bind's errnos, a device used through its
+ * cdev or its group but never both, ATTACH/DETACH_IOMMUFD_PT to IOASes, and edu's DMA
+ * through the mappings of the attached IOAS (IOMMU_IOAS_MAP), gone when the device is
+ * detached. Only the uAPI and sysfs are used, so it runs unchanged on upstream's modules. On
+ * a kernel without iommufd (no /dev/iommu) there is no cdev on either stack: it checks that
+ * and skips.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#include "kselftest_harness.h"
+#include "vfio_pci_util.h"
+
+#define PAGE_SZ 4096UL
+#define IOVA 0x100000ULL
+
+/* The name of @bdf's cdev (vfioN) into @name: 0, or -ENOENT without one. */
+static int cdev_name(const char *bdf, char *name, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -ENOENT;
+	while ((e = readdir(dir))) {
+		if (strncmp(e->d_name, "vfio", 4))
+			continue;
+		snprintf(name, size, "%.63s", e->d_name);
+		found++;
+	}
+	closedir(dir);
+	return found == 1 ? 0 : -ENOENT;
+}
+
+/* Opens @bdf's cdev; -1 (errno set) on failure. */
+static int open_cdev(const char *bdf)
+{
+	char name[64], path[PATH_MAX];
+
+	if (cdev_name(bdf, name, sizeof(name))) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	return open(path, O_RDWR);
+}
+
+/* VFIO_DEVICE_BIND_IOMMUFD with @argsz and @flags; 0 or -errno, the id in *@devid. */
+static int bind_args(int fd, int iommufd, __u32 argsz, __u32 flags, __u32 *devid)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = argsz,
+		.flags = flags,
+		.iommufd = iommufd,
+	};
+	int ret = xioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+
+	if (!ret && devid)
+		*devid = bind.out_devid;
+	return ret;
+}
+
+static int bind(int fd, int iommufd)
+{
+	return bind_args(fd, iommufd, sizeof(struct vfio_device_bind_iommufd), 0, NULL);
+}
+
+/* IOMMU_IOAS_ALLOC: the new IOAS's id, or -errno. */
+static int ioas_alloc(int iommufd)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	return ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc) ? -errno : (int)alloc.out_ioas_id;
+}
+
+/* VFIO_DEVICE_ATTACH_IOMMUFD_PT of the whole device to @pt_id; 0 or -errno, the id attached
+ * in *@out. */
+static int attach(int fd, __u32 pt_id, __u32 *out)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
+		.pt_id = pt_id,
+	};
+	int ret = xioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
+
+	if (!ret && out)
+		*out = attach.pt_id;
+	return ret;
+}
+
+static int detach(int fd)
+{
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = offsetofend(struct vfio_device_detach_iommufd_pt, flags),
+	};
+
+	return xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
+}
+
+/* IOMMU_IOAS_MAP of @len bytes at @va to @iova, readable and writeable; 0 or -errno. */
+static int ioas_map(int iommufd, __u32 ioas, void *va, __u64 len, __u64 iova)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+	};
+
+	return xioctl(iommufd, IOMMU_IOAS_MAP, &map);
+}
+
+/*
+ * edu reads page 0 of @buf (at IOVA) into its buffer, then writes it to page 1 (at IOVA +
+ * PAGE_SZ); whether page 1 then holds @seed's pattern, which page 0 was filled with.
+ */
+static bool edu_copies(int fd, __u8 *buf, __u32 seed)
+{
+	fill_pattern(buf, PAGE_SZ, seed);
+	memset(buf + PAGE_SZ, 0, PAGE_SZ);
+	if (edu_dma(fd, IOVA, EDU_DMA_BUF, PAGE_SZ, 0, 1) ||
+	    edu_dma(fd, EDU_DMA_BUF, IOVA + PAGE_SZ, PAGE_SZ, EDU_DMA_TO_RAM, 1))
+		return false;
+	return pattern_matches(buf + PAGE_SZ, PAGE_SZ, seed);
+}
+
+FIXTURE(cdev)
+{
+	const char *bdf;
+	int iommufd;
+};
+
+FIXTURE_SETUP(cdev)
+{
+	char name[64];
+
+	self->bdf = test_bdf("RVFIO_EDU_BDF");
+	ASSERT_NE(NULL, self->bdf) TH_LOG("RVFIO_EDU_BDF not set");
+	self->iommufd = open("/dev/iommu", O_RDWR);
+	if (self->iommufd < 0) {
+		ASSERT_EQ(ENOENT, errno);
+		/* No iommufd: no cdev on either stack, as upstream without VFIO_DEVICE_CDEV. */
+		ASSERT_EQ(-ENOENT, cdev_name(self->bdf, name, sizeof(name)));
+		SKIP(return, "no /dev/iommu (kernel without iommufd): no device cdev either");
+	}
+}
+
+FIXTURE_TEARDOWN(cdev)
+{
+	if (self->iommufd >= 0)
+		close(self->iommufd);
+}
+
+/* One vfioN below the device in sysfs; its /dev node has the same device number. */
+TEST_F(cdev, node)
+{
+	char name[64], path[PATH_MAX], dev[32];
+	unsigned int major, minor;
+	struct stat st;
+
+	ASSERT_EQ(0, cdev_name(self->bdf, name, sizeof(name)));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev/%s/dev", self->bdf, name);
+	ASSERT_LT(0, sysfs_read_str(path, dev, sizeof(dev)));
+	ASSERT_EQ(2, sscanf(dev, "%u:%u", &major, &minor));
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(major, major(st.st_rdev));
+	EXPECT_EQ(minor, minor(st.st_rdev));
+	snprintf(path, sizeof(path), "/sys/class/vfio-dev/%s", name);
+	EXPECT_EQ(0, access(path, F_OK));
+}
+
+/* Before BIND_IOMMUFD every device ioctl, read, write and mmap is -EINVAL. */
+TEST_F(cdev, unbound)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info region = { .argsz = sizeof(region) };
+	struct vfio_device_detach_iommufd_pt det = { .argsz = sizeof(det) };
+	__u32 val;
+	void *p;
+	int fd;
+
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_RESET, NULL));
+	EXPECT_EQ(-EINVAL, attach(fd, 1, NULL));
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_GROUP_GET_STATUS, NULL));
+	EXPECT_EQ(-EINVAL, xpread(fd, &val, 4, REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX)));
+	EXPECT_EQ(-EINVAL, xpwrite(fd, &val, 4, REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX)));
+	p = mmap(NULL, PAGE_SZ, PROT_READ, MAP_SHARED, fd, REGION_OFFSET(EDU_BAR));
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+}
+
+/* The bind's argument checks and errnos, then the device's id. */
+TEST_F(cdev, bind_errors)
+{
+	struct {
+		struct vfio_device_bind_iommufd bind;
+		__u64 tail;
+	} big = { .bind = { .argsz = sizeof(big), .iommufd = self->iommufd } };
+	int fd, fd2, null_fd, closed_fd;
+	__u32 devid = 0, devid2 = 0;
+
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	null_fd = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, null_fd);
+	closed_fd = dup(null_fd);
+	close(closed_fd);
+
+	EXPECT_EQ(-EFAULT, xioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, NULL));
+	EXPECT_EQ(-EINVAL, bind_args(fd, self->iommufd,
+				     offsetofend(struct vfio_device_bind_iommufd, out_devid) - 1,
+				     0, NULL));
+	EXPECT_EQ(-EINVAL, bind_args(fd, self->iommufd, sizeof(big.bind), 2, NULL));
+	EXPECT_EQ(-EINVAL, bind_args(fd, -1, sizeof(big.bind), 0, NULL));
+	EXPECT_EQ(-EBADF, bind_args(fd, closed_fd, sizeof(big.bind), 0, NULL));
+	EXPECT_EQ(-EBADFD, bind_args(fd, null_fd, sizeof(big.bind), 0, NULL));
+	/* edu is neither a PF nor a VF: a VF token is refused. */
+	EXPECT_EQ(-EINVAL, bind_args(fd, self->iommufd, sizeof(big.bind),
+				     VFIO_DEVICE_BIND_FLAG_TOKEN, NULL));
+	/* Bytes past the structure must be zero. */
+	big.tail = 1;
+	EXPECT_EQ(-E2BIG, xioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &big));
+	big.tail = 0;
+	ASSERT_EQ(0, xioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &big));
+	devid = big.bind.out_devid;
+	EXPECT_NE(0, devid);
+	/* Bound twice; another file of the same device. */
+	EXPECT_EQ(-EINVAL, bind(fd, self->iommufd));
+	fd2 = open_cdev(self->bdf);
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-EINVAL, bind(fd2, self->iommufd));
+	close(fd);
+	/* Closing the bound file unbinds: the other one binds now. */
+	ASSERT_EQ(0, bind_args(fd2, self->iommufd, sizeof(big.bind), 0, &devid2));
+	EXPECT_NE(0, devid2);
+	close(fd2);
+	close(null_fd);
+}
+
+/* A device is used through its group or its cdev, never both at once. */
+TEST_F(cdev, group_exclusion)
+{
+	int fd, group;
+
+	group = open_group(self->bdf);
+	ASSERT_LE(0, group);
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBUSY, bind(fd, self->iommufd));
+	close(group);
+	ASSERT_EQ(0, bind(fd, self->iommufd));
+	EXPECT_EQ(-1, open_group(self->bdf));
+	EXPECT_EQ(EBUSY, errno);
+	close(fd);
+	group = open_group(self->bdf);
+	EXPECT_LE(0, group);
+	close(group);
+}
+
+/* Attach, replace and detach; edu's DMA goes through the attached IOAS's mappings. */
+TEST_F(cdev, attach_dma)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int fd, ioas, ioas2;
+	__u32 pt = 0, pt2 = 0;
+	__u8 *buf;
+
+	buf = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ioas = ioas_alloc(self->iommufd);
+	ASSERT_LT(0, ioas);
+	ioas2 = ioas_alloc(self->iommufd);
+	ASSERT_LT(0, ioas2);
+	ASSERT_EQ(0, ioas_map(self->iommufd, ioas, buf, 2 * PAGE_SZ, IOVA));
+
+	/* Device access works once bound, attached or not. */
+	ASSERT_EQ(0, xioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	EXPECT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	EXPECT_EQ(-ENOENT, attach(fd, 0x7fffff, NULL));
+	ASSERT_EQ(0, attach(fd, ioas, &pt));
+	EXPECT_NE(0, pt);
+	ASSERT_EQ(0, cfg_command(fd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0));
+	EXPECT_TRUE(edu_copies(fd, buf, 7));
+
+	/* Replaced by an IOAS without the mappings: nothing arrives. */
+	ASSERT_EQ(0, attach(fd, ioas2, &pt2));
+	EXPECT_NE(0, pt2);
+	EXPECT_FALSE(edu_copies(fd, buf, 8));
+
+	/* Back, then detached (twice: the second does nothing): blocked again. */
+	ASSERT_EQ(0, attach(fd, ioas, &pt));
+	EXPECT_TRUE(edu_copies(fd, buf, 9));
+	EXPECT_EQ(0, detach(fd));
+	EXPECT_EQ(0, detach(fd));
+	EXPECT_FALSE(edu_copies(fd, buf, 10));
+	close(fd);
+	munmap(buf, 2 * PAGE_SZ);
+}
+
+/* The PASID forms: argsz must cover the PASID, unknown flags are refused. */
+TEST_F(cdev, pasid_args)
+{
+	struct vfio_device_attach_iommufd_pt att = {
+		.argsz = offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
+		.flags = VFIO_DEVICE_ATTACH_PASID,
+		.pasid = 1,
+	};
+	struct vfio_device_detach_iommufd_pt det = {
+		.argsz = offsetofend(struct vfio_device_detach_iommufd_pt, flags),
+		.flags = VFIO_DEVICE_DETACH_PASID,
+		.pasid = 1,
+	};
+	int fd, ioas, ret;
+
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ioas = ioas_alloc(self->iommufd);
+	ASSERT_LT(0, ioas);
+	att.pt_id = ioas;
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &att));
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
+	att.flags = 2;
+	att.argsz = sizeof(att);
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &att));
+	det.flags = 2;
+	det.argsz = sizeof(det);
+	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
+	/* edu has no PASID capability and the emulated IOMMU none enabled. */
+	att.flags = VFIO_DEVICE_ATTACH_PASID;
+	ret = xioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &att);
+	TH_LOG("PASID attach: %d", ret);
+	EXPECT_NE(0, ret);
+	/* Detaching a PASID never attached does nothing. */
+	det.flags = VFIO_DEVICE_DETACH_PASID;
+	EXPECT_EQ(0, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
