@@ -157,6 +157,11 @@ def install(order, sub):
 at_boot = closure(boot) if boot else []
 install(at_boot, "boot")
 install([m for m in closure(["vfio-pci", "vfio_iommu_type1"]) if m not in at_boot], "upstream")
+# iommufd and what it needs, for rvfio's device cdevs (guest/lib.sh load_rvfio), where the
+# kernel has it as a module.
+if any(name(m) == "iommufd" for m in deps):
+    os.makedirs(os.path.join(dest, "iommufd"), exist_ok=True)
+    install([m for m in closure(["iommufd"]) if m not in at_boot], "iommufd")
 PY
 
 # The debug kernel's deliberately leaking sample module, for the runner's kmemleak self-check.

@@ -3,6 +3,7 @@
 
 RVFIO_MODDIR=/lib/modules/rvfio
 UPSTREAM_MODDIR=/lib/modules/upstream
+IOMMUFD_MODDIR=/lib/modules/iommufd
 
 # Kernel log lines that fail a test: any warning, oops, BUG, sanitizer or lockdep report.
 # (kmemleak's own "N new suspected memory leaks" line is left to the runner's kmemleak check.)
@@ -19,14 +20,15 @@ module_loaded() { [ -d "/sys/module/$1" ] && [ "$(cat /sys/module/$1/initstate 2
 
 # RVFIO_DMA_ENTRY_LIMIT, when set, becomes the type1 dma_entry_limit of either stack;
 # RVFIO_PCI_PARAMS (e.g. "enable_sriov=1") are vfio-pci's module parameters on either stack.
-# rvfio's vfio.ko binds device cdevs to the kernel's iommufd.ko (upstream's too, through its
-# load order), where the kernel has it as a module.
+# rvfio's vfio.ko binds device cdevs to the kernel's iommufd.ko (upstream's does too, through
+# its load order), where the kernel has it as a module: loaded first, unloaded last.
 load_rvfio() {
 	module_loaded vfio && fail "a vfio module is already loaded"
 	local limit=${RVFIO_DMA_ENTRY_LIMIT:+dma_entry_limit=$RVFIO_DMA_ENTRY_LIMIT}
-	if [ -f $UPSTREAM_MODDIR/iommufd.ko ] && ! module_loaded iommufd; then
-		insmod $UPSTREAM_MODDIR/iommufd.ko || fail "insmod iommufd.ko"
-	fi
+	local m
+	for m in $(cat $IOMMUFD_MODDIR/load-order 2>/dev/null); do
+		module_loaded "${m%.ko}" || insmod $IOMMUFD_MODDIR/$m || fail "insmod $m"
+	done
 	if [ -f $RVFIO_MODDIR/vfio_iommu_type1.ko ]; then
 		insmod $RVFIO_MODDIR/vfio.ko || fail "insmod vfio.ko"
 		insmod $RVFIO_MODDIR/vfio_iommu_type1.ko $limit || fail "insmod vfio_iommu_type1.ko $limit"
@@ -39,14 +41,15 @@ load_rvfio() {
 }
 
 unload_rvfio() {
+	local m
 	rmmod vfio_pci || fail "rmmod vfio_pci"
 	if module_loaded vfio_iommu_type1; then
 		rmmod vfio_iommu_type1 || fail "rmmod vfio_iommu_type1"
 	fi
 	rmmod vfio || fail "rmmod vfio"
-	if module_loaded iommufd; then
-		rmmod iommufd || fail "rmmod iommufd"
-	fi
+	for m in $(sed '1!G;h;$!d' $IOMMUFD_MODDIR/load-order 2>/dev/null); do
+		if module_loaded "${m%.ko}"; then rmmod "${m%.ko}" || fail "rmmod ${m%.ko}"; fi
+	done
 }
 
 # Another build of ours, for before/after benchmarks (bench.sh: RVFIO_BENCH_BASELINE).
