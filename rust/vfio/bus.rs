@@ -110,20 +110,45 @@ impl BusDevice {
         &self.callbacks
     }
 
-    /// Accounts a new device fd; the first one asks `first_open` for a reference on the VM
-    /// (the group's, if KVM associated one), which may refuse the open, and opens the device
-    /// in the bus driver.
-    pub(crate) fn open_fd(&self, first_open: impl FnOnce() -> Result<Option<KvmRef>>) -> Result {
+    /// Accounts a new device fd of the device's group; the first one asks `first_open` for
+    /// a reference on the VM (the group's, if KVM associated one), which may refuse the
+    /// open or keep the device from being bound, and opens the device in the bus driver. If
+    /// the group has an iommufd instead of a container, that open binds the device to it
+    /// and attaches it to the compatibility IOAS (upstream's `vfio_df_group_open()`).
+    pub(crate) fn open_fd(
+        &self,
+        iommufd: Option<IommufdCtx>,
+        first_open: impl FnOnce(&mut Option<IommufdCtx>) -> Result<Option<KvmRef>>,
+    ) -> Result {
         let mut state = self.state.lock();
         if state.removing {
             return Err(ENODEV);
         }
         if state.open_fds == 0 {
-            let kvm = first_open()?;
+            let mut iommufd = iommufd;
+            let kvm = first_open(&mut iommufd)?;
+            let bound = iommufd
+                .as_ref()
+                .map(|ctx| BoundDevice::bind(ctx, &self.dev))
+                .transpose()?;
             if let Err(e) = self.callbacks.open_device() {
+                drop(bound);
                 drop(state);
                 drop(kvm);
                 return Err(e);
+            }
+            if let (Some(ctx), Some(mut bound)) = (iommufd, bound) {
+                let attached = ctx
+                    .compat_ioas_id()
+                    .and_then(|ioas| bound.attach(Target::Device, ioas));
+                if let Err(e) = attached {
+                    self.callbacks.close_device();
+                    drop(bound);
+                    drop(state);
+                    drop(kvm);
+                    return Err(e);
+                }
+                state.iommufd = Some(bound);
             }
             state.kvm = kvm;
         }

@@ -28,6 +28,7 @@ use crate::{
             FileOpsTable,
             MmapVma, //
         },
+        iommufd::IommufdCtx,
     },
     group::Group,
 };
@@ -41,14 +42,16 @@ pub(crate) struct DeviceFile {
 }
 
 impl DeviceFile {
-    /// Opens `device` of `group` (whose open file is `group_file`) and returns the new fd.
-    /// The caller checked that the group may hand out device fds.
+    /// Opens `device` of `group` (whose open file is `group_file`) and returns the new fd;
+    /// a first open binds the device to `iommufd` if the group has one instead of a
+    /// container. The caller checked that the group may hand out device fds.
     pub(crate) fn open(
         device: Arc<BusDevice>,
         group: Arc<Group>,
         group_file: &File,
+        iommufd: Option<IommufdCtx>,
     ) -> Result<u32> {
-        device.open_fd(|| group.first_device_open())?;
+        device.open_fd(iommufd, |iommufd| group.first_device_open(iommufd))?;
         group.device_opened();
         let file = KBox::new(
             DeviceFile {

@@ -58,6 +58,7 @@ use crate::{
             DmaOwnerClaim, //
         },
         iommu_group::IommuGroup,
+        iommufd::IommufdCtx,
         kvm::{
             KvmHandle,
             KvmRef,
@@ -96,8 +97,8 @@ struct GroupInner {
     devices: KVec<Arc<BusDevice>>,
     /// Whether the node is open: group files are exclusive.
     opened: bool,
-    /// The container the group is attached to, with the DMA ownership taken for it.
-    attachment: Option<Attachment>,
+    /// What translates the DMA of the group's devices, once userspace set it.
+    backing: Option<Backing>,
     /// Open device fds of the group's devices (each also holds the group file).
     open_devices: u32,
     /// Devices of the group bound (or being bound) through their cdev: the group cannot be
@@ -113,6 +114,16 @@ impl Drop for GroupBlock {
     fn drop(&mut self) {
         self.0.inner.lock().cdev_blocks -= 1;
     }
+}
+
+/// What `VFIO_GROUP_SET_CONTAINER` gave a group.
+enum Backing {
+    /// A VFIO container, `/dev/vfio/vfio`.
+    Container(Attachment),
+    /// An iommufd, `/dev/iommu`, in its VFIO compatibility mode (upstream's `group->iommufd`):
+    /// a device is bound to it when first opened, and attached to its compatibility IOAS,
+    /// where the container ioctls on the iommufd map.
+    Iommufd(IommufdCtx),
 }
 
 /// A group's membership of a container. Dropping it leaves the container, then hands DMA
@@ -144,7 +155,9 @@ impl Group {
         if inner.devices.is_empty() {
             return Err(ENODEV);
         }
-        status.flags = if inner.attachment.is_some() {
+        // As upstream: with an iommufd, DMA ownership is taken only at a device's open, so
+        // a group may show as viable whose devices then cannot be opened.
+        status.flags = if inner.backing.is_some() {
             uapi::VFIO_GROUP_FLAGS_CONTAINER_SET | uapi::VFIO_GROUP_FLAGS_VIABLE
         } else if !self.iommu_group.dma_owner_claimed() {
             uapi::VFIO_GROUP_FLAGS_VIABLE
@@ -157,40 +170,48 @@ impl Group {
         Ok(0)
     }
 
-    /// `VFIO_GROUP_SET_CONTAINER`: `arg` points to the container's fd.
+    /// `VFIO_GROUP_SET_CONTAINER`: `arg` points to the fd of a container or an iommufd.
     fn set_container(&self, arg: usize) -> Result<isize> {
         let fd: i32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
         let file = LocalFile::fget(u32::try_from(fd).map_err(|_| EBADF)?)?;
         let mut inner = self.inner.lock();
-        if inner.attachment.is_some() {
+        if inner.backing.is_some() {
             return Err(EINVAL);
         }
         if inner.devices.is_empty() {
             return Err(ENODEV);
         }
-        // Upstream also accepts an iommufd here; rvfio has none, so anything but a
-        // container is a wrong kind of fd.
-        let container: Arc<Container> = file_ops::data_of::<Container>(&file).ok_or(EBADFD)?.into();
-        let device = inner.devices.first().ok_or(ENODEV)?.device().clone();
-        let claim = container.attach_group(&self.iommu_group, &device, self.isolation)?;
-        inner.attachment = Some(Attachment {
-            container,
-            iommu_group: self.iommu_group.clone(),
-            _claim: claim,
-        });
+        if let Some(container) = file_ops::data_of::<Container>(&file) {
+            let container: Arc<Container> = container.into();
+            let device = inner.devices.first().ok_or(ENODEV)?.device().clone();
+            let claim = container.attach_group(&self.iommu_group, &device, self.isolation)?;
+            inner.backing = Some(Backing::Container(Attachment {
+                container,
+                iommu_group: self.iommu_group.clone(),
+                _claim: claim,
+            }));
+            return Ok(0);
+        }
+        // Anything but a container or an iommufd is the wrong kind of fd.
+        let ctx = IommufdCtx::from_file(&file).map_err(|_| EBADFD)?;
+        match self.isolation {
+            Isolation::Iommu => ctx.create_compat_ioas()?,
+            Isolation::NoIommu => ctx.set_compat_no_iommu()?,
+        }
+        inner.backing = Some(Backing::Iommufd(ctx));
         Ok(0)
     }
 
-    /// `VFIO_GROUP_UNSET_CONTAINER`: not while device fds are open.
+    /// `VFIO_GROUP_UNSET_CONTAINER`: from a container not while device fds are open; an
+    /// iommufd is let go of at any time (devices open keep their binding, as upstream).
     fn unset_container(&self) -> Result<isize> {
         let mut inner = self.inner.lock();
-        if inner.attachment.is_none() {
-            return Err(EINVAL);
+        match inner.backing {
+            None => return Err(EINVAL),
+            Some(Backing::Container(_)) if inner.open_devices > 0 => return Err(EBUSY),
+            Some(_) => {}
         }
-        if inner.open_devices > 0 {
-            return Err(EBUSY);
-        }
-        inner.attachment = None;
+        inner.backing = None;
         Ok(0)
     }
 
@@ -223,13 +244,15 @@ impl Group {
         // As upstream, the bus driver checks the VF token as part of matching the name,
         // before device access is checked.
         device.callbacks().match_token(vf_token.as_ref())?;
-        // Device access needs a container with an IOMMU set.
-        match &this.inner.lock().attachment {
-            Some(attachment) if attachment.container.has_iommu() => {}
+        // Device access needs a container with an IOMMU set, or an iommufd, which a device
+        // opened first is bound to (a no-IOMMU one has nothing to bind to).
+        let iommufd = match &this.inner.lock().backing {
+            Some(Backing::Container(attachment)) if attachment.container.has_iommu() => None,
+            Some(Backing::Iommufd(ctx)) => Some(ctx.clone()),
             _ => return Err(EINVAL),
-        }
+        };
         let dev = device.device().clone();
-        let fd = DeviceFile::open(device, this.into(), file)?;
+        let fd = DeviceFile::open(device, this.into(), file, iommufd)?;
         if this.isolation == Isolation::NoIommu {
             dev_warn!(
                 dev,
@@ -263,11 +286,23 @@ impl Group {
     }
 
     /// What the first open of one of the group's devices needs (upstream's
-    /// `vfio_group_use_container()`): `CAP_SYS_RAWIO` for a no-IOMMU group, and a reference
-    /// on the group's VM, which the device keeps until its last close.
-    pub(crate) fn first_device_open(&self) -> Result<Option<KvmRef>> {
-        if self.isolation == Isolation::NoIommu && !current::capable(Capability::SysRawio) {
-            return Err(EPERM);
+    /// `vfio_group_use_container()`): `CAP_SYS_RAWIO` for a no-IOMMU group (which with an
+    /// iommufd must not have made it translate: no compatibility IOAS), and a reference on
+    /// the group's VM, which the device keeps until its last close. A device of a no-IOMMU
+    /// group is not bound to the iommufd: `iommufd` becomes `None`.
+    pub(crate) fn first_device_open(
+        &self,
+        iommufd: &mut Option<IommufdCtx>,
+    ) -> Result<Option<KvmRef>> {
+        if self.isolation == Isolation::NoIommu {
+            if !current::capable(Capability::SysRawio) {
+                return Err(EPERM);
+            }
+            if let Some(ctx) = iommufd.take() {
+                if ctx.compat_ioas_id().is_ok() {
+                    return Err(EPERM);
+                }
+            }
         }
         Ok(self.kvm.reference())
     }
@@ -398,7 +433,7 @@ impl FileOps for GroupNode {
     fn release(group: Arc<Group>) {
         let mut inner = group.inner.lock();
         inner.opened = false;
-        inner.attachment = None;
+        inner.backing = None;
     }
 
     fn ioctl(group: ArcBorrow<'_, Group>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -492,7 +527,7 @@ pub(crate) fn add_device(
             inner <- new_mutex!(GroupInner {
                 devices,
                 opened: false,
-                attachment: None,
+                backing: None,
                 open_devices: 0,
                 cdev_blocks: 0,
             }),
@@ -524,7 +559,7 @@ pub(crate) fn remove_device(device: &Arc<BusDevice>, group: &Arc<Group>) {
     if inner.devices.is_empty() {
         // As upstream: the last device revokes the group. An open group file keeps the
         // `Group`, detached from its container, answering -ENODEV from now on.
-        inner.attachment = None;
+        inner.backing = None;
         drop(inner);
         registry.entries.retain(|e| !Arc::ptr_eq(&e.group, group));
     }

@@ -5,13 +5,16 @@
 # tree's scripts/setup.sh (vfio-pci by name), run through scripts/run.sh (which appends the
 # BDFs), undo with scripts/cleanup.sh.
 #
-# TEST is one of: dma_mapping dma_mapping_mmio device driver sriov_uapi device_init_perf.
+# TEST is one of: dma_mapping dma_mapping_mmio device driver sriov_uapi device_init_perf
+# iommufd_setup.
 #
-# Only the vfio_type1_iommu and vfio_type1v2_iommu variants run (harness "-v" filters): the
-# iommufd_compat_type1, iommufd_compat_type1v2 and iommufd variants need /dev/iommu, which
-# rvfio does not implement (and the guest kernel has no IOMMUFD). The tests that use the
-# library's default_iommu_mode (hard-coded "iommufd") run from a second build whose lib/iommu.c
-# defaults to vfio_type1v2_iommu instead (/tests/kselftests/type1v2/).
+# On a kernel with IOMMUFD every variant runs: vfio_type1_iommu and vfio_type1v2_iommu
+# (/dev/vfio/vfio), iommufd_compat_type1 and iommufd_compat_type1v2 (/dev/iommu given to the
+# group as its container) and iommufd (the device cdev bound to /dev/iommu, also the library's
+# default mode). Without IOMMUFD (Debian's kernel) there is no /dev/iommu on either stack: only
+# the vfio_type1* variants run (harness "-v" filters), the tests that use the library's default
+# mode run from a second build whose lib/iommu.c defaults to vfio_type1v2_iommu instead
+# (/tests/kselftests/type1v2/), and iommufd_setup skips.
 #
 # Exit status: 0 pass, 4 skip, 1 fail. Leaves no module loaded and the devices on their
 # default drivers (none, for edu and igb) with driver_override cleared.
@@ -29,6 +32,10 @@ esac
 
 edu=$(bdf_of $EDU_ID) || fail "no edu device"
 igb=$(bdf_of $IGB_ID) || fail "no igb device"
+# The build of the tests that use the library's default mode (iommufd), and whether the
+# iommufd variants can run.
+iommufd= default=$KS/type1v2
+if kconfig IOMMUFD; then iommufd=1 default=$KS; fi
 per_device=
 filter_modes=1
 only_modes=
@@ -37,14 +44,14 @@ case $test in
 dma_mapping) bin=$KS/vfio_dma_mapping_test devs=$edu hugepages=1 ;;
 dma_mapping_mmio) bin=$KS/vfio_dma_mapping_mmio_test devs=$edu ;;
 # edu has MSI (and no MSI-X), igb has MSI-X and FLR: run the whole binary on each.
-device) bin=$KS/type1v2/vfio_pci_device_test devs="$edu $igb" per_device=1 filter_modes= ;;
+device) bin=$default/vfio_pci_device_test devs="$edu $igb" per_device=1 filter_modes= ;;
 # Only igb has a driver in the selftests' library that QEMU can emulate. On the debug kernel
 # (rvfio_kernel=debug) its fixture alone (1 GiB of shared memory pinned and mapped, then
 # unmapped) outlasts the harness's 30 s: the copy with every timeout ten times longer
 # (selftests/Makefile, KSELF_SLOW), and only the type1v2 variant (50 s a test there; the type1
 # one, which differs only in the backend's unmap semantics, runs on the test kernel).
 driver)
-	bin=$KS/type1v2/vfio_pci_driver_test devs=$igb
+	bin=$default/vfio_pci_driver_test devs=$igb
 	if [ "${rvfio_kernel:-test}" = debug ]; then
 		bin=$KS/slow/vfio_pci_driver_test only_modes=vfio_type1v2_iommu
 	fi
@@ -52,6 +59,9 @@ driver)
 # vfio-pci refuses sriov_numvfs on a PF it drives unless enable_sriov=1.
 sriov_uapi) bin=$KS/vfio_pci_sriov_uapi_test devs=$igb RVFIO_PCI_PARAMS=enable_sriov=1 ;;
 device_init_perf) bin=$KS/vfio_pci_device_init_perf_test devs="$edu $igb" ;;
+iommufd_setup)
+	[ -n "$iommufd" ] || { say "SKIP: vfio_iommufd_setup_test needs /dev/iommu (no IOMMUFD in this kernel)"; exit 4; }
+	bin=$KS/vfio_iommufd_setup_test devs=$edu filter_modes= ;;
 *) fail "unknown kselftest '$test'" ;;
 esac
 [ -x "$bin" ] || fail "$bin not built"
@@ -114,18 +124,23 @@ if [ $rc = 0 ] && [ -n "$filter_modes" ]; then
 		}' /tmp/kselftests/list.err | sort -u)
 	for v in $list; do
 		case $v in
-		vfio_type1_iommu | vfio_type1_iommu_* | vfio_type1v2_iommu | vfio_type1v2_iommu_*)
-			case " ${only_modes:-$v} " in
-			*" $v "*) vargs="$vargs -v $v" ;;
-			*) skipped="$skipped $v" ;;
-			esac ;;
-		*) skipped="$skipped $v" ;;
+		vfio_type1_iommu | vfio_type1_iommu_* | vfio_type1v2_iommu | vfio_type1v2_iommu_*) runs=1 ;;
+		iommufd | iommufd_*) runs=$iommufd ;;
+		*) runs= ;;
 		esac
+		case " ${only_modes:-$v} " in
+		*" $v "*) ;;
+		*) runs= ;;
+		esac
+		if [ -n "$runs" ]; then vargs="$vargs -v $v"; else skipped="$skipped $v"; fi
 	done
 	say "running variants:${vargs:- NONE}"
-	say "SKIPPED variants (rvfio does not implement iommufd, the guest kernel has no /dev/iommu${only_modes:+; on this kernel only $only_modes}):${skipped:- none}"
+	why=
+	[ -n "$iommufd" ] || why="this kernel has no IOMMUFD, so no /dev/iommu"
+	[ -z "$only_modes" ] || why="${why:+$why; }on this kernel only $only_modes"
+	say "SKIPPED variants${why:+ ($why)}:${skipped:- none}"
 	if [ -z "$vargs" ]; then
-		say "FAIL: no type1 variant listed by '$bin -l'; its output:"
+		say "FAIL: no variant to run listed by '$bin -l'; its output:"
 		cat /tmp/kselftests/list.out /tmp/kselftests/list.err
 		rc=1
 	fi

@@ -12,6 +12,7 @@ use kernel::{
         from_err_ptr,
         to_result, //
     },
+    fs::LocalFile,
     prelude::*,
     sync::aref::ARef,
 };
@@ -35,7 +36,12 @@ struct RawDevice {
 extern "C" {
     fn rvfio_iommufd_available() -> bool;
     fn rvfio_iommufd_ctx_from_fd(fd: i32) -> *mut RawCtx;
+    fn rvfio_iommufd_ctx_from_file(file: *mut kernel::bindings::file) -> *mut RawCtx;
+    fn rvfio_iommufd_ctx_get(ctx: *mut RawCtx);
     fn rvfio_iommufd_ctx_put(ctx: *mut RawCtx);
+    fn rvfio_iommufd_compat_ioas_create(ctx: *mut RawCtx) -> i32;
+    fn rvfio_iommufd_compat_ioas_get_id(ctx: *mut RawCtx, ioas_id: *mut u32) -> i32;
+    fn rvfio_iommufd_compat_set_no_iommu(ctx: *mut RawCtx) -> i32;
     fn rvfio_iommufd_device_bind(
         ctx: *mut RawCtx,
         dev: *mut kernel::bindings::device,
@@ -67,7 +73,8 @@ pub(crate) fn available() -> bool {
 ///
 /// # Invariants
 ///
-/// `ctx` is a reference from `iommufd_ctx_from_fd()`, put once, in [`Drop`].
+/// `ctx` is a context reference of ours (from `iommufd_ctx_from_fd()`, `_from_file()` or
+/// `iommufd_ctx_get()`), put once, in [`Drop`].
 pub(crate) struct IommufdCtx {
     ctx: NonNull<RawCtx>,
 }
@@ -83,7 +90,54 @@ impl IommufdCtx {
             ctx: NonNull::new(ctx).ok_or(EBADF)?,
         })
     }
+
+    /// The context `file` is, if it is an iommufd (-EBADFD otherwise, -EOPNOTSUPP without
+    /// iommufd).
+    pub(crate) fn from_file(file: &LocalFile) -> Result<Self> {
+        // SAFETY: `file` is live for the call; returns a reference or an `ERR_PTR`.
+        let ctx = from_err_ptr(unsafe { rvfio_iommufd_ctx_from_file(file.as_ptr()) })?;
+        // INVARIANT: a reference just taken, checked non-error.
+        Ok(Self {
+            ctx: NonNull::new(ctx).ok_or(EBADFD)?,
+        })
+    }
+
+    /// Gives the context the IOAS that VFIO's compatibility ioctls on it (`/dev/iommu` used
+    /// as a container) map into, unless it has one.
+    pub(crate) fn create_compat_ioas(&self) -> Result {
+        // SAFETY: A live context (type invariant).
+        to_result(unsafe { rvfio_iommufd_compat_ioas_create(self.ctx.as_ptr()) })
+    }
+
+    /// The id of the context's compatibility IOAS (-ENODEV without one).
+    pub(crate) fn compat_ioas_id(&self) -> Result<u32> {
+        let mut id = 0;
+        // SAFETY: A live context (type invariant) and a valid out-pointer.
+        to_result(unsafe { rvfio_iommufd_compat_ioas_get_id(self.ctx.as_ptr(), &mut id) })?;
+        Ok(id)
+    }
+
+    /// Puts the context's compatibility mode in no-IOMMU mode, for no-IOMMU groups: it
+    /// then maps nothing (-EINVAL if it has a compatibility IOAS).
+    pub(crate) fn set_compat_no_iommu(&self) -> Result {
+        // SAFETY: A live context (type invariant).
+        to_result(unsafe { rvfio_iommufd_compat_set_no_iommu(self.ctx.as_ptr()) })
+    }
 }
+
+impl Clone for IommufdCtx {
+    fn clone(&self) -> Self {
+        // SAFETY: A live context (type invariant), on which we take another reference.
+        unsafe { rvfio_iommufd_ctx_get(self.ctx.as_ptr()) };
+        // INVARIANT: the reference just taken.
+        Self { ctx: self.ctx }
+    }
+}
+
+// SAFETY: Context references may be taken, used and put from any thread.
+unsafe impl Send for IommufdCtx {}
+// SAFETY: `&self` methods are iommufd calls, which lock internally.
+unsafe impl Sync for IommufdCtx {}
 
 impl Drop for IommufdCtx {
     fn drop(&mut self) {

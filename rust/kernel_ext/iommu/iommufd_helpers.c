@@ -13,7 +13,12 @@
 
 bool rvfio_iommufd_available(void);
 struct iommufd_ctx *rvfio_iommufd_ctx_from_fd(int fd);
+struct iommufd_ctx *rvfio_iommufd_ctx_from_file(struct file *file);
+void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx);
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx);
+int rvfio_iommufd_compat_ioas_create(struct iommufd_ctx *ictx);
+int rvfio_iommufd_compat_ioas_get_id(struct iommufd_ctx *ictx, u32 *ioas_id);
+int rvfio_iommufd_compat_set_no_iommu(struct iommufd_ctx *ictx);
 struct iommufd_device *rvfio_iommufd_device_bind(struct iommufd_ctx *ictx,
 						 struct device *dev, u32 *id);
 void rvfio_iommufd_device_unbind(struct iommufd_device *idev);
@@ -30,6 +35,7 @@ bool rvfio_iommufd_available(void)
 
 #if IS_ENABLED(CONFIG_IOMMUFD)
 MODULE_IMPORT_NS("IOMMUFD");
+MODULE_IMPORT_NS("IOMMUFD_VFIO");
 
 /* The whole device (IOMMU_NO_PASID) or one of its PASIDs. */
 static ioasid_t rvfio_pasid(bool pasid_set, u32 pasid)
@@ -42,9 +48,35 @@ struct iommufd_ctx *rvfio_iommufd_ctx_from_fd(int fd)
 	return iommufd_ctx_from_fd(fd);
 }
 
+struct iommufd_ctx *rvfio_iommufd_ctx_from_file(struct file *file)
+{
+	return iommufd_ctx_from_file(file);
+}
+
+void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx)
+{
+	iommufd_ctx_get(ictx);
+}
+
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
 	iommufd_ctx_put(ictx);
+}
+
+/* The VFIO compatibility IOAS of a context, for groups given an iommufd as container. */
+int rvfio_iommufd_compat_ioas_create(struct iommufd_ctx *ictx)
+{
+	return iommufd_vfio_compat_ioas_create(ictx);
+}
+
+int rvfio_iommufd_compat_ioas_get_id(struct iommufd_ctx *ictx, u32 *ioas_id)
+{
+	return iommufd_vfio_compat_ioas_get_id(ictx, ioas_id);
+}
+
+int rvfio_iommufd_compat_set_no_iommu(struct iommufd_ctx *ictx)
+{
+	return iommufd_vfio_compat_set_no_iommu(ictx);
 }
 
 struct iommufd_device *rvfio_iommufd_device_bind(struct iommufd_ctx *ictx,
@@ -80,8 +112,32 @@ struct iommufd_ctx *rvfio_iommufd_ctx_from_fd(int fd)
 	return ERR_PTR(-EOPNOTSUPP);
 }
 
+struct iommufd_ctx *rvfio_iommufd_ctx_from_file(struct file *file)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx)
+{
+}
+
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
+}
+
+int rvfio_iommufd_compat_ioas_create(struct iommufd_ctx *ictx)
+{
+	return -EOPNOTSUPP;
+}
+
+int rvfio_iommufd_compat_ioas_get_id(struct iommufd_ctx *ictx, u32 *ioas_id)
+{
+	return -EOPNOTSUPP;
+}
+
+int rvfio_iommufd_compat_set_no_iommu(struct iommufd_ctx *ictx)
+{
+	return -EOPNOTSUPP;
 }
 
 struct iommufd_device *rvfio_iommufd_device_bind(struct iommufd_ctx *ictx,
