@@ -9,6 +9,8 @@
 #       rp1, rp2, ...); TASK is what the inner init (qemu-test/vm/init) runs. -a: more inner
 #       kernel command line (pci=nomsi); -r: let the VM reboot (no -no-reboot); -t: SIGKILL
 #       QEMU after SECS (default $VM_TIMEOUT or 120); -s: the data seed (default random).
+#       With VM_IOMMUFD=1 QEMU uses iommufd (-object iommufd: each device's cdev bound to
+#       /dev/iommu) instead of a VFIO container.
 #   vm_wait NAME               wait for QEMU to exit; its exit status (137: killed)
 #   vm_wait_for NAME REGEX [SECS]   wait for a console line "VMRESULT <REGEX>"; 1 if QEMU
 #                              exited or SECS (default 60) passed first
@@ -54,12 +56,13 @@ vm_start() {
 	mkdir -p "$d"
 	[ -n "$seed" ] || seed=$(vm_seed)
 	echo "$seed" >"$d/seed"
+	[ -z "$VM_IOMMUFD" ] || devs="-object iommufd,id=iommufd0"
 	for bdf; do
 		i=$((i + 1))
 		devs="$devs -device pcie-root-port,id=rp$i,chassis=$i,bus=pcie.0,addr=$(printf 0x%x $((i + 1)))"
-		devs="$devs -device vfio-pci,host=$bdf,id=hostdev$i,bus=rp$i"
+		devs="$devs -device vfio-pci,host=$bdf,id=hostdev$i,bus=rp$i${VM_IOMMUFD:+,iommufd=iommufd0}"
 	done
-	echo "# vm $name: task $task, seed $seed, devices: $*${append:+, kernel: $append}"
+	echo "# vm $name: task $task, seed $seed, devices: $*${append:+, kernel: $append}${VM_IOMMUFD:+, through iommufd}"
 	# Native PCIe hot-plug on the VM's root ports (pciehp, built in), not ACPI's (not built).
 	# no_timer_check: the inner kernel's IO-APIC timer check can miss its ticks under nested
 	# virtualisation on TCG and panic at boot ("IO-APIC + timer doesn't work", seen once in

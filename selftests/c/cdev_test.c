@@ -7,7 +7,7 @@
  * through the mappings of the attached IOAS (IOMMU_IOAS_MAP), gone when the device is
  * detached. Only the uAPI and sysfs are used, so it runs unchanged on upstream's modules. On
  * a kernel without iommufd (no /dev/iommu) there is no cdev on either stack: it checks that
- * and skips.
+ * and skips (upstream's sysfs vfio-dev entries exist there without a node; rvfio makes none).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,15 +161,16 @@ FIXTURE(cdev)
 
 FIXTURE_SETUP(cdev)
 {
-	char name[64];
-
 	self->bdf = test_bdf("RVFIO_EDU_BDF");
 	ASSERT_NE(NULL, self->bdf) TH_LOG("RVFIO_EDU_BDF not set");
 	self->iommufd = open("/dev/iommu", O_RDWR);
 	if (self->iommufd < 0) {
 		ASSERT_EQ(ENOENT, errno);
-		/* No iommufd: no cdev on either stack, as upstream without VFIO_DEVICE_CDEV. */
-		ASSERT_EQ(-ENOENT, cdev_name(self->bdf, name, sizeof(name)));
+		/*
+		 * No iommufd: no device cdevs on either stack, as upstream without
+		 * VFIO_DEVICE_CDEV (whose sysfs vfio-dev entries then have no node).
+		 */
+		ASSERT_NE(0, access("/dev/vfio/devices", F_OK));
 		SKIP(return, "no /dev/iommu (kernel without iommufd): no device cdev either");
 	}
 }
