@@ -92,4 +92,20 @@ bool rvfio_file_is_group(struct file *file);
 /* Whether @file is an open VFIO group file of the group @dev is registered in. */
 bool rvfio_file_has_dev(struct file *file, struct device *dev);
 
+/*
+ * The device cdev, for VFIO_DEVICE_PCI_HOT_RESET by device id (upstream's
+ * vfio_device_cdev_opened() and vfio_iommufd_get_dev_id()). Both handles are live
+ * registrations for the call.
+ */
+
+/* Whether @vdev is open through its cdev, /dev/vfio/devices/vfioN, bound to an iommufd. */
+bool rvfio_device_cdev_opened(struct rvfio_device *vdev);
+
+/*
+ * The id of @other (possibly @vdev itself) in the iommufd @vdev is bound to: > 0 if @other
+ * is bound to it too, -ENOENT if not but a device of @other's IOMMU group is (so the
+ * iommufd owns it), -ENODEV otherwise.
+ */
+int rvfio_device_iommufd_id(struct rvfio_device *vdev, struct rvfio_device *other);
+
 #endif /* _RVFIO_DEVICE_ABI_H */

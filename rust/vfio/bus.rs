@@ -71,8 +71,11 @@ struct DeviceState {
     /// The VM of the device's group (or of its cdev file) when the device opened,
     /// referenced until it closes (upstream's `device->kvm`).
     kvm: Option<KvmRef>,
-    /// The device's iommufd binding while its cdev file has it open.
+    /// The device's iommufd binding while it is open through its cdev, or through a group
+    /// given an iommufd.
     iommufd: Option<BoundDevice>,
+    /// Whether it is open through its cdev (upstream's `cdev_opened`).
+    cdev_open: bool,
     /// Open files of the device's cdev, bound or not: unregistration waits for them too.
     cdev_files: u32,
     /// Unregistration started: no new device fds or cdev files.
@@ -183,6 +186,7 @@ impl BusDevice {
         }
         let id = bound.id();
         state.iommufd = Some(bound);
+        state.cdev_open = true;
         state.kvm = kvm;
         state.open_fds = 1;
         Ok((CdevOpen(self.clone()), id))
@@ -199,6 +203,37 @@ impl BusDevice {
     pub(crate) fn detach_iommufd(&self, target: Target) {
         if let Some(bound) = self.state.lock().iommufd.as_mut() {
             bound.detach(target);
+        }
+    }
+
+    /// Whether the device is open through its cdev (upstream's `vfio_device_cdev_opened()`).
+    pub(crate) fn cdev_opened(&self) -> bool {
+        self.state.lock().cdev_open
+    }
+
+    /// The id of `other`, in `other_group`, in the iommufd this device is bound to, as
+    /// upstream's `vfio_iommufd_get_dev_id()`: its id if it is bound there too; -ENOENT if
+    /// not, but a device of its group is (so the context owns it anyway); else -ENODEV.
+    pub(crate) fn iommufd_id_of(&self, other: &BusDevice, other_group: &IommuGroup) -> Result<u32> {
+        // Each device's lock in turn, never both: `other` may be this device.
+        let ctx = self
+            .state
+            .lock()
+            .iommufd
+            .as_ref()
+            .map(|bound| bound.ctx().clone())
+            .ok_or(ENODEV)?;
+        let id = other
+            .state
+            .lock()
+            .iommufd
+            .as_ref()
+            .filter(|bound| bound.ctx().is(&ctx))
+            .map(|bound| bound.id());
+        match id {
+            Some(id) => Ok(id),
+            None if ctx.has_group(other_group) => Err(ENOENT),
+            None => Err(ENODEV),
         }
     }
 
@@ -221,6 +256,7 @@ impl BusDevice {
             self.callbacks.close_device();
             // As upstream's `vfio_df_device_last_close()`: unbound after the close.
             drop(state.iommufd.take());
+            state.cdev_open = false;
             if state.idle() {
                 self.all_closed.notify_all();
             }
@@ -335,6 +371,7 @@ impl CoreAbi for Core {
                     open_fds: 0,
                     kvm: None,
                     iommufd: None,
+                    cdev_open: false,
                     cdev_files: 0,
                     removing: false,
                 }),
@@ -386,6 +423,16 @@ impl CoreAbi for Core {
 
     fn unmap_mmaps(registration: &Registration, start: u64, len: u64) {
         registration.device.inode().unmap(start, len);
+    }
+
+    fn cdev_opened(registration: &Registration) -> bool {
+        registration.device.cdev_opened()
+    }
+
+    fn iommufd_id(registration: &Registration, other: &Registration) -> Result<u32> {
+        registration
+            .device
+            .iommufd_id_of(&other.device, other.group.iommu_group())
     }
 
     fn file_is_group(file: &File) -> bool {

@@ -18,6 +18,8 @@ EXPORT_SYMBOL_NS_GPL(rvfio_unregister_device, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_device_unmap_mmaps, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_is_group, "RVFIO");
 EXPORT_SYMBOL_NS_GPL(rvfio_file_has_dev, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_device_cdev_opened, "RVFIO");
+EXPORT_SYMBOL_NS_GPL(rvfio_device_iommufd_id, "RVFIO");
 
 /* The IOMMU backend ABI (rust/kernel_ext/abi/iommu_drivers.rs). */
 EXPORT_SYMBOL_NS_GPL(rvfio_register_iommu_driver, "RVFIO");

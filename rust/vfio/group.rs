@@ -147,6 +147,11 @@ impl Group {
         self.iommu_group.id()
     }
 
+    /// The IOMMU group.
+    pub(crate) fn iommu_group(&self) -> &IommuGroup {
+        &self.iommu_group
+    }
+
     /// `VFIO_GROUP_GET_STATUS`.
     fn get_status(&self, arg: usize) -> Result<isize> {
         const MINSZ: usize = core::mem::size_of::<uapi::vfio_group_status>();

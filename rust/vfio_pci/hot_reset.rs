@@ -2,11 +2,13 @@
 
 //! Slot and bus resets: `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO` and `VFIO_DEVICE_PCI_HOT_RESET`
 //! (upstream's `vfio_pci_ioctl_get_pci_hot_reset_info()`, `vfio_pci_ioctl_pci_hot_reset()`
-//! and `vfio_pci_dev_set_hot_reset()`), for device fds opened through a group.
+//! and `vfio_pci_dev_set_hot_reset()`).
 //!
 //! A slot reset when the device's slot has one, else a secondary bus reset, reaches every
 //! function there. The user may do it only if every one of them is bound to vfio-pci in the
-//! device's reset set and belongs to a group whose fd the user passes. Across the reset,
+//! device's reset set and the user owns it: through a group whose fd the user passes, or,
+//! for a device open through its cdev (which passes none), through the iommufd the device
+//! is bound to (bound there too, or in a group a device bound there owns). Across the reset,
 //! every device of the set has its BAR mmaps revoked and its BAR accesses held off, and is
 //! brought to D0 first; the PCI core saves and restores the config space of every function.
 
@@ -21,14 +23,26 @@ use kernel::{
 
 use crate::{
     args::read_args,
-    dev_set,
+    dev_set::{
+        self,
+        DevSet, //
+    },
     device::{
         MemoryGate,
         OpenDevice,
         VfioPciDevice, //
     },
     ext::{
-        core_abi::GroupFile, pci_raw::PowerState, reset_scope::ResetScope, runtime_pm::PmActive,
+        core_abi::{
+            DeviceOps,
+            GroupFile, //
+        },
+        pci_raw::PowerState,
+        reset_scope::{
+            ResetScope,
+            ScopeFunction, //
+        },
+        runtime_pm::PmActive,
     },
     uapi,
 };
@@ -53,12 +67,37 @@ fn scope_of(device: &VfioPciDevice) -> Result<(ResetScope, usize)> {
     Ok((scope, count))
 }
 
+/// What `device`, open through its cdev, reports of a function `f` its reset reaches: the
+/// function's iommufd id if it is bound to the same iommufd, `VFIO_PCI_DEVID_OWNED` if that
+/// iommufd owns it anyway, else `VFIO_PCI_DEVID_NOT_OWNED` (upstream's
+/// `vfio_pci_fill_devs()`).
+fn devid_of(device: &VfioPciDevice, set: &DevSet, f: &ScopeFunction<'_>) -> u32 {
+    let members = set.members.lock();
+    let id = members
+        .iter()
+        .find(|m| f.is(&m.function))
+        .map(|m| device.core_link().iommufd_id_of(m.core_link()));
+    match id {
+        Some(Ok(id)) => id,
+        Some(Err(e)) if e == ENOENT => uapi::VFIO_PCI_DEVID_OWNED,
+        // CAST: the uAPI's -1 in the `__u32` field.
+        _ => uapi::VFIO_PCI_DEVID_NOT_OWNED as u32,
+    }
+}
+
 /// `VFIO_DEVICE_GET_PCI_HOT_RESET_INFO`: the functions a hot reset of `device` reaches,
-/// each with its address and IOMMU group; -ENOSPC with the count when the array is short.
+/// each with its address and IOMMU group, or for a device open through its cdev its
+/// iommufd id (`DEV_ID` flag; `DEV_ID_OWNED` if the user owns all of them); -ENOSPC with
+/// the count when the array is short.
 pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     let mut hdr: uapi::vfio_pci_hot_reset_info = read_args(arg, HEADER)?;
     hdr.flags = 0;
     let (scope, count) = scope_of(device)?;
+    let by_devid = device
+        .core_link()
+        .cdev_opened()
+        .then(|| dev_set::of(device))
+        .transpose()?;
     // Never: the device itself is in its scope.
     if count == 0 {
         return Err(ERANGE);
@@ -69,14 +108,16 @@ pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
         write_header(arg, &hdr)?;
         return Err(ENOSPC);
     }
+    if by_devid.is_some() {
+        hdr.flags =
+            uapi::VFIO_PCI_HOT_RESET_FLAG_DEV_ID | uapi::VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+    }
     let mut devices = KVec::with_capacity(count, GFP_KERNEL)?;
     device.function.for_each_in_scope(scope, |f| {
         // The topology changed since the count.
         if devices.len() >= count {
             return Err(EAGAIN);
         }
-        // As upstream: a function outside any IOMMU group cannot be reset by a user.
-        let group_id = f.iommu_group_id().ok_or(EPERM)?;
         let (segment, bus, devfn) = f.location();
         let mut record = uapi::vfio_pci_dependent_device {
             segment,
@@ -84,7 +125,18 @@ pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             devfn,
             ..Default::default()
         };
-        record.__bindgen_anon_1.group_id = group_id;
+        match &by_devid {
+            Some(set) => {
+                let devid = devid_of(device, set, f);
+                // CAST: the uAPI's -1 in the `__u32` field.
+                if devid == uapi::VFIO_PCI_DEVID_NOT_OWNED as u32 {
+                    hdr.flags &= !uapi::VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
+                }
+                record.__bindgen_anon_1.devid = devid;
+            }
+            // As upstream: a function outside any IOMMU group cannot be reset by a user.
+            None => record.__bindgen_anon_1.group_id = f.iommu_group_id().ok_or(EPERM)?,
+        }
         devices.push(record, GFP_KERNEL)?;
         Ok(())
     })?;
@@ -109,17 +161,30 @@ fn write_header(arg: usize, hdr: &uapi::vfio_pci_hot_reset_info) -> Result {
         .write(hdr)
 }
 
-/// `VFIO_DEVICE_PCI_HOT_RESET`: `arg` carries the fds of the groups the user owns.
+/// What shows that the user owns the devices a hot reset reaches.
+enum Ownership {
+    /// The fds of their groups.
+    Groups(KVec<GroupFile>),
+    /// For a device open through its cdev: the iommufd it is bound to.
+    Iommufd,
+}
+
+/// `VFIO_DEVICE_PCI_HOT_RESET`: `arg` carries the fds of the groups the user owns, or for a
+/// device open through its cdev none (its iommufd must own them).
 pub(crate) fn reset(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     let hdr: uapi::vfio_pci_hot_reset = read_args(arg, HEADER)?;
     if hdr.flags != 0 {
         return Err(EINVAL);
     }
-    // An empty array is for devices opened through their cdev, which rvfio does not have.
-    if hdr.count == 0 {
+    // An empty array for a device open through its cdev, and only for one.
+    if (hdr.count == 0) != device.core_link().cdev_opened() {
         return Err(EINVAL);
     }
     let (_, count) = scope_of(device)?;
+    if hdr.count == 0 {
+        dev_set_reset(device, &Ownership::Iommufd)?;
+        return Ok(0);
+    }
     // At most one group per function: no larger copy than that.
     // CAST: `u32` fits `usize`.
     let fds_len = hdr.count as usize;
@@ -136,7 +201,7 @@ pub(crate) fn reset(device: &VfioPciDevice, arg: usize) -> Result<isize> {
         let fd = i32::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]]);
         groups.push(GroupFile::get(fd)?, GFP_KERNEL)?;
     }
-    dev_set_reset(device, &groups)?;
+    dev_set_reset(device, &Ownership::Groups(groups))?;
     Ok(0)
 }
 
@@ -172,9 +237,9 @@ impl<'a> Held<'a> {
     }
 }
 
-/// Resets the slot or bus of `device`'s reset set if the set covers it and `groups` cover
+/// Resets the slot or bus of `device`'s reset set if the set covers it and the user owns
 /// the set (upstream's `vfio_pci_dev_set_hot_reset()`).
-fn dev_set_reset(device: &VfioPciDevice, groups: &[GroupFile]) -> Result {
+fn dev_set_reset(device: &VfioPciDevice, ownership: &Ownership) -> Result {
     let set = dev_set::of(device)?;
     let members = set.members.lock();
     // Every function the reset reaches must be in the set: bound to vfio-pci, so no other
@@ -190,9 +255,16 @@ fn dev_set_reset(device: &VfioPciDevice, groups: &[GroupFile]) -> Result {
             }
         })
         .map_err(|_| EINVAL)?;
-    // And the user must own every device of the set through the groups given.
+    // And the user must own every device of the set.
     for member in members.iter() {
-        if !groups.iter().any(|g| g.has_dev(member.function.dev())) {
+        let owned = match ownership {
+            Ownership::Groups(groups) => groups.iter().any(|g| g.has_dev(member.function.dev())),
+            Ownership::Iommufd => match device.core_link().iommufd_id_of(member.core_link()) {
+                Ok(_) => true,
+                Err(e) => e == ENOENT,
+            },
+        };
+        if !owned {
             return Err(EINVAL);
         }
     }

@@ -5,9 +5,10 @@
  * nothing before VFIO_DEVICE_BIND_IOMMUFD, the bind's errnos, a device used through its
  * cdev or its group but never both, ATTACH/DETACH_IOMMUFD_PT to IOASes, and edu's DMA
  * through the mappings of the attached IOAS (IOMMU_IOAS_MAP), gone when the device is
- * detached. Only the uAPI and sysfs are used, so it runs unchanged on upstream's modules. On
- * a kernel without iommufd (no /dev/iommu) there is no cdev on either stack: it checks that
- * and skips (upstream's sysfs vfio-dev entries exist there without a node; rvfio makes none).
+ * detached; and hot reset by device id, on igb (RVFIO_IGB_BDF). Only the uAPI and sysfs are
+ * used, so it runs unchanged on upstream's modules. On a kernel without iommufd (no
+ * /dev/iommu) there is no cdev on either stack: it checks that and skips (upstream's sysfs
+ * vfio-dev entries exist there without a node; rvfio makes none).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -376,6 +377,78 @@ TEST_F(cdev, pasid_args)
 	det.flags = VFIO_DEVICE_DETACH_PASID;
 	EXPECT_EQ(0, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
 	close(fd);
+}
+
+/* GET_PCI_HOT_RESET_INFO into @buf with room for @room devices; 0 or -errno. */
+static int hot_reset_info(int fd, struct vfio_pci_hot_reset_info *buf, __u32 room)
+{
+	memset(buf, 0, sizeof(*buf) + room * sizeof(buf->devices[0]));
+	buf->argsz = sizeof(*buf) + room * sizeof(buf->devices[0]);
+	return xioctl(fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf);
+}
+
+/* PCI_HOT_RESET with @count fds from @fds (none: the cdev form); 0 or -errno. */
+static int hot_reset(int fd, const __s32 *fds, __u32 count)
+{
+	struct {
+		struct vfio_pci_hot_reset hdr;
+		__s32 fds[4];
+	} buf = { .hdr = { .argsz = sizeof(buf.hdr) + count * sizeof(__s32), .count = count } };
+
+	memcpy(buf.fds, fds, count * sizeof(__s32));
+	return xioctl(fd, VFIO_DEVICE_PCI_HOT_RESET, &buf);
+}
+
+/*
+ * Hot reset of igb (RVFIO_IGB_BDF) open through its cdev: INFO reports device ids (its own,
+ * the one its bind returned) and that the iommufd owns everything the reset reaches; the
+ * reset takes no group fds (an fd is -EINVAL) and really resets igb (RDBAL0 back to 0).
+ * The device opened through its group gets group ids, and an empty array is -EINVAL there.
+ */
+TEST_F(cdev, hot_reset_devid)
+{
+	struct {
+		struct vfio_pci_hot_reset_info hdr;
+		struct vfio_pci_dependent_device devices[4];
+	} info;
+	const char *igb = test_bdf("RVFIO_IGB_BDF");
+	struct vfio_pci_dev dev;
+	__u32 devid = 0, val;
+	__s32 fds[1];
+	int fd;
+
+	ASSERT_NE(NULL, igb);
+	fd = open_cdev(igb);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bind_args(fd, self->iommufd, sizeof(struct vfio_device_bind_iommufd), 0,
+			       &devid));
+	ASSERT_EQ(0, hot_reset_info(fd, &info.hdr, 4));
+	EXPECT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID | VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED,
+		  info.hdr.flags);
+	ASSERT_EQ(1, info.hdr.count);
+	EXPECT_EQ(devid, info.hdr.devices[0].devid);
+	/* A group fd where none is taken; then the cdev form. */
+	fds[0] = open_group(self->bdf);
+	ASSERT_LE(0, fds[0]);
+	EXPECT_EQ(-EINVAL, hot_reset(fd, fds, 1));
+	close(fds[0]);
+	ASSERT_EQ(0, cfg_command(fd, PCI_COMMAND_MEMORY, 0));
+	val = 0x12345000;
+	ASSERT_EQ(4, xpwrite(fd, &val, 4, REGION_OFFSET(0) + 0xc000));
+	ASSERT_EQ(4, xpread(fd, &val, 4, REGION_OFFSET(0) + 0xc000));
+	ASSERT_EQ(0x12345000, val);
+	ASSERT_EQ(0, hot_reset(fd, NULL, 0));
+	ASSERT_EQ(4, xpread(fd, &val, 4, REGION_OFFSET(0) + 0xc000));
+	EXPECT_EQ(0, val);
+	close(fd);
+
+	/* Through the group: group ids, and the empty array refused. */
+	ASSERT_EQ(0, vfio_pci_open(&dev, igb, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, hot_reset_info(dev.fd, &info.hdr, 4));
+	EXPECT_EQ(0, info.hdr.flags);
+	EXPECT_EQ(iommu_group_of(igb), (int)info.hdr.devices[0].group_id);
+	EXPECT_EQ(-EINVAL, hot_reset(dev.fd, NULL, 0));
+	vfio_pci_close(&dev);
 }
 
 TEST_HARNESS_MAIN

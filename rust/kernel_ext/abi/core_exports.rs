@@ -44,6 +44,14 @@ pub(crate) trait CoreAbi: 'static {
     /// of the device.
     fn unmap_mmaps(registration: &Self::Registration, start: u64, len: u64);
 
+    /// `rvfio_device_cdev_opened()`: whether the device is open through its cdev.
+    fn cdev_opened(registration: &Self::Registration) -> bool;
+
+    /// `rvfio_device_iommufd_id()`: the id of `other` in the iommufd `registration`'s
+    /// device is bound to (-ENOENT: not bound there, but its group is owned by it; -ENODEV:
+    /// neither).
+    fn iommufd_id(registration: &Self::Registration, other: &Self::Registration) -> Result<u32>;
+
     /// `rvfio_file_is_group()`: whether `file` is a group file.
     fn file_is_group(file: &File) -> bool;
 
@@ -109,6 +117,33 @@ macro_rules! export_core_abi {
         ) {
             // SAFETY: This function's contract.
             unsafe { $crate::ext::core_exports::unmap_mmaps::<$core>(vdev, start, len) }
+        }
+
+        /// `rvfio_device_cdev_opened()` of `include/rvfio/device_abi.h`.
+        ///
+        /// # Safety
+        ///
+        /// As [`cdev_opened`]($crate::ext::core_exports::cdev_opened).
+        #[no_mangle]
+        unsafe extern "C" fn rvfio_device_cdev_opened(
+            vdev: *mut $crate::ext::device_abi::RawDevice,
+        ) -> bool {
+            // SAFETY: This function's contract.
+            unsafe { $crate::ext::core_exports::cdev_opened::<$core>(vdev) }
+        }
+
+        /// `rvfio_device_iommufd_id()` of `include/rvfio/device_abi.h`.
+        ///
+        /// # Safety
+        ///
+        /// As [`iommufd_id`]($crate::ext::core_exports::iommufd_id).
+        #[no_mangle]
+        unsafe extern "C" fn rvfio_device_iommufd_id(
+            vdev: *mut $crate::ext::device_abi::RawDevice,
+            other: *mut $crate::ext::device_abi::RawDevice,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: This function's contract.
+            unsafe { $crate::ext::core_exports::iommufd_id::<$core>(vdev, other) }
         }
 
         /// `rvfio_file_is_group()` of `include/rvfio/device_abi.h`.
@@ -239,6 +274,36 @@ pub(crate) unsafe fn unmap_mmaps<T: CoreAbi>(vdev: *mut RawDevice, start: u64, l
     // SAFETY: `vdev` is a live registration (caller contract), borrowed for the call.
     let registration = unsafe { &*vdev.cast::<T::Registration>() };
     T::unmap_mmaps(registration, start, len);
+}
+
+/// Whether a device is open through its cdev.
+///
+/// # Safety
+///
+/// `vdev` is a handle [`register_device::<T>`] returned and not unregistered yet.
+pub(crate) unsafe fn cdev_opened<T: CoreAbi>(vdev: *mut RawDevice) -> bool {
+    // SAFETY: `vdev` is a live registration (caller contract), borrowed for the call.
+    let registration = unsafe { &*vdev.cast::<T::Registration>() };
+    T::cdev_opened(registration)
+}
+
+/// The iommufd id of `other` in the context `vdev`'s device is bound to, or -errno.
+///
+/// # Safety
+///
+/// `vdev` and `other` are handles [`register_device::<T>`] returned and not unregistered
+/// yet (possibly the same).
+pub(crate) unsafe fn iommufd_id<T: CoreAbi>(
+    vdev: *mut RawDevice,
+    other: *mut RawDevice,
+) -> kernel::ffi::c_int {
+    // SAFETY: Both are live registrations (caller contract), borrowed for the call.
+    let (registration, other) = unsafe { (&*vdev.cast::<T::Registration>(), &*other.cast()) };
+    match T::iommufd_id(registration, other) {
+        // CAST: iommufd's object ids are below `i32::MAX` (an xarray limited to `INT_MAX`).
+        Ok(id) => id as kernel::ffi::c_int,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// Borrows a file a caller passes.

@@ -17,7 +17,10 @@ use kernel::{
     sync::aref::ARef,
 };
 
-use super::raw::device_ptr;
+use super::{
+    iommu_group::IommuGroup,
+    raw::device_ptr, //
+};
 
 /// `struct iommufd_ctx`, only ever behind a pointer.
 #[repr(C)]
@@ -39,6 +42,10 @@ extern "C" {
     fn rvfio_iommufd_ctx_from_file(file: *mut kernel::bindings::file) -> *mut RawCtx;
     fn rvfio_iommufd_ctx_get(ctx: *mut RawCtx);
     fn rvfio_iommufd_ctx_put(ctx: *mut RawCtx);
+    fn rvfio_iommufd_ctx_has_group(
+        ctx: *mut RawCtx,
+        group: *mut kernel::bindings::iommu_group,
+    ) -> bool;
     fn rvfio_iommufd_compat_ioas_create(ctx: *mut RawCtx) -> i32;
     fn rvfio_iommufd_compat_ioas_get_id(ctx: *mut RawCtx, ioas_id: *mut u32) -> i32;
     fn rvfio_iommufd_compat_set_no_iommu(ctx: *mut RawCtx) -> i32;
@@ -100,6 +107,17 @@ impl IommufdCtx {
         Ok(Self {
             ctx: NonNull::new(ctx).ok_or(EBADFD)?,
         })
+    }
+
+    /// Whether this is the same context as `other`.
+    pub(crate) fn is(&self, other: &IommufdCtx) -> bool {
+        self.ctx == other.ctx
+    }
+
+    /// Whether a device of `group` is bound to the context, which then owns the group.
+    pub(crate) fn has_group(&self, group: &IommuGroup) -> bool {
+        // SAFETY: A live context (type invariant) and a live group, borrowed for the call.
+        unsafe { rvfio_iommufd_ctx_has_group(self.ctx.as_ptr(), group.as_raw()) }
     }
 
     /// Gives the context the IOAS that VFIO's compatibility ioctls on it (`/dev/iommu` used
@@ -178,6 +196,7 @@ pub(crate) struct BoundDevice {
     idev: NonNull<RawDevice>,
     /// Keeps the device iommufd holds a pointer to.
     _dev: ARef<Device>,
+    ctx: IommufdCtx,
     id: u32,
     attached: KVec<Target>,
 }
@@ -191,7 +210,7 @@ unsafe impl Sync for BoundDevice {}
 impl BoundDevice {
     /// Binds `dev` to `ctx`: -EBUSY if its DMA is owned elsewhere (its group attached to a
     /// container, say), and whatever else iommufd refuses. The binding keeps its own
-    /// reference on the context.
+    /// reference on the context, and so does this value.
     pub(crate) fn bind(ctx: &IommufdCtx, dev: &ARef<Device>) -> Result<Self> {
         let mut id = 0;
         // SAFETY: `ctx` is a live reference (its invariant), `dev` a live device kept by the
@@ -203,6 +222,7 @@ impl BoundDevice {
         Ok(Self {
             idev: NonNull::new(idev).ok_or(ENOMEM)?,
             _dev: dev.clone(),
+            ctx: ctx.clone(),
             id,
             attached: KVec::new(),
         })
@@ -211,6 +231,11 @@ impl BoundDevice {
     /// The device's id in its iommufd context (`out_devid`).
     pub(crate) fn id(&self) -> u32 {
         self.id
+    }
+
+    /// The context the device is bound to.
+    pub(crate) fn ctx(&self) -> &IommufdCtx {
+        &self.ctx
     }
 
     /// Attaches `target` to the page table (an IOAS or a HWPT) `pt_id` of the context, in

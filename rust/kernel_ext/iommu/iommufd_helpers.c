@@ -16,6 +16,7 @@ struct iommufd_ctx *rvfio_iommufd_ctx_from_fd(int fd);
 struct iommufd_ctx *rvfio_iommufd_ctx_from_file(struct file *file);
 void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx);
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx);
+bool rvfio_iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group);
 int rvfio_iommufd_compat_ioas_create(struct iommufd_ctx *ictx);
 int rvfio_iommufd_compat_ioas_get_id(struct iommufd_ctx *ictx, u32 *ioas_id);
 int rvfio_iommufd_compat_set_no_iommu(struct iommufd_ctx *ictx);
@@ -61,6 +62,11 @@ void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx)
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
 	iommufd_ctx_put(ictx);
+}
+
+bool rvfio_iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group)
+{
+	return iommufd_ctx_has_group(ictx, group);
 }
 
 /* The VFIO compatibility IOAS of a context, for groups given an iommufd as container. */
@@ -123,6 +129,11 @@ void rvfio_iommufd_ctx_get(struct iommufd_ctx *ictx)
 
 void rvfio_iommufd_ctx_put(struct iommufd_ctx *ictx)
 {
+}
+
+bool rvfio_iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group)
+{
+	return false;
 }
 
 int rvfio_iommufd_compat_ioas_create(struct iommufd_ctx *ictx)
