@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -377,6 +379,96 @@ TEST_F(cdev, pasid_args)
 	det.flags = VFIO_DEVICE_DETACH_PASID;
 	EXPECT_EQ(0, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
 	close(fd);
+}
+
+/*
+ * SIGKILL of a process with the device bound and 16 MiB mapped through its IOAS: its files'
+ * release unbinds the device and iommufd unpins everything; the device binds afresh.
+ */
+TEST_F(cdev, killed_while_bound)
+{
+	const size_t len = 16 << 20;
+	long long pinned = pinned_pages();
+	int ready[2], status;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int iommufd = open("/dev/iommu", O_RDWR), fd = open_cdev(self->bdf), ioas;
+		void *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (iommufd < 0 || fd < 0 || buf == MAP_FAILED || bind(fd, iommufd))
+			_exit(1);
+		ioas = ioas_alloc(iommufd);
+		if (ioas < 0 || attach(fd, ioas, NULL) || ioas_map(iommufd, ioas, buf, len, IOVA))
+			_exit(2);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(3);
+		pause();
+		_exit(4);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("the child did not get its device mapped");
+	close(ready[0]);
+	EXPECT_LE(pinned + (long long)(len / PAGE_SZ), pinned_pages());
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(pinned, pinned_pages_settle(pinned));
+	pid = open_cdev(self->bdf);
+	ASSERT_LE(0, pid);
+	EXPECT_EQ(0, bind(pid, self->iommufd));
+	close(pid);
+}
+
+/*
+ * Unbinding vfio-pci from the device waits while a file of its cdev is open, bound (asked to
+ * let go through the request eventfd) or not; when the file closes the unbind completes
+ * and the node goes. Bound to vfio-pci again, the device has a cdev again.
+ */
+TEST_F_TIMEOUT(cdev, unbind_while_open, 60)
+{
+	int fd, req = new_eventfd(), status;
+	char drv[64], name[64];
+	pid_t pid;
+
+	ASSERT_LE(0, req);
+	/* Open, not bound. */
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	pid = unbind_async(self->bdf);
+	ASSERT_LE(0, pid);
+	EXPECT_EQ(-1, wait_for(pid, 300)) TH_LOG("unbind did not wait for the open cdev file");
+	close(fd);
+	status = wait_for(pid, 10000);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_STREQ("none", driver_of(self->bdf, drv, sizeof(drv)));
+	EXPECT_EQ(-ENOENT, cdev_name(self->bdf, name, sizeof(name)));
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", self->bdf));
+	ASSERT_STREQ("vfio-pci", driver_of(self->bdf, drv, sizeof(drv)));
+
+	/* Bound, with a request eventfd. */
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ASSERT_EQ(0, set_irq_eventfds(fd, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req));
+	pid = unbind_async(self->bdf);
+	ASSERT_LE(0, pid);
+	EXPECT_LE(1, eventfd_wait(req, 5000)) TH_LOG("no device request");
+	EXPECT_EQ(-1, wait_for(pid, 300)) TH_LOG("unbind did not wait for the bound device");
+	EXPECT_EQ(0x1234, cfg_read(fd, PCI_VENDOR_ID, 2));
+	close(fd);
+	status = wait_for(pid, 10000);
+	if (status == -1)
+		kill(pid, SIGKILL);
+	EXPECT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", self->bdf));
+	ASSERT_STREQ("vfio-pci", driver_of(self->bdf, drv, sizeof(drv)));
+	EXPECT_EQ(0, cdev_name(self->bdf, name, sizeof(name)));
+	close(req);
 }
 
 /* GET_PCI_HOT_RESET_INFO into @buf with room for @room devices; 0 or -errno. */

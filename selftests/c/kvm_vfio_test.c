@@ -4,13 +4,15 @@
  * group fds, device fds and other files, with upstream's answers; a group file KVM holds
  * stays held (its node cannot be reopened, the module stays referenced) until the VM goes;
  * a device opened while its group is added to a VM keeps that VM alive until its last
- * close (upstream's device->kvm reference), a device opened before does not.
+ * close (upstream's device->kvm reference), a device opened before does not; so does a
+ * device bound through its cdev while the cdev file is in the VM.
  *
  * KVM finds VFIO through symbol_get() of vfio_file_is_valid() and friends: without them
  * every ADD is -EINVAL. Whether a VM still exists is seen in KVM's debugfs, which has a
  * directory "<pid>-<vm fd>" per VM. Needs edu bound to vfio-pci (RVFIO_EDU_BDF) and
  * /dev/kvm. Uses only the uAPI, so it runs unchanged on upstream's modules.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -239,6 +241,47 @@ TEST_F(kvm_vfio, deleted_group_gives_no_vm)
 	ASSERT_LE(0, self->edu.fd);
 	close_vm(self);
 	EXPECT_FALSE(vm_exists(vm));
+}
+
+/*
+ * A device cdev file (igb's, RVFIO_IGB_BDF) is a VFIO file KVM takes, bound or not; bound
+ * while in the VM, the device holds the VM until the file closes. Skips without iommufd.
+ */
+TEST_F(kvm_vfio, cdev_in_vm)
+{
+	const char *igb = test_bdf("RVFIO_IGB_BDF");
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	char dir[PATH_MAX], path[PATH_MAX];
+	int vm = self->vm, iommufd, fd;
+	struct dirent *e;
+	DIR *d;
+
+	ASSERT_NE(NULL, igb);
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (iommufd < 0)
+		SKIP(return, "no /dev/iommu: no device cdevs");
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", igb);
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	path[0] = '\0';
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4))
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
+	closedir(d);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
+
+	EXPECT_EQ(0, file_add(self->dev, fd));
+	EXPECT_EQ(-EEXIST, file_add(self->dev, fd));
+	bind.iommufd = iommufd;
+	ASSERT_EQ(0, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	EXPECT_EQ(0, file_del(self->dev, fd));
+	EXPECT_EQ(-ENOENT, file_del(self->dev, fd));
+	close_vm(self);
+	EXPECT_TRUE(vm_exists(vm)) TH_LOG("the VM went although its device is bound");
+	close(fd);
+	EXPECT_FALSE(vm_exists(vm)) TH_LOG("the VM stayed after its device's file closed");
+	close(iommufd);
 }
 
 TEST_HARNESS_MAIN

@@ -839,36 +839,6 @@ TEST_F_TIMEOUT(lifecycle, close_with_bar_mmap, 120)
 }
 
 /*
- * Unbinds @bdf from its driver in a child (the write blocks while the device is in use);
- * returns the child's pid.
- */
-static pid_t unbind_async(const char *bdf)
-{
-	char path[PATH_MAX];
-	pid_t pid = fork();
-
-	if (pid)
-		return pid;
-	/* Not one of the device's users: none of the parent's VFIO fds come along. */
-	close_range(3, ~0U, 0);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	_exit(sysfs_write(path, bdf) ? 1 : 0);
-}
-
-/* Waits up to @ms for @pid; its status, or -1 if it is still running. */
-static int wait_for(pid_t pid, int ms)
-{
-	int status;
-
-	while (ms-- > 0) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		usleep(1000);
-	}
-	return -1;
-}
-
-/*
  * Unbinding a device whose fd is open blocks, and asks the user to let go through the
  * request interrupt (what DPDK's and QEMU's request notifiers act on); closing the fds
  * completes the unbind, and the device's mappings, group node and group go with it. The

@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -588,6 +589,36 @@ static inline bool has_pm_cap(const char *bdf)
 		pos = config[pos + 1] & ~3;
 	}
 	return false;
+}
+
+/*
+ * Unbinds @bdf from its driver in a child (the write blocks while the device is in use);
+ * returns the child's pid.
+ */
+static inline pid_t unbind_async(const char *bdf)
+{
+	char path[PATH_MAX];
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	/* Not one of the device's users: none of the parent's VFIO fds come along. */
+	close_range(3, ~0U, 0);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	_exit(sysfs_write(path, bdf) ? 1 : 0);
+}
+
+/* Waits up to @ms for @pid; its status, or -1 if it is still running. */
+static inline int wait_for(pid_t pid, int ms)
+{
+	int status;
+
+	while (ms-- > 0) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(1000);
+	}
+	return -1;
 }
 
 #endif
