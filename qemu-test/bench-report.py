@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn the benchmark guest's RESULT lines into one table: metric, upstream and rvfio
 medians, the ratio of the medians and of the per-stack bests, the target and whether it is
-met. A ratio above 1 means rvfio is better (faster, higher throughput, lower latency),
+met; where the "iommufd" stack ran (upstream's iommufd, IOAS maps through /dev/iommu), its
+median and rvfio's ratio against it too. A ratio above 1 means rvfio is better (faster, higher throughput, lower latency),
 whatever the unit. Also writes every sample and the summary as CSV, and the ratios as an
 SVG bar chart (log scale, target marks).
 
@@ -105,10 +106,14 @@ def summarise(samples, units, ref="upstream", cand="rvfio"):
             verdict = "best only"
         else:
             verdict = "MISSED"
+        # The third column: upstream's iommufd (IOAS maps through /dev/iommu), where measured.
+        io = [v for _, v in samples.get((metric, "iommufd"), [])] if ref == "upstream" else []
+        io_med = statistics.median(io) if io else float("nan")
         rows.append(dict(metric=metric, unit=unit, better=better, n_up=len(up), n_rv=len(rv),
                          up_med=up_med, rv_med=rv_med, up_best=up_best, rv_best=rv_best,
                          ratio_med=ratio_med, ratio_best=ratio_best, target=target,
-                         absolute=absolute, verdict=verdict, why=why))
+                         absolute=absolute, verdict=verdict, why=why, io_med=io_med,
+                         ratio_io=advantage(io_med, rv_med) if io else float("nan")))
     return rows
 
 
@@ -124,13 +129,20 @@ def fmt(v):
 
 def table(rows, markdown, ref="upstream"):
     head = ["metric", "unit", f"{ref} med", "rvfio med", "ratio med", "ratio best", "target", "verdict"]
+    with_io = any(r["io_med"] == r["io_med"] for r in rows)
+    if with_io:
+        head += ["iommufd med", "vs iommufd"]
     body = []
     for r in rows:
         tgt = (f"rvfio <= {r['target']:g}" if r["absolute"] else f">= {r['target']:g}x")
         ratio_med = "-" if r["absolute"] else fmt(r["ratio_med"]) + "x"
         ratio_best = "-" if r["absolute"] else fmt(r["ratio_best"]) + "x"
-        body.append([r["metric"], r["unit"], fmt(r["up_med"]), fmt(r["rv_med"]), ratio_med,
-                     ratio_best, tgt, r["verdict"]])
+        row = [r["metric"], r["unit"], fmt(r["up_med"]), fmt(r["rv_med"]), ratio_med,
+               ratio_best, tgt, r["verdict"]]
+        if with_io:
+            io_ratio = "-" if r["absolute"] or r["ratio_io"] != r["ratio_io"] else fmt(r["ratio_io"]) + "x"
+            row += [fmt(r["io_med"]), io_ratio]
+        body.append(row)
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(row) + " |" for row in body]
@@ -152,10 +164,12 @@ def write_csv(path, samples, rows):
                 w.writerow(["sample", metric, stack, run, v, unit, better])
         w.writerow([])
         w.writerow(["kind", "metric", "unit", "upstream_median", "rvfio_median", "upstream_best",
-                    "rvfio_best", "ratio_median", "ratio_best", "target", "verdict"])
+                    "rvfio_best", "ratio_median", "ratio_best", "target", "verdict",
+                    "iommufd_median", "ratio_vs_iommufd"])
         for r in rows:
             w.writerow(["summary", r["metric"], r["unit"], r["up_med"], r["rv_med"], r["up_best"],
-                        r["rv_best"], r["ratio_med"], r["ratio_best"], r["target"], r["verdict"]])
+                        r["rv_best"], r["ratio_med"], r["ratio_best"], r["target"], r["verdict"],
+                        r["io_med"], r["ratio_io"]])
 
 
 def write_svg(path, rows):

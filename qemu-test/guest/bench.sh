@@ -12,12 +12,19 @@
 # rvfio_bench_vm_sizes="1G 3G" and rvfio_bench_vm_mems="4k 4kprealloc thp hugetlb" (the VM
 # start/stop runs; rvfio_bench_vm_sizes=none skips them), rvfio_bench_vfio=0 (no
 # vfio_bench runs: a boot for the VM runs only, which want one vCPU, run-tests.sh),
-# rvfio_bench_stacks="upstream rvfio baseline" (the stacks, default "upstream rvfio";
-# baseline: an older build of ours, bench.sh's RVFIO_BENCH_BASELINE).
+# rvfio_bench_stacks="upstream rvfio iommufd baseline" (the stacks, default "upstream rvfio",
+# and iommufd where the kernel has it; baseline: an older build of ours, bench.sh's
+# RVFIO_BENCH_BASELINE). The iommufd stack is upstream's modules with the device bound to
+# /dev/iommu through its cdev: vfio_bench --iommufd (IOMMU_IOAS_MAP/UNMAP), and QEMU's iommufd
+# backend for the VMs.
 . /guest/lib.sh
 
 runs=${rvfio_bench_runs:-3}
-stacks=${rvfio_bench_stacks:-upstream rvfio}
+default_stacks="upstream rvfio"
+kconfig IOMMUFD && default_stacks="$default_stacks iommufd"
+stacks=${rvfio_bench_stacks:-$default_stacks}
+load_iommufd() { load_upstream; }
+unload_iommufd() { unload_upstream; }
 # stack_order RUN: the stacks in the order of run RUN, rotated by one each run (for two
 # stacks: ABBA, upstream first on odd runs), so that slow phases hit every stack alike.
 stack_order() {
@@ -55,7 +62,8 @@ export RVFIO_EDU_BDF=$edu RVFIO_IVSHMEM_BDF=$ivshmem
 
 # bench_run STACK RUN: one vfio_bench run on STACK.
 bench_run() {
-	local stack=$1 run=$2 rc
+	local stack=$1 run=$2 rc args=$args
+	[ "$stack" = iommufd ] && args="$args --iommufd"
 	echo "== run $run on $stack: vfio_bench $args"
 	load_$stack
 	bind_driver "$edu" vfio-pci
@@ -82,7 +90,10 @@ nvme=$(bdf_of $NVME_ID) || fail "no nvme device"
 
 # vm_run STACK RUN: every VM configuration once on STACK.
 vm_run() {
-	local stack=$1 run=$2 size mem memargs rc=0
+	local stack=$1 run=$2 size mem memargs rc=0 iommufd_obj= iommufd_opt=
+	if [ "$stack" = iommufd ]; then
+		iommufd_obj="-object iommufd,id=iommufd0" iommufd_opt=,iommufd=iommufd0
+	fi
 	load_$stack
 	bind_driver "$nvme" vfio-pci
 	for size in $vm_sizes; do
@@ -98,9 +109,9 @@ vm_run() {
 			echo "== run $run on $stack: VM of $size, $mem"
 			/tests/bench/vm_bench "${mem}_$size" -- /usr/bin/qemu-system-x86_64 -L /vm/fw \
 				-machine q35 -accel kvm -cpu host -smp 1 -m "$size" $memargs \
-				-nodefaults -display none -no-reboot -serial stdio \
+				-nodefaults -display none -no-reboot -serial stdio $iommufd_obj \
 				-device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=0x2 \
-				-device vfio-pci,host="$nvme",bus=rp1 \
+				-device vfio-pci,host="$nvme",bus=rp1$iommufd_opt \
 				-kernel /vm/bzImage -initrd /vm/initramfs.cpio \
 				-append "console=ttyS0 panic=-1 loglevel=5 no_timer_check vm_task=probe" >/tmp/vm-bench.out ||
 				{ echo "bench: vm_bench failed on $stack ($size, $mem)"; rc=1; }

@@ -3,7 +3,11 @@
  * vfio_bench: what a VFIO stack costs its users, measured through the uAPI only, so the
  * same binary measures upstream's modules and rvfio's in one guest boot.
  *
- *   vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N]
+ *   vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N] [--iommufd]
+ *
+ * --iommufd measures iommufd instead of a type1 container: edu's cdev bound to /dev/iommu and
+ * attached to an IOAS, mapped with IOMMU_IOAS_MAP/UNMAP; only the DMA-mapping groups and
+ * open (cdev open, bind and attach) run, the others being the VFIO stack's whatever maps.
  *
  * --repeat N maps and unmaps each buffer N times (first-touch buffers and BAR mmaps are fresh each time). --only runs the groups whose name contains SUBSTRING (or one of a comma-separated list): map_anon4k, map_thp, map_hugetlb2m,
  * map_hugetlb1g, map_firsttouch, small4k, small2m, span, irq, bar, config, barmmap, open.
@@ -56,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <linux/iommufd.h>
 #include <linux/mman.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
@@ -75,6 +81,9 @@ static const char *only;
 static unsigned long small_max = 1000000;
 static int repeat = 1;
 static const char *bdf;
+/* --iommufd: the IOAS every map goes to; the "container" fd is then the iommufd's. */
+static bool use_iommufd;
+static __u32 ioas_id;
 
 static void die(const char *what)
 {
@@ -115,10 +124,47 @@ struct stack {
 	struct vfio_pci_dev dev;
 };
 
+/* edu's cdev, /dev/vfio/devices/vfioN, bound to a new iommufd and attached to a new IOAS. */
+static void iommufd_open(struct stack *s)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	s->dev.group = -1;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		die("edu's vfio-dev directory");
+	path[0] = '\0';
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "vfio", 4))
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
+	closedir(d);
+	s->dev.fd = open(path, O_RDWR);
+	s->dev.container = open("/dev/iommu", O_RDWR);
+	if (s->dev.fd < 0 || s->dev.container < 0)
+		die("open edu's cdev and /dev/iommu");
+	bind.iommufd = s->dev.container;
+	if (ioctl(s->dev.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		die("VFIO_DEVICE_BIND_IOMMUFD");
+	if (ioctl(s->dev.container, IOMMU_IOAS_ALLOC, &alloc))
+		die("IOMMU_IOAS_ALLOC");
+	ioas_id = attach.pt_id = alloc.out_ioas_id;
+	if (ioctl(s->dev.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		die("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+}
+
 static void stack_open(struct stack *s)
 {
-	int err = vfio_pci_open(&s->dev, bdf, VFIO_TYPE1v2_IOMMU);
+	int err;
 
+	if (use_iommufd)
+		return iommufd_open(s);
+	err = vfio_pci_open(&s->dev, bdf, VFIO_TYPE1v2_IOMMU);
 	if (err) {
 		errno = -err;
 		die("open edu through VFIO");
@@ -132,6 +178,15 @@ static void stack_close(struct stack *s)
 
 static int map_dma(int container, uint64_t iova, void *vaddr, uint64_t size)
 {
+	struct iommu_ioas_map ioas_map = {
+		.size = sizeof(ioas_map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)vaddr,
+		.length = size,
+		.iova = iova,
+	};
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
@@ -140,18 +195,29 @@ static int map_dma(int container, uint64_t iova, void *vaddr, uint64_t size)
 		.size = size,
 	};
 
+	if (use_iommufd)
+		return ioctl(container, IOMMU_IOAS_MAP, &ioas_map) ? -errno : 0;
 	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
 }
 
 /* UNMAP_DMA of [iova, iova + size); returns the bytes unmapped or -errno. */
 static int64_t unmap_dma(int container, uint64_t iova, uint64_t size)
 {
+	struct iommu_ioas_unmap ioas_unmap = {
+		.size = sizeof(ioas_unmap),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = size,
+	};
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
 		.iova = iova,
 		.size = size,
 	};
 
+	if (use_iommufd)
+		return ioctl(container, IOMMU_IOAS_UNMAP, &ioas_unmap) ? -errno :
+			(int64_t)ioas_unmap.length;
 	return ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : (int64_t)unmap.size;
 }
 
@@ -708,6 +774,7 @@ int main(int argc, char **argv)
 		{ "only", required_argument, NULL, 'o' },
 		{ "small-max", required_argument, NULL, 's' },
 		{ "repeat", required_argument, NULL, 'r' },
+		{ "iommufd", no_argument, NULL, 'i' },
 		{}
 	};
 	static const uint64_t sizes[] = { 2 * MiB, 64 * MiB, 1 * GiB };
@@ -729,8 +796,11 @@ int main(int argc, char **argv)
 		case 'r':
 			repeat = atoi(optarg);
 			break;
+		case 'i':
+			use_iommufd = true;
+			break;
 		default:
-			fprintf(stderr, "usage: vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N]\n");
+			fprintf(stderr, "usage: vfio_bench [--quick] [--only SUBSTRING] [--small-max N] [--repeat N] [--iommufd]\n");
 			return 2;
 		}
 	}
@@ -763,13 +833,14 @@ int main(int argc, char **argv)
 			    "small2m");
 	if (wanted("span"))
 		bench_unmap_span(s.dev.container, quick ? 2048 : 16384);
-	if (wanted("irq"))
+	if (wanted("irq") && !use_iommufd)
 		bench_interrupts(&s);
-	if (wanted("bar"))
+	if (wanted("bar") && !use_iommufd)
 		bench_bar(&s);
-	if (wanted("config"))
+	if (wanted("config") && !use_iommufd)
 		bench_config(&s);
-	if (wanted("barmmap") && test_bdf("RVFIO_IVSHMEM_BDF"))
+	/* iommufd does not map VM_PFNMAP memory (its DMA-buf path replaces that). */
+	if (wanted("barmmap") && test_bdf("RVFIO_IVSHMEM_BDF") && !use_iommufd)
 		bench_bar_dma(&s, test_bdf("RVFIO_IVSHMEM_BDF"));
 	stack_close(&s);
 	if (wanted("open"))

@@ -3,7 +3,7 @@
 # vfio_bench --quick (vfio), or the start and stop of a 1 GiB VM with a passed-through nvme
 # (vm, in the VM tests' one-vCPU boot), once on each stack (loading and unloading both
 # itself). Passes when both stacks report the same, complete set of metrics with finite
-# positive values; prints the ratios for information. The timings of this short run are not
+# positive values (and upstream's iommufd, where the kernel has it, its DMA-mapping or VM ones); prints the ratios for information. The timings of this short run are not
 # judged (qemu-test/bench.sh does the real runs).
 . /guest/lib.sh
 
@@ -41,6 +41,19 @@ cmp -s /tmp/bench-smoke.rvfio /tmp/bench-smoke.upstream ||
 for g in $groups; do
 	grep -q "^$g" /tmp/bench-smoke.rvfio || fail "no $g metric"
 done
+# Where the kernel has IOMMUFD, upstream's iommufd ran as a third stack: its DMA-mapping
+# metrics (vfio) or its VMs (QEMU's iommufd backend) must be there too.
+if kconfig IOMMUFD; then
+	awk '$2 == "iommufd" { print $4 }' $out | sort >/tmp/bench-smoke.iommufd
+	echo "bench_smoke: $(wc -l </tmp/bench-smoke.iommufd) metrics on iommufd"
+	case $part in
+	vfio) io_groups="map_anon4k map_thp map_hugetlb2m map_firsttouch small4k_map_flatness unmap_span open_close" ;;
+	vm) io_groups=$groups ;;
+	esac
+	for g in $io_groups; do
+		grep -q "^$g" /tmp/bench-smoke.iommufd || fail "no $g metric on iommufd"
+	done
+fi
 bad=$(awk '!($5 > 0 && $5 < 1e12) { print }' $out)
 [ -z "$bad" ] || fail "non-positive or absurd values: $bad"
 # Informational: ratio of the two stacks' values (> 1: rvfio better).
