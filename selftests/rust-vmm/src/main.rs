@@ -1,25 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! cloud-hypervisor's VFIO path, with rust-vmm's `vfio-ioctls` (feature `kvm`) unchanged:
-//! a `VfioContainer` given the VM's kvm-vfio device, so that opening a device adds its group
-//! to the VM (`KVM_DEV_VFIO_FILE_ADD`, which `vfio-ioctls` treats as fatal); then guest
-//! memory mapped for DMA, the device used (edu's DMA engine copies through the mapping,
-//! its MSI signals an eventfd), and everything torn down (the group deleted from the VM).
+//! cloud-hypervisor's VFIO path, with rust-vmm's `vfio-ioctls` (features `kvm` and
+//! `vfio_cdev`) unchanged: a `VfioContainer` given the VM's kvm-vfio device, so that opening
+//! a device adds its group to the VM (`KVM_DEV_VFIO_FILE_ADD`, which `vfio-ioctls` treats as
+//! fatal); or with `--cdev` a `VfioIommufd`, so that the device's cdev is added to the VM,
+//! bound to `/dev/iommu` and attached to an IOAS. Then guest memory mapped for DMA, the device
+//! used (edu's DMA engine copies through the mapping, its MSI signals an eventfd), and
+//! everything torn down (the group or cdev deleted from the VM, the device free again).
 //!
-//! Usage: `ch_vfio EDU_BDF`.
+//! Usage: `ch_vfio EDU_BDF [--cdev]`.
 
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
+use iommufd_ioctls::IommuFd;
 use kvm_bindings::{
     kvm_create_device, kvm_device_attr, kvm_device_type_KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE,
     KVM_DEV_VFIO_FILE_ADD,
 };
 use kvm_ioctls::Kvm;
 use rvfio_selftests::Tap;
-use vfio_ioctls::{VfioContainer, VfioDevice, VfioDeviceFd};
+use vfio_ioctls::{VfioContainer, VfioDevice, VfioDeviceFd, VfioIommufd, VfioOps};
 use vmm_sys_util::eventfd::EventFd;
 
 /// edu's BAR0 registers (QEMU's docs/specs/edu.rst).
@@ -76,11 +79,59 @@ fn edu_dma(dev: &VfioDevice, src: u64, dst: u64, count: u64, cmd: u64) -> bool {
 /// The fd of this process's open `/dev/vfio/<group>`, found as cloud-hypervisor's own
 /// code cannot: `vfio-ioctls` keeps it private.
 fn group_fd(group: u32) -> Option<i32> {
-    let want = format!("/dev/vfio/{group}");
+    fd_of(&format!("/dev/vfio/{group}"))
+}
+
+/// The fd of this process's open file `want`, if any.
+fn fd_of(want: &str) -> Option<i32> {
     fs::read_dir("/proc/self/fd").ok()?.flatten().find_map(|e| {
         let target = fs::read_link(e.path()).ok()?;
-        (target.to_str() == Some(&want)).then(|| e.file_name().to_str()?.parse().ok())?
+        (target.to_str() == Some(want)).then(|| e.file_name().to_str()?.parse().ok())?
     })
+}
+
+/// `/dev/vfio/devices/vfioN` of the device at `sysfs`.
+fn cdev_path(sysfs: &str) -> Option<String> {
+    fs::read_dir(format!("{sysfs}/vfio-dev"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.starts_with("vfio")
+                .then(|| format!("/dev/vfio/devices/{name}"))
+        })
+}
+
+/// Whether KVM holds `fd` in its kvm-vfio device `kvm_vfio`: adding it again is -EEXIST.
+fn in_vm(kvm_vfio: i32, fd: i32) -> (bool, String) {
+    let attr = kvm_device_attr {
+        group: KVM_DEV_VFIO_FILE,
+        attr: u64::from(KVM_DEV_VFIO_FILE_ADD),
+        addr: &fd as *const i32 as u64,
+        flags: 0,
+    };
+    // SAFETY: KVM_SET_DEVICE_ATTR reads the attribute and, through `addr`, one i32.
+    let ret = unsafe { libc::ioctl(kvm_vfio, kvm_ioctls_set_device_attr(), &attr) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    (
+        ret == -1 && errno == Some(libc::EEXIST),
+        format!("got {ret}, {errno:?}"),
+    )
+}
+
+/// What maps guest memory for the device: a container, or an iommufd's IOAS.
+enum Backend {
+    Container(Arc<VfioContainer>),
+    Iommufd(Arc<VfioIommufd>),
+}
+
+impl Backend {
+    fn ops(&self) -> Arc<dyn VfioOps> {
+        match self {
+            Backend::Container(c) => c.clone(),
+            Backend::Iommufd(i) => i.clone(),
+        }
+    }
 }
 
 fn main() {
@@ -104,45 +155,62 @@ fn main() {
         .expect("KVM_CREATE_DEVICE(VFIO)");
     let kvm_vfio_raw = kvm_vfio.as_raw_fd();
 
-    let container = match VfioContainer::new(Some(Arc::new(VfioDeviceFd::new_from_kvm(kvm_vfio)))) {
-        Ok(c) => Arc::new(c),
+    let cdev = std::env::args().nth(2).as_deref() == Some("--cdev");
+    let handle = Some(Arc::new(VfioDeviceFd::new_from_kvm(kvm_vfio)));
+    let backend = if cdev {
+        let iommufd = match IommuFd::new() {
+            Ok(i) => Arc::new(i),
+            Err(e) => {
+                tap.check(false, &format!("IommuFd::new: {e:?}"));
+                tap.finish();
+            }
+        };
+        VfioIommufd::new(iommufd, None, handle).map(|i| Backend::Iommufd(Arc::new(i)))
+    } else {
+        VfioContainer::new(handle).map(|c| Backend::Container(Arc::new(c)))
+    };
+    let backend = match backend {
+        Ok(b) => b,
         Err(e) => {
-            tap.check(false, &format!("VfioContainer::new: {e:?}"));
+            tap.check(false, &format!("VfioContainer/VfioIommufd::new: {e:?}"));
             tap.finish();
         }
     };
-    // Opens the group, sets the container and type1v2, adds the group to the VM.
-    let device = match VfioDevice::new(Path::new(&sysfs), container.clone(), false) {
+    // Opens the group, sets the container and type1v2, adds the group to the VM; or opens
+    // the cdev, adds it to the VM, binds it to the iommufd and attaches it to the IOAS.
+    let device = match VfioDevice::new(Path::new(&sysfs), backend.ops(), true) {
         Ok(d) => d,
         Err(e) => {
-            tap.check(
-                false,
-                &format!("VfioDevice::new (group {group} added to the VM): {e:?}"),
-            );
+            tap.check(false, &format!("VfioDevice::new (added to the VM): {e:?}"));
             tap.finish();
+        }
+    };
+    let cdev_file = cdev_path(&sysfs);
+    let (what, fd) = match &backend {
+        Backend::Container(_) => (format!("group {group}"), group_fd(group)),
+        Backend::Iommufd(_) => {
+            let path = cdev_file.clone().unwrap_or_default();
+            (format!("cdev {path}"), fd_of(&path))
         }
     };
     tap.check(
         true,
-        &format!("VfioDevice::new: group {group} joined the container and the VM"),
+        &format!("VfioDevice::new: {what} set up and added to the VM"),
     );
-
-    // The group really is in the VM: adding it again is -EEXIST.
-    let gfd = group_fd(group);
-    tap.check(gfd.is_some(), "the group's fd is open");
-    if let Some(gfd) = gfd {
-        let attr = kvm_device_attr {
-            group: KVM_DEV_VFIO_FILE,
-            attr: u64::from(KVM_DEV_VFIO_FILE_ADD),
-            addr: &gfd as *const i32 as u64,
-            flags: 0,
-        };
-        // SAFETY: KVM_SET_DEVICE_ATTR reads the attribute and, through `addr`, one i32.
-        let ret = unsafe { libc::ioctl(kvm_vfio_raw, kvm_ioctls_set_device_attr(), &attr) };
-        let errno = std::io::Error::last_os_error().raw_os_error();
+    if let Backend::Iommufd(_) = &backend {
         tap.check(
-            ret == -1 && errno == Some(libc::EEXIST),
-            &format!("adding the group to the VM again: -EEXIST (got {ret}, {errno:?})"),
+            device.iommufd_dev_id().is_some_and(|id| id > 0),
+            &format!("the cdev is bound: device id {:?}", device.iommufd_dev_id()),
+        );
+    }
+
+    // The file really is in the VM: adding it again is -EEXIST.
+    tap.check(fd.is_some(), &format!("the {what} fd is open"));
+    if let Some(fd) = fd {
+        let (held, got) = in_vm(kvm_vfio_raw, fd);
+        tap.check(
+            held,
+            &format!("adding the {what} to the VM again: -EEXIST ({got})"),
         );
     }
 
@@ -162,7 +230,12 @@ fn main() {
     let mem = mem.cast::<u8>();
     // SAFETY: `mem` is ours and GUEST_SIZE long; no Rust reference to it exists (the
     // device may access it from here on).
-    let mapped = unsafe { container.vfio_dma_map(GUEST_IOVA, GUEST_SIZE, mem) };
+    let mapped = unsafe {
+        match &backend {
+            Backend::Container(c) => c.vfio_dma_map(GUEST_IOVA, GUEST_SIZE, mem),
+            Backend::Iommufd(i) => i.vfio_dma_map(GUEST_IOVA, GUEST_SIZE, mem),
+        }
+    };
     tap.check(
         mapped.is_ok(),
         &format!("vfio_dma_map of {GUEST_SIZE} bytes: {mapped:?}"),
@@ -214,27 +287,56 @@ fn main() {
     device.region_write(0, &EDU_DMA_DONE_IRQ.to_le_bytes(), EDU_REG_IRQ_ACK);
     tap.check(device.disable_msi().is_ok(), "MSI disabled");
 
-    let unmapped = container.vfio_dma_unmap(GUEST_IOVA, GUEST_SIZE);
+    let unmapped = match &backend {
+        Backend::Container(c) => c.vfio_dma_unmap(GUEST_IOVA, GUEST_SIZE),
+        Backend::Iommufd(i) => i.vfio_dma_unmap(GUEST_IOVA, GUEST_SIZE),
+    };
     tap.check(unmapped.is_ok(), &format!("vfio_dma_unmap: {unmapped:?}"));
-    // Dropping the device deletes the group from the VM and detaches it; vfio-ioctls only
-    // logs failures there, so look: the group fd is closed and the node opens again.
+    // Dropping the device deletes its file from the VM (and detaches the group, or the cdev
+    // from its IOAS); vfio-ioctls only logs or panics on failures there, so look: the file is
+    // closed, and the device is free for a new user.
     drop(device);
-    drop(container);
-    tap.check(
-        group_fd(group).is_none(),
-        "the group fd is closed after the device went",
-    );
-    let reopened = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/dev/vfio/{group}"));
-    tap.check(
-        reopened.is_ok(),
-        &format!(
-            "the group reopens once the VM let it go: {:?}",
-            reopened.err()
-        ),
-    );
+    drop(backend);
+    match cdev_file {
+        Some(path) if cdev => {
+            tap.check(
+                fd_of(&path).is_none(),
+                "the cdev fd is closed after the device went",
+            );
+            let rebound = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .and_then(|f| {
+                    Ok((
+                        f,
+                        IommuFd::new().map_err(|_| std::io::Error::other("iommufd"))?,
+                    ))
+                })
+                .map(|(f, i)| bind(f.as_raw_fd(), i.as_raw_fd()));
+            tap.check(
+                matches!(rebound, Ok(0)),
+                &format!("the cdev binds afresh once the VM let it go: {rebound:?}"),
+            );
+        }
+        _ => {
+            tap.check(
+                group_fd(group).is_none(),
+                "the group fd is closed after the device went",
+            );
+            let reopened = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(format!("/dev/vfio/{group}"));
+            tap.check(
+                reopened.is_ok(),
+                &format!(
+                    "the group reopens once the VM let it go: {:?}",
+                    reopened.err()
+                ),
+            );
+        }
+    }
     // SAFETY: Unmapped once; the device no longer maps it.
     unsafe { libc::munmap(mem.cast(), GUEST_SIZE) };
     tap.finish();
@@ -246,4 +348,33 @@ const fn kvm_ioctls_set_device_attr() -> libc::c_ulong {
     const IOC_WRITE: libc::c_ulong = 1;
     let size = std::mem::size_of::<kvm_device_attr>() as libc::c_ulong;
     (IOC_WRITE << 30) | (size << 16) | (KVMIO << 8) | 0xe1
+}
+
+/// `VFIO_DEVICE_BIND_IOMMUFD` of the cdev `fd` to `iommufd`: 0 or the errno.
+fn bind(fd: i32, iommufd: i32) -> i32 {
+    /// `struct vfio_device_bind_iommufd`.
+    #[repr(C)]
+    struct Bind {
+        argsz: u32,
+        flags: u32,
+        iommufd: i32,
+        out_devid: u32,
+        token_uuid_ptr: u64,
+    }
+    let mut bind = Bind {
+        argsz: std::mem::size_of::<Bind>() as u32,
+        flags: 0,
+        iommufd,
+        out_devid: 0,
+        token_uuid_ptr: 0,
+    };
+    /// `_IO(VFIO_TYPE, VFIO_BASE + 18)`.
+    const VFIO_DEVICE_BIND_IOMMUFD: libc::c_ulong = (b';' as libc::c_ulong) << 8 | (100 + 18);
+    // SAFETY: The ioctl reads and writes the structure, which lives for the call.
+    let ret = unsafe { libc::ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &mut bind) };
+    if ret == 0 {
+        0
+    } else {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    }
 }
