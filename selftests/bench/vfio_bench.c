@@ -60,12 +60,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <dirent.h>
-#include <linux/iommufd.h>
 #include <linux/mman.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "vfio_cdev_util.h"
 #include "vfio_pci_util.h"
 
 #define KiB (1ULL << 10)
@@ -127,35 +126,22 @@ struct stack {
 /* edu's cdev, /dev/vfio/devices/vfioN, bound to a new iommufd and attached to a new IOAS. */
 static void iommufd_open(struct stack *s)
 {
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d;
+	int ioas, err;
 
 	s->dev.group = -1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	d = opendir(path);
-	if (!d)
-		die("edu's vfio-dev directory");
-	path[0] = '\0';
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "vfio", 4))
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
-	closedir(d);
-	s->dev.fd = open(path, O_RDWR);
+	s->dev.fd = open_cdev(bdf);
 	s->dev.container = open("/dev/iommu", O_RDWR);
 	if (s->dev.fd < 0 || s->dev.container < 0)
 		die("open edu's cdev and /dev/iommu");
-	bind.iommufd = s->dev.container;
-	if (ioctl(s->dev.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		die("VFIO_DEVICE_BIND_IOMMUFD");
-	if (ioctl(s->dev.container, IOMMU_IOAS_ALLOC, &alloc))
-		die("IOMMU_IOAS_ALLOC");
-	ioas_id = attach.pt_id = alloc.out_ioas_id;
-	if (ioctl(s->dev.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
-		die("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+	ioas = ioas_alloc(s->dev.container);
+	err = ioas < 0 ? ioas : cdev_bind(s->dev.fd, s->dev.container, NULL);
+	if (!err)
+		err = cdev_attach(s->dev.fd, ioas, NULL);
+	if (err) {
+		errno = -err;
+		die("bind edu's cdev to /dev/iommu and attach it to an IOAS");
+	}
+	ioas_id = ioas;
 }
 
 static void stack_open(struct stack *s)

@@ -16,6 +16,10 @@
  * text, or for the interrupt operations the IRQ core's /proc registration, is on the stack
  * (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER's reject range).
  *
+ * The device's cdev is walked too, where the kernel has iommufd: its open, the bind to an
+ * iommufd, the attach to an IOAS, and a group's first device fd with an iommufd as its
+ * container (bind and attach to the compatibility IOAS).
+ *
  * On the debug kernel only (fault injection; tests.txt names it *_fault), on both stacks:
  * upstream's run is the reference for which errnos an operation may fail with. The walks
  * print how many points each operation has.
@@ -33,6 +37,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "vfio_cdev_util.h"
 #include "vfio_pci_util.h"
 #include "vfio_test_util.h"
 
@@ -180,7 +185,9 @@ struct walk {
 	const char *igb;
 	int container;
 	int group;
-	int device;
+	int device;	/* the device fd, or the cdev file */
+	int iommufd;	/* /dev/iommu, for the cdev and the iommufd-as-container bases */
+	__u32 ioas;
 	/* User memory the operation maps (prefaulted, so faulting it is no point of ours). */
 	__u8 *mem;
 	size_t mem_size;
@@ -197,6 +204,12 @@ enum base {
 	BASE_ATTACHED,	/* the group in the container, no IOMMU set */
 	BASE_IOMMU,	/* type1v2 set */
 	BASE_DEVICE,	/* and the device fd */
+	/* The device through its cdev, an iommufd open with an IOAS: */
+	BASE_CDEV,		/* the cdev file open, not bound */
+	BASE_CDEV_BOUND,	/* bound to the iommufd */
+	BASE_CDEV_ATTACHED,	/* attached to the IOAS */
+	/* The group with an iommufd as its container (iommufd's VFIO compatibility mode). */
+	BASE_COMPAT,
 };
 
 struct walk_op {
@@ -248,6 +261,23 @@ static int attach(struct walk *w)
 /* Whether the container maps and unmaps a probe page and the device answers. */
 static int usable(struct walk *w, enum base base)
 {
+	switch (base) {
+	case BASE_CDEV:
+		return 0;
+	case BASE_CDEV_BOUND:
+		return cfg_read(w->device, PCI_VENDOR_ID, 2) < 0 ? -1 : 0;
+	case BASE_CDEV_ATTACHED:
+		if (ioas_map(w->iommufd, w->ioas, w->mem, PAGE_SZ, PROBE_IOVA) ||
+		    ioas_unmap(w->iommufd, w->ioas, PROBE_IOVA, PAGE_SZ))
+			return -1;
+		return cfg_read(w->device, PCI_VENDOR_ID, 2) < 0 ? -1 : 0;
+	case BASE_COMPAT:
+		/* iommufd's compatibility ioctls on the iommufd as the container. */
+		return type1_map(w->container, w->mem, PROBE_IOVA, PAGE_SZ, RW) ||
+		       type1_unmap(w->container, PROBE_IOVA, PAGE_SZ) ? -1 : 0;
+	default:
+		break;
+	}
 	if (base >= BASE_IOMMU) {
 		if (type1_map(w->container, w->mem, PROBE_IOVA, PAGE_SZ, RW) ||
 		    type1_unmap(w->container, PROBE_IOVA, PAGE_SZ))
@@ -519,12 +549,94 @@ static void undo_ioeventfd(struct walk *w)
 	xioctl(w->device, VFIO_DEVICE_IOEVENTFD, &io);
 }
 
+/* --- the device cdev and iommufd */
+
+/* The cdev base without its cdev file: what op_cdev_open() opens. */
+static int setup_no_cdev(struct walk *w)
+{
+	undo_device(w);
+	return 0;
+}
+
+static int op_cdev_open(struct walk *w)
+{
+	w->device = open_cdev(w->edu);
+	return w->device < 0 ? -errno : 0;
+}
+
+static int op_cdev_bind(struct walk *w)
+{
+	return cdev_bind(w->device, w->iommufd, NULL);
+}
+
+/* Still not bound: every device call is -EINVAL. */
+static int cdev_unbound(struct walk *w)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	return xioctl(w->device, VFIO_DEVICE_GET_INFO, &info) == -EINVAL ? 0 : -1;
+}
+
+/* A fresh cdev file: the old one's close unbinds. */
+static void undo_cdev_bind(struct walk *w)
+{
+	undo_device(w);
+	w->device = open_cdev(w->edu);
+}
+
+static int op_cdev_attach(struct walk *w)
+{
+	return cdev_attach(w->device, w->ioas, NULL);
+}
+
+static void undo_cdev_attach(struct walk *w)
+{
+	cdev_detach(w->device);
+}
+
+/* The first device fd of a group with an iommufd binds and attaches it. */
+static int op_compat_device_open(struct walk *w)
+{
+	return op_device_open(w);
+}
+
 /* --- the walk */
+
+/* Opens what the cdev bases need; 0 or -1. */
+static int open_cdev_base(struct walk *w, enum base base, const char *bdf)
+{
+	int ioas;
+
+	w->iommufd = open("/dev/iommu", O_RDWR);
+	if (w->iommufd < 0)
+		return -1;
+	if (base == BASE_COMPAT) {
+		w->container = w->iommufd;
+		w->iommufd = -1;
+		w->group = open_group(bdf);
+		return w->group < 0 || attach(w) ||
+		       ioctl(w->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) ? -1 : 0;
+	}
+	ioas = ioas_alloc(w->iommufd);
+	if (ioas < 0)
+		return -1;
+	w->ioas = ioas;
+	w->device = open_cdev(bdf);
+	if (w->device < 0)
+		return -1;
+	if (base >= BASE_CDEV_BOUND && cdev_bind(w->device, w->iommufd, NULL))
+		return -1;
+	if (base >= BASE_CDEV_ATTACHED && cdev_attach(w->device, w->ioas, NULL))
+		return -1;
+	return 0;
+}
 
 /* Opens what @base needs for the device @bdf; 0 or -1. */
 static int open_base(struct walk *w, enum base base, const char *bdf)
 {
-	w->container = w->group = w->device = -1;
+	w->container = w->group = w->device = w->iommufd = -1;
+	if (base >= BASE_CDEV)
+		return open_cdev_base(w, base, bdf);
 	if (base >= BASE_OPEN) {
 		w->container = open("/dev/vfio/vfio", O_RDWR);
 		w->group = open_group(bdf);
@@ -548,6 +660,9 @@ static void close_base(struct walk *w)
 	undo_device(w);
 	undo_group(w);
 	undo_container(w);
+	if (w->iommufd >= 0)
+		close(w->iommufd);
+	w->iommufd = -1;
 }
 
 /* User memory for the maps: @size bytes, prefaulted; THP or hugetlb if asked. */
@@ -730,10 +845,21 @@ WALK(mmap_fault, 0, 0, false, .base = BASE_DEVICE, .setup = setup_memory_decode,
      .op = op_mmap_fault);
 WALK(reset, 0, 0, false, .base = BASE_DEVICE, .igb = true, .op = op_reset);
 WALK(ioeventfd, 0, 0, false, .base = BASE_DEVICE, .op = op_ioeventfd, .undo = undo_ioeventfd);
+/* The cdev and iommufd (skipped without /dev/iommu). */
+WALK(cdev_open, 0, 0, false, .base = BASE_CDEV, .setup = setup_no_cdev, .op = op_cdev_open,
+     .undo = undo_device);
+WALK(cdev_bind, 0, 0, false, .base = BASE_CDEV, .op = op_cdev_bind, .unchanged = cdev_unbound,
+     .undo = undo_cdev_bind);
+WALK(cdev_attach, 0, 0, false, .base = BASE_CDEV_BOUND, .op = op_cdev_attach,
+     .undo = undo_cdev_attach);
+WALK(compat_device_open, 0, 0, false, .base = BASE_COMPAT, .op = op_compat_device_open,
+     .undo = undo_device);
 
 TEST_F_TIMEOUT(walk, points, 600)
 {
 	/* (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER) */
+	if (variant->op.base >= BASE_CDEV && access("/dev/iommu", F_OK))
+		SKIP(return, "no /dev/iommu (no IOMMUFD in this kernel)");
 	ASSERT_EQ(0, reject_range(variant->op.irq ? irq_proc : acpica));
 	if (variant->mem_size) {
 		self->w.mem_size = variant->mem_size;

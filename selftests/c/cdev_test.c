@@ -22,49 +22,14 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "vfio_cdev_util.h"
 #include "vfio_pci_util.h"
 
 #define PAGE_SZ 4096UL
 #define IOVA 0x100000ULL
-
-/* The name of @bdf's cdev (vfioN) into @name: 0, or -ENOENT without one. */
-static int cdev_name(const char *bdf, char *name, size_t size)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	int found = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	dir = opendir(path);
-	if (!dir)
-		return -ENOENT;
-	while ((e = readdir(dir))) {
-		if (strncmp(e->d_name, "vfio", 4))
-			continue;
-		snprintf(name, size, "%.63s", e->d_name);
-		found++;
-	}
-	closedir(dir);
-	return found == 1 ? 0 : -ENOENT;
-}
-
-/* Opens @bdf's cdev; -1 (errno set) on failure. */
-static int open_cdev(const char *bdf)
-{
-	char name[64], path[PATH_MAX];
-
-	if (cdev_name(bdf, name, sizeof(name))) {
-		errno = ENOENT;
-		return -1;
-	}
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	return open(path, O_RDWR);
-}
 
 /* A VF token, for the bind's token flag. */
 static const __u8 vf_token[16] = { 0x4b, 0x1d, 0x2c, 0x5e };
@@ -87,59 +52,6 @@ static int bind_args(int fd, int iommufd, __u32 argsz, __u32 flags, __u32 *devid
 	if (!ret && devid)
 		*devid = bind.out_devid;
 	return ret;
-}
-
-static int bind(int fd, int iommufd)
-{
-	return bind_args(fd, iommufd, sizeof(struct vfio_device_bind_iommufd), 0, NULL);
-}
-
-/* IOMMU_IOAS_ALLOC: the new IOAS's id, or -errno. */
-static int ioas_alloc(int iommufd)
-{
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-
-	return ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc) ? -errno : (int)alloc.out_ioas_id;
-}
-
-/* VFIO_DEVICE_ATTACH_IOMMUFD_PT of the whole device to @pt_id; 0 or -errno, the id attached
- * in *@out. */
-static int attach(int fd, __u32 pt_id, __u32 *out)
-{
-	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
-		.pt_id = pt_id,
-	};
-	int ret = xioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach);
-
-	if (!ret && out)
-		*out = attach.pt_id;
-	return ret;
-}
-
-static int detach(int fd)
-{
-	struct vfio_device_detach_iommufd_pt detach = {
-		.argsz = offsetofend(struct vfio_device_detach_iommufd_pt, flags),
-	};
-
-	return xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach);
-}
-
-/* IOMMU_IOAS_MAP of @len bytes at @va to @iova, readable and writeable; 0 or -errno. */
-static int ioas_map(int iommufd, __u32 ioas, void *va, __u64 len, __u64 iova)
-{
-	struct iommu_ioas_map map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = iova,
-	};
-
-	return xioctl(iommufd, IOMMU_IOAS_MAP, &map);
 }
 
 /*
@@ -219,7 +131,7 @@ TEST_F(cdev, unbound)
 	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_GET_INFO, &info));
 	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
 	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_RESET, NULL));
-	EXPECT_EQ(-EINVAL, attach(fd, 1, NULL));
+	EXPECT_EQ(-EINVAL, cdev_attach(fd, 1, NULL));
 	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
 	EXPECT_EQ(-EINVAL, xioctl(fd, VFIO_GROUP_GET_STATUS, NULL));
 	EXPECT_EQ(-EINVAL, xpread(fd, &val, 4, REGION_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX)));
@@ -268,10 +180,10 @@ TEST_F(cdev, bind_errors)
 	devid = big.bind.out_devid;
 	EXPECT_NE(0, devid);
 	/* Bound twice; another file of the same device. */
-	EXPECT_EQ(-EINVAL, bind(fd, self->iommufd));
+	EXPECT_EQ(-EINVAL, cdev_bind(fd, self->iommufd, NULL));
 	fd2 = open_cdev(self->bdf);
 	ASSERT_LE(0, fd2);
-	EXPECT_EQ(-EINVAL, bind(fd2, self->iommufd));
+	EXPECT_EQ(-EINVAL, cdev_bind(fd2, self->iommufd, NULL));
 	close(fd);
 	/* Closing the bound file unbinds: the other one binds now. */
 	ASSERT_EQ(0, bind_args(fd2, self->iommufd, sizeof(big.bind), 0, &devid2));
@@ -289,9 +201,9 @@ TEST_F(cdev, group_exclusion)
 	ASSERT_LE(0, group);
 	fd = open_cdev(self->bdf);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EBUSY, bind(fd, self->iommufd));
+	EXPECT_EQ(-EBUSY, cdev_bind(fd, self->iommufd, NULL));
 	close(group);
-	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ASSERT_EQ(0, cdev_bind(fd, self->iommufd, NULL));
 	EXPECT_EQ(-1, open_group(self->bdf));
 	EXPECT_EQ(EBUSY, errno);
 	close(fd);
@@ -312,7 +224,7 @@ TEST_F(cdev, attach_dma)
 	ASSERT_NE(MAP_FAILED, buf);
 	fd = open_cdev(self->bdf);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ASSERT_EQ(0, cdev_bind(fd, self->iommufd, NULL));
 	ioas = ioas_alloc(self->iommufd);
 	ASSERT_LT(0, ioas);
 	ioas2 = ioas_alloc(self->iommufd);
@@ -322,22 +234,22 @@ TEST_F(cdev, attach_dma)
 	/* Device access works once bound, attached or not. */
 	ASSERT_EQ(0, xioctl(fd, VFIO_DEVICE_GET_INFO, &info));
 	EXPECT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
-	EXPECT_EQ(-ENOENT, attach(fd, 0x7fffff, NULL));
-	ASSERT_EQ(0, attach(fd, ioas, &pt));
+	EXPECT_EQ(-ENOENT, cdev_attach(fd, 0x7fffff, NULL));
+	ASSERT_EQ(0, cdev_attach(fd, ioas, &pt));
 	EXPECT_NE(0, pt);
 	ASSERT_EQ(0, cfg_command(fd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0));
 	EXPECT_TRUE(edu_copies(fd, buf, 7));
 
 	/* Replaced by an IOAS without the mappings: nothing arrives. */
-	ASSERT_EQ(0, attach(fd, ioas2, &pt2));
+	ASSERT_EQ(0, cdev_attach(fd, ioas2, &pt2));
 	EXPECT_NE(0, pt2);
 	EXPECT_FALSE(edu_copies(fd, buf, 8));
 
 	/* Back, then detached (twice: the second does nothing): blocked again. */
-	ASSERT_EQ(0, attach(fd, ioas, &pt));
+	ASSERT_EQ(0, cdev_attach(fd, ioas, &pt));
 	EXPECT_TRUE(edu_copies(fd, buf, 9));
-	EXPECT_EQ(0, detach(fd));
-	EXPECT_EQ(0, detach(fd));
+	EXPECT_EQ(0, cdev_detach(fd));
+	EXPECT_EQ(0, cdev_detach(fd));
 	EXPECT_FALSE(edu_copies(fd, buf, 10));
 	close(fd);
 	munmap(buf, 2 * PAGE_SZ);
@@ -360,7 +272,7 @@ TEST_F(cdev, pasid_args)
 
 	fd = open_cdev(self->bdf);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ASSERT_EQ(0, cdev_bind(fd, self->iommufd, NULL));
 	ioas = ioas_alloc(self->iommufd);
 	ASSERT_LT(0, ioas);
 	att.pt_id = ioas;
@@ -400,10 +312,10 @@ TEST_F(cdev, killed_while_bound)
 		int iommufd = open("/dev/iommu", O_RDWR), fd = open_cdev(self->bdf), ioas;
 		void *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (iommufd < 0 || fd < 0 || buf == MAP_FAILED || bind(fd, iommufd))
+		if (iommufd < 0 || fd < 0 || buf == MAP_FAILED || cdev_bind(fd, iommufd, NULL))
 			_exit(1);
 		ioas = ioas_alloc(iommufd);
-		if (ioas < 0 || attach(fd, ioas, NULL) || ioas_map(iommufd, ioas, buf, len, IOVA))
+		if (ioas < 0 || cdev_attach(fd, ioas, NULL) || ioas_map(iommufd, ioas, buf, len, IOVA))
 			_exit(2);
 		if (write(ready[1], &c, 1) != 1)
 			_exit(3);
@@ -420,7 +332,7 @@ TEST_F(cdev, killed_while_bound)
 	EXPECT_EQ(pinned, pinned_pages_settle(pinned));
 	pid = open_cdev(self->bdf);
 	ASSERT_LE(0, pid);
-	EXPECT_EQ(0, bind(pid, self->iommufd));
+	EXPECT_EQ(0, cdev_bind(pid, self->iommufd, NULL));
 	close(pid);
 }
 
@@ -453,7 +365,7 @@ TEST_F_TIMEOUT(cdev, unbind_while_open, 60)
 	/* Bound, with a request eventfd. */
 	fd = open_cdev(self->bdf);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, bind(fd, self->iommufd));
+	ASSERT_EQ(0, cdev_bind(fd, self->iommufd, NULL));
 	ASSERT_EQ(0, set_irq_eventfds(fd, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req));
 	pid = unbind_async(self->bdf);
 	ASSERT_LE(0, pid);
@@ -469,26 +381,6 @@ TEST_F_TIMEOUT(cdev, unbind_while_open, 60)
 	ASSERT_STREQ("vfio-pci", driver_of(self->bdf, drv, sizeof(drv)));
 	EXPECT_EQ(0, cdev_name(self->bdf, name, sizeof(name)));
 	close(req);
-}
-
-/* GET_PCI_HOT_RESET_INFO into @buf with room for @room devices; 0 or -errno. */
-static int hot_reset_info(int fd, struct vfio_pci_hot_reset_info *buf, __u32 room)
-{
-	memset(buf, 0, sizeof(*buf) + room * sizeof(buf->devices[0]));
-	buf->argsz = sizeof(*buf) + room * sizeof(buf->devices[0]);
-	return xioctl(fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf);
-}
-
-/* PCI_HOT_RESET with @count fds from @fds (none: the cdev form); 0 or -errno. */
-static int hot_reset(int fd, const __s32 *fds, __u32 count)
-{
-	struct {
-		struct vfio_pci_hot_reset hdr;
-		__s32 fds[4];
-	} buf = { .hdr = { .argsz = sizeof(buf.hdr) + count * sizeof(__s32), .count = count } };
-
-	memcpy(buf.fds, fds, count * sizeof(__s32));
-	return xioctl(fd, VFIO_DEVICE_PCI_HOT_RESET, &buf);
 }
 
 /*

@@ -23,30 +23,6 @@
 #define PAGE_SZ 4096
 #define EDU_ID 0x010000ed
 
-/* INFO with room for @room devices into @buf; 0 or -errno. */
-static int hot_reset_info(int fd, struct vfio_pci_hot_reset_info *buf, __u32 room)
-{
-	memset(buf, 0, sizeof(*buf) + room * sizeof(buf->devices[0]));
-	buf->argsz = sizeof(*buf) + room * sizeof(buf->devices[0]);
-	return xioctl(fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf);
-}
-
-/* HOT_RESET with @count group fds from @fds; 0 or -errno. */
-static int hot_reset(int fd, const __s32 *fds, __u32 count)
-{
-	struct {
-		struct vfio_pci_hot_reset hdr;
-		__s32 fds[8];
-	} buf;
-
-	memset(&buf, 0, sizeof(buf));
-	buf.hdr.argsz = sizeof(buf.hdr) + count * sizeof(__s32);
-	buf.hdr.count = count;
-	if (count)
-		memcpy(buf.fds, fds, count * sizeof(__s32));
-	return xioctl(fd, VFIO_DEVICE_PCI_HOT_RESET, &buf);
-}
-
 /* Parses "SSSS:BB:DD.F". */
 static int parse_bdf(const char *bdf, unsigned int *seg, unsigned int *bus, unsigned int *devfn)
 {

@@ -12,7 +12,6 @@
  * directory "<pid>-<vm fd>" per VM. Needs edu bound to vfio-pci (RVFIO_EDU_BDF) and
  * /dev/kvm. Uses only the uAPI, so it runs unchanged on upstream's modules.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "vfio_cdev_util.h"
 #include "vfio_pci_util.h"
 
 /* KVM_SET_DEVICE_ATTR(KVM_DEV_VFIO_FILE, @attr) with @fd: 0 or -errno. */
@@ -250,31 +250,18 @@ TEST_F(kvm_vfio, deleted_group_gives_no_vm)
 TEST_F(kvm_vfio, cdev_in_vm)
 {
 	const char *igb = test_bdf("RVFIO_IGB_BDF");
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	char dir[PATH_MAX], path[PATH_MAX];
 	int vm = self->vm, iommufd, fd;
-	struct dirent *e;
-	DIR *d;
 
 	ASSERT_NE(NULL, igb);
 	iommufd = open("/dev/iommu", O_RDWR);
 	if (iommufd < 0)
 		SKIP(return, "no /dev/iommu: no device cdevs");
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", igb);
-	d = opendir(dir);
-	ASSERT_NE(NULL, d);
-	path[0] = '\0';
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "vfio", 4))
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
-	closedir(d);
-	fd = open(path, O_RDWR);
-	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
+	fd = open_cdev(igb);
+	ASSERT_LE(0, fd) TH_LOG("igb's cdev: %s", strerror(errno));
 
 	EXPECT_EQ(0, file_add(self->dev, fd));
 	EXPECT_EQ(-EEXIST, file_add(self->dev, fd));
-	bind.iommufd = iommufd;
-	ASSERT_EQ(0, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	ASSERT_EQ(0, cdev_bind(fd, iommufd, NULL));
 	EXPECT_EQ(0, file_del(self->dev, fd));
 	EXPECT_EQ(-ENOENT, file_del(self->dev, fd));
 	close_vm(self);
