@@ -113,15 +113,14 @@ impl BusDevice {
         &self.callbacks
     }
 
-    /// Accounts a new device fd of the device's group; the first one asks `first_open` for
+    /// Accounts a new device fd of the device's group; the first one asks `before_open` for
     /// a reference on the VM (the group's, if KVM associated one), which may refuse the
-    /// open or keep the device from being bound, and opens the device in the bus driver. If
-    /// the group has an iommufd instead of a container, that open binds the device to it
-    /// and attaches it to the compatibility IOAS (upstream's `vfio_df_group_open()`).
+    /// open or keep the device from being bound, then opens the device (with the group's
+    /// iommufd, if it has one instead of a container: upstream's `vfio_df_group_open()`).
     pub(crate) fn open_fd(
         &self,
         iommufd: Option<IommufdCtx>,
-        first_open: impl FnOnce(&mut Option<IommufdCtx>) -> Result<Option<KvmRef>>,
+        before_open: impl FnOnce(&mut Option<IommufdCtx>) -> Result<Option<KvmRef>>,
     ) -> Result {
         let mut state = self.state.lock();
         if state.removing {
@@ -129,31 +128,19 @@ impl BusDevice {
         }
         if state.open_fds == 0 {
             let mut iommufd = iommufd;
-            let kvm = first_open(&mut iommufd)?;
-            let bound = iommufd
-                .as_ref()
-                .map(|ctx| BoundDevice::bind(ctx, &self.dev))
-                .transpose()?;
-            if let Err(e) = self.callbacks.open_device() {
-                drop(bound);
-                drop(state);
-                drop(kvm);
-                return Err(e);
-            }
-            if let (Some(ctx), Some(mut bound)) = (iommufd, bound) {
-                let attached = ctx
-                    .compat_ioas_id()
-                    .and_then(|ioas| bound.attach(Target::Device, ioas));
-                if let Err(e) = attached {
-                    self.callbacks.close_device();
-                    drop(bound);
+            let kvm = before_open(&mut iommufd)?;
+            match self.first_open(iommufd.as_ref(), true) {
+                Ok(bound) => {
+                    state.iommufd = bound;
+                    state.kvm = kvm;
+                }
+                Err(e) => {
+                    // Unlocked: the last reference destroys the VM (see `close_fd`).
                     drop(state);
                     drop(kvm);
                     return Err(e);
                 }
-                state.iommufd = Some(bound);
             }
-            state.kvm = kvm;
         }
         state.open_fds += 1;
         Ok(())
@@ -175,21 +162,45 @@ impl BusDevice {
         if state.open_fds != 0 {
             return Err(EINVAL);
         }
-        // As upstream's `vfio_df_device_first_open()`: bound (iommufd takes the device's
-        // DMA from the kernel), then opened in the bus driver.
-        let bound = BoundDevice::bind(ctx, &self.dev)?;
-        if let Err(e) = self.callbacks.open_device() {
-            drop(bound);
-            drop(state);
-            drop(kvm);
-            return Err(e);
-        }
-        let id = bound.id();
-        state.iommufd = Some(bound);
+        let bound = match self.first_open(Some(ctx), false) {
+            Ok(bound) => bound,
+            Err(e) => {
+                drop(state);
+                drop(kvm);
+                return Err(e);
+            }
+        };
+        let id = bound.as_ref().map_or(0, BoundDevice::id);
+        state.iommufd = bound;
         state.cdev_open = true;
         state.kvm = kvm;
         state.open_fds = 1;
         Ok((CdevOpen(self.clone()), id))
+    }
+
+    /// The first open of the device, under its state lock (upstream's
+    /// `vfio_df_device_first_open()`): bound to `iommufd` if given (iommufd takes the
+    /// device's DMA from the kernel), opened in the bus driver, then with `compat` attached
+    /// to the context's VFIO compatibility IOAS. On failure nothing stays bound or open.
+    fn first_open(
+        &self,
+        iommufd: Option<&IommufdCtx>,
+        compat: bool,
+    ) -> Result<Option<BoundDevice>> {
+        let mut bound = iommufd
+            .map(|ctx| BoundDevice::bind(ctx, &self.dev))
+            .transpose()?;
+        self.callbacks.open_device()?;
+        if let (true, Some(ctx), Some(bound)) = (compat, iommufd, bound.as_mut()) {
+            let attached = ctx
+                .compat_ioas_id()
+                .and_then(|ioas| bound.attach(Target::Device, ioas));
+            if let Err(e) = attached {
+                self.callbacks.close_device();
+                return Err(e);
+            }
+        }
+        Ok(bound)
     }
 
     /// Attaches `target` of the device, open through its cdev, to the page table `pt_id` of
