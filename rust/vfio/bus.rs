@@ -61,6 +61,20 @@ pub(crate) struct BusDevice {
     /// Signalled when the last device fd or cdev file closes.
     #[pin]
     all_closed: CondVar,
+    /// Where the device is bound in iommufd while it is, for what vfio-pci asks from under
+    /// its own locks (hot reset by device id): a leaf lock, never held while taking another,
+    /// so unlike `state` (held across the bus driver's `open_device`) it is no lock-order
+    /// hazard to callers holding theirs. Set and cleared under `state`.
+    #[pin]
+    iommufd_id: Mutex<Option<IommufdId>>,
+}
+
+/// A device's place in iommufd: the context it is bound to and its id there.
+struct IommufdId {
+    ctx: IommufdCtx,
+    id: u32,
+    /// Bound through its cdev (upstream's `cdev_opened`), not a group's iommufd.
+    cdev: bool,
 }
 
 /// The mutable state of a [`BusDevice`].
@@ -74,8 +88,6 @@ struct DeviceState {
     /// The device's iommufd binding while it is open through its cdev, or through a group
     /// given an iommufd.
     iommufd: Option<BoundDevice>,
-    /// Whether it is open through its cdev (upstream's `cdev_opened`).
-    cdev_open: bool,
     /// Open files of the device's cdev, bound or not: unregistration waits for them too.
     cdev_files: u32,
     /// Unregistration started: no new device fds or cdev files.
@@ -131,6 +143,7 @@ impl BusDevice {
             let kvm = before_open(&mut iommufd)?;
             match self.first_open(iommufd.as_ref(), true) {
                 Ok(bound) => {
+                    self.set_iommufd_id(bound.as_ref(), false);
                     state.iommufd = bound;
                     state.kvm = kvm;
                 }
@@ -171,8 +184,8 @@ impl BusDevice {
             }
         };
         let id = bound.as_ref().map_or(0, BoundDevice::id);
+        self.set_iommufd_id(bound.as_ref(), true);
         state.iommufd = bound;
-        state.cdev_open = true;
         state.kvm = kvm;
         state.open_fds = 1;
         Ok((CdevOpen(self.clone()), id))
@@ -217,9 +230,18 @@ impl BusDevice {
         }
     }
 
+    /// Records where `bound` (if any) binds the device, `cdev` if through its cdev.
+    fn set_iommufd_id(&self, bound: Option<&BoundDevice>, cdev: bool) {
+        *self.iommufd_id.lock() = bound.map(|bound| IommufdId {
+            ctx: bound.ctx().clone(),
+            id: bound.id(),
+            cdev,
+        });
+    }
+
     /// Whether the device is open through its cdev (upstream's `vfio_device_cdev_opened()`).
     pub(crate) fn cdev_opened(&self) -> bool {
-        self.state.lock().cdev_open
+        self.iommufd_id.lock().as_ref().is_some_and(|id| id.cdev)
     }
 
     /// The id of `other`, in `other_group`, in the iommufd this device is bound to, as
@@ -228,19 +250,17 @@ impl BusDevice {
     pub(crate) fn iommufd_id_of(&self, other: &BusDevice, other_group: &IommuGroup) -> Result<u32> {
         // Each device's lock in turn, never both: `other` may be this device.
         let ctx = self
-            .state
+            .iommufd_id
             .lock()
-            .iommufd
             .as_ref()
-            .map(|bound| bound.ctx().clone())
+            .map(|id| id.ctx.clone())
             .ok_or(ENODEV)?;
         let id = other
-            .state
+            .iommufd_id
             .lock()
-            .iommufd
             .as_ref()
-            .filter(|bound| bound.ctx().is(&ctx))
-            .map(|bound| bound.id());
+            .filter(|id| id.ctx.is(&ctx))
+            .map(|id| id.id);
         match id {
             Some(id) => Ok(id),
             None if ctx.has_group(other_group) => Err(ENOENT),
@@ -266,8 +286,8 @@ impl BusDevice {
         if state.open_fds == 0 {
             self.callbacks.close_device();
             // As upstream's `vfio_df_device_last_close()`: unbound after the close.
+            self.set_iommufd_id(None, false);
             drop(state.iommufd.take());
-            state.cdev_open = false;
             if state.idle() {
                 self.all_closed.notify_all();
             }
@@ -382,11 +402,11 @@ impl CoreAbi for Core {
                     open_fds: 0,
                     kvm: None,
                     iommufd: None,
-                    cdev_open: false,
                     cdev_files: 0,
                     removing: false,
                 }),
                 all_closed <- new_condvar!(),
+                iommufd_id <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )?;

@@ -73,7 +73,8 @@ echo "kmemleak attribution right on a made-up listing"
 if kmemleak_on && [ -f /lib/modules/kmemleak-test.ko ]; then
 	printf 'leaks_memory\tinsmod /lib/modules/kmemleak-test.ko && rmmod kmemleak_test\n' >/tmp/selfcheck-leak.txt
 	first=$(pid_now)
-	rvfio_tests_file=/tmp/selfcheck-leak.txt rvfio_nested=1 rvfio_kmemleak=all \
+	rvfio_filter= rvfio_exclude= rvfio_boot= \
+		rvfio_tests_file=/tmp/selfcheck-leak.txt rvfio_nested=1 rvfio_kmemleak=all \
 		sh /guest/run-tests.sh 3>/tmp/selfcheck.tap >/tmp/selfcheck.out 2>&1
 	# Some of its objects are reported only by later scans (stale copies of their addresses
 	# linger): the runners must not blame them on the tests after this one.
