@@ -105,14 +105,15 @@ struct BoundOpen {
     _block: GroupBlock,
 }
 
-/// `offsetofend(struct vfio_device_bind_iommufd, out_devid)`.
-const BIND_MINSZ: usize = 16;
-/// Where `out_devid` is in `struct vfio_device_bind_iommufd`.
-const BIND_OUT_DEVID: usize = 12;
-/// `offsetofend(struct vfio_device_attach_iommufd_pt, pt_id)`; `pasid` follows.
-const ATTACH_MINSZ: usize = 12;
+/// `offsetofend(struct vfio_device_bind_iommufd, out_devid)`, where `out_devid` is.
+const BIND_OUT_DEVID: usize = core::mem::offset_of!(uapi::vfio_device_bind_iommufd, out_devid);
+const BIND_MINSZ: usize = BIND_OUT_DEVID + 4;
+/// `offsetofend(struct vfio_device_attach_iommufd_pt, pt_id)`, where `pt_id` is (written
+/// back) and where `pasid` follows.
+const ATTACH_PT_ID: usize = core::mem::offset_of!(uapi::vfio_device_attach_iommufd_pt, pt_id);
+const ATTACH_MINSZ: usize = ATTACH_PT_ID + 4;
 /// `offsetofend(struct vfio_device_detach_iommufd_pt, flags)`; `pasid` follows.
-const DETACH_MINSZ: usize = 8;
+const DETACH_MINSZ: usize = core::mem::offset_of!(uapi::vfio_device_detach_iommufd_pt, pasid);
 
 impl CdevFile {
     /// The device.
@@ -182,7 +183,7 @@ impl CdevFile {
             ATTACH_MINSZ,
         )?;
         let pt_id = self.device().attach_iommufd(target, attach.pt_id)?;
-        let written = UserSlice::new(UserPtr::from_addr(arg + 8), 4)
+        let written = UserSlice::new(UserPtr::from_addr(arg + ATTACH_PT_ID), 4)
             .writer()
             .write(&pt_id);
         if let Err(e) = written {
