@@ -14,7 +14,10 @@
 
 use kernel::{
     prelude::*,
-    sync::MutexGuard,
+    sync::{
+        Arc,
+        MutexGuard, //
+    },
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -23,10 +26,7 @@ use kernel::{
 
 use crate::{
     args::read_args,
-    dev_set::{
-        self,
-        DevSet, //
-    },
+    dev_set,
     device::{
         MemoryGate,
         OpenDevice,
@@ -71,8 +71,7 @@ fn scope_of(device: &VfioPciDevice) -> Result<(ResetScope, usize)> {
 /// function's iommufd id if it is bound to the same iommufd, `VFIO_PCI_DEVID_OWNED` if that
 /// iommufd owns it anyway, else `VFIO_PCI_DEVID_NOT_OWNED` (upstream's
 /// `vfio_pci_fill_devs()`).
-fn devid_of(device: &VfioPciDevice, set: &DevSet, f: &ScopeFunction<'_>) -> u32 {
-    let members = set.members.lock();
+fn devid_of(device: &VfioPciDevice, members: &[Arc<VfioPciDevice>], f: &ScopeFunction<'_>) -> u32 {
     let id = members
         .iter()
         .find(|m| f.is(&m.function))
@@ -93,11 +92,13 @@ pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
     let mut hdr: uapi::vfio_pci_hot_reset_info = read_args(arg, HEADER)?;
     hdr.flags = 0;
     let (scope, count) = scope_of(device)?;
-    let by_devid = device
+    let set = device
         .core_link()
         .cdev_opened()
         .then(|| dev_set::of(device))
         .transpose()?;
+    // Locked before the walk holds the PCI core's bus lock, as `dev_set_reset` locks it.
+    let by_devid = set.as_ref().map(|set| set.members.lock());
     // Never: the device itself is in its scope.
     if count == 0 {
         return Err(ERANGE);
@@ -126,8 +127,8 @@ pub(crate) fn get_info(device: &VfioPciDevice, arg: usize) -> Result<isize> {
             ..Default::default()
         };
         match &by_devid {
-            Some(set) => {
-                let devid = devid_of(device, set, f);
+            Some(members) => {
+                let devid = devid_of(device, members, f);
                 // CAST: the uAPI's -1 in the `__u32` field.
                 if devid == uapi::VFIO_PCI_DEVID_NOT_OWNED as u32 {
                     hdr.flags &= !uapi::VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED;
