@@ -25,7 +25,9 @@
  * unmapped, read-only or BAR-mmap vaddrs, FLAG_ALL/VADDR/dirty-bitmap flags; SET_IRQS with
  * random index/start/count/flags and eventfd or bool payloads; pread/pwrite/mmap at region
  * edges (a SIGBUS on touch is caught: it is legal while memory decode is off); config-space
- * writes. Thread 0 also closes and reopens device, group, container and eventfd fds (one in
+ * writes; where the kernel has iommufd, the devices' cdevs opened beside their groups (every
+ * call -EINVAL before a bind, which never gets an iommufd and so never succeeds). Thread 0
+ * also closes and reopens device, group, container and eventfd fds (one in
  * --chaos calls) while the others keep using the old numbers (those calls then fail, EBADF or
  * on another fd type, which is fine).
  *
@@ -106,6 +108,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "vfio_cdev_util.h"
 #include "vfio_pci_util.h"
 
 typedef uint64_t u64;
@@ -301,6 +304,8 @@ int main(int argc, char **argv)
 	fx.single = opt.threads == 1;
 	if (opt.noiommu)
 		ops[OP_g_move].weight = G_MOVE_WEIGHT;
+	else if (!access("/dev/iommu", F_OK))
+		ops[OP_d_cdev].weight = D_CDEV_WEIGHT;
 	setup_weights();
 	if (!op_total) {
 		printf("vfio_fuzz: no calls selected\n");

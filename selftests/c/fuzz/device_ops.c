@@ -703,3 +703,65 @@ static int op_d_bar_dma(struct thr *t)
 		bar_window_reset(t);
 	return res;
 }
+
+/*
+ * A device's cdev (/dev/vfio/devices/vfioN, where the kernel has iommufd), opened beside its
+ * group and never bound: the bind only ever gets fds that are no iommufd (the null device,
+ * another VFIO fd, -1, a closed number), so it must fail; before a bind every other call is
+ * -EINVAL, reads, writes and mmaps too (upstream's access check). The file is closed again.
+ */
+static int op_d_cdev(struct thr *t)
+{
+	struct fdev *d = &fx.dev[rn(t, fx.ndev)];
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt att = { .argsz = sizeof(att) };
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int what = rn(t, 6), fd, res = 0;
+	void *map;
+	u8 buf[8];
+
+	desc(t, "dev=%s what=%d", d->name, what);
+	fd = open_cdev(d->bdf);
+	if (fd < 0)
+		return errno;
+	switch (what) {
+	case 0:
+		bind.iommufd = PICK(t, fx.nullfd, ref(SL_GRP0).fd, ref(SL_CONT).fd, -1, 1000);
+		bind.flags = chance(t, 80) ? 0 : rnd(t);
+		bind.argsz = pick_argsz(t, sizeof(bind), offsetofend(struct vfio_device_bind_iommufd,
+								   out_devid));
+		desc(t, " bind iommufd=%d flags=%#x argsz=%u", bind.iommufd, bind.flags, bind.argsz);
+		res = result(t, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+		if (!res)
+			violation(t, res, EBADFD, "a cdev bound to a file that is no iommufd");
+		break;
+	case 1:
+		att.pt_id = rnd(t);
+		res = result(t, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &att));
+		expect(t, 1, res, EINVAL, "ATTACH_IOMMUFD_PT before a bind");
+		break;
+	case 2:
+		res = result(t, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+		expect(t, 1, res, EINVAL, "GET_INFO before a bind");
+		break;
+	case 3:
+		res = result(t, ioctl(fd, PICK(t, VFIO_DEVICE_RESET, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+					       VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_FEATURE), buf));
+		expect(t, 1, res, EINVAL, "a device ioctl before a bind");
+		break;
+	case 4:
+		res = result(t, pread(fd, buf, 4, rn(t, VFIO_PCI_NUM_REGIONS) * REGION_OFFSET(1)));
+		expect(t, 1, res, EINVAL, "a read before a bind");
+		break;
+	default:
+		map = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+		res = map == MAP_FAILED ? errno : 0;
+		if (map != MAP_FAILED)
+			munmap(map, PG);
+		expect(t, 1, res, EINVAL, "an mmap before a bind");
+		break;
+	}
+	close(fd);
+	return res;
+}
+

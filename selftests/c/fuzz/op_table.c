@@ -10,10 +10,13 @@ struct op {
 };
 
 /*
- * x_chaos is thread 0's (one in --chaos calls); g_move is --iommu noiommu's only (main() gives
- * it its weight there), last, so that the other modes draw exactly the calls they always did.
+ * x_chaos is thread 0's (one in --chaos calls); g_move is --iommu noiommu's only and d_cdev
+ * the type1 modes' where the kernel has iommufd (main() gives them their weights), last, so
+ * that the other modes draw exactly the calls they always did. (No-IOMMU devices have no
+ * cdev on rvfio; upstream's CONFIG_IOMMUFD_NOIOMMU makes them one.)
  */
 #define G_MOVE_WEIGHT 30
+#define D_CDEV_WEIGHT 60
 
 #define OPS(X)								\
 	X(c_version, 100) X(c_check_ext, 200) X(c_set_iommu, 100)	\
@@ -26,7 +29,7 @@ struct op {
 	X(d_unknown, 150) X(d_hot_reset_info, 50) X(d_hot_reset, 3)	\
 	X(d_ioeventfd, 150) X(d_read, 1300) X(d_write, 700)		\
 	X(d_cfg_write, 600) X(d_mmap, 400) X(d_bar_dma, 100)		\
-	X(x_chaos, 0) X(g_move, 0)
+	X(x_chaos, 0) X(g_move, 0) X(d_cdev, 0)
 
 #define OP_ENUM(n, w) OP_##n,
 enum { OPS(OP_ENUM) NOPS };
