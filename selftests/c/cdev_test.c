@@ -294,6 +294,44 @@ TEST_F(cdev, pasid_args)
 }
 
 /*
+ * Close orders: the iommufd closed before the bound cdev file (the binding keeps its context:
+ * the device keeps working and its DMA keeps its IOAS), and the IOAS destroyed while the
+ * device is attached (-EBUSY); the cdev file closed last unbinds.
+ */
+TEST_F(cdev, close_orders)
+{
+	struct iommu_destroy destroy = { .size = sizeof(destroy) };
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int fd, iommufd, ioas;
+	__u8 *buf;
+
+	buf = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, cdev_bind(fd, iommufd, NULL));
+	ioas = ioas_alloc(iommufd);
+	ASSERT_LT(0, ioas);
+	ASSERT_EQ(0, ioas_map(iommufd, ioas, buf, 2 * PAGE_SZ, IOVA));
+	ASSERT_EQ(0, cdev_attach(fd, ioas, NULL));
+	destroy.id = ioas;
+	EXPECT_EQ(-EBUSY, xioctl(iommufd, IOMMU_DESTROY, &destroy));
+	ASSERT_EQ(0, cfg_command(fd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0));
+	close(iommufd);
+	EXPECT_EQ(0, xioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	EXPECT_TRUE(edu_copies(fd, buf, 11));
+	close(fd);
+	/* Unbound with its context gone: free for a new user. */
+	fd = open_cdev(self->bdf);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, cdev_bind(fd, self->iommufd, NULL));
+	close(fd);
+	munmap(buf, 2 * PAGE_SZ);
+}
+
+/*
  * SIGKILL of a process with the device bound and 16 MiB mapped through its IOAS: its files'
  * release unbinds the device and iommufd unpins everything; the device binds afresh.
  */
