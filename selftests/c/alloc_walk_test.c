@@ -187,6 +187,8 @@ struct walk {
 	int group;
 	int device;	/* the device fd, or the cdev file */
 	int iommufd;	/* /dev/iommu, for the cdev and the iommufd-as-container bases */
+	/* edu's cdev node, found before the walk (the lookup allocates too). */
+	char cdev_path[64];
 	__u32 ioas;
 	/* User memory the operation maps (prefaulted, so faulting it is no point of ours). */
 	__u8 *mem;
@@ -560,7 +562,7 @@ static int setup_no_cdev(struct walk *w)
 
 static int op_cdev_open(struct walk *w)
 {
-	w->device = open_cdev(w->edu);
+	w->device = open(w->cdev_path, O_RDWR);
 	return w->device < 0 ? -errno : 0;
 }
 
@@ -581,7 +583,7 @@ static int cdev_unbound(struct walk *w)
 static void undo_cdev_bind(struct walk *w)
 {
 	undo_device(w);
-	w->device = open_cdev(w->edu);
+	w->device = open(w->cdev_path, O_RDWR);
 }
 
 static int op_cdev_attach(struct walk *w)
@@ -858,8 +860,14 @@ WALK(compat_device_open, 0, 0, false, .base = BASE_COMPAT, .op = op_compat_devic
 TEST_F_TIMEOUT(walk, points, 600)
 {
 	/* (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER) */
-	if (variant->op.base >= BASE_CDEV && access("/dev/iommu", F_OK))
-		SKIP(return, "no /dev/iommu (no IOMMUFD in this kernel)");
+	if (variant->op.base >= BASE_CDEV) {
+		char name[32];
+
+		if (access("/dev/iommu", F_OK))
+			SKIP(return, "no /dev/iommu (no IOMMUFD in this kernel)");
+		ASSERT_EQ(0, cdev_name(self->w.edu, name, sizeof(name)));
+		snprintf(self->w.cdev_path, sizeof(self->w.cdev_path), "/dev/vfio/devices/%s", name);
+	}
 	ASSERT_EQ(0, reject_range(variant->op.irq ? irq_proc : acpica));
 	if (variant->mem_size) {
 		self->w.mem_size = variant->mem_size;
