@@ -102,10 +102,10 @@ bool rvfio_file_has_dev(struct file *file, struct device *dev);
 bool rvfio_device_cdev_opened(struct rvfio_device *vdev);
 
 /*
- * The id of @other (possibly @vdev itself) in the iommufd @vdev is bound to: > 0 if @other
- * is bound to it too, -ENOENT if not but a device of @other's IOMMU group is (so the
- * iommufd owns it), -ENODEV otherwise.
+ * The id of @other (a device, possibly @vdev's own, which the caller holds a reference to)
+ * in the iommufd @vdev is bound to: > 0 if @other is registered and bound to it too, -ENOENT
+ * if not but a device of @other's IOMMU group is (so the iommufd owns it), -ENODEV otherwise.
  */
-int rvfio_device_iommufd_id(struct rvfio_device *vdev, struct rvfio_device *other);
+int rvfio_device_iommufd_id(struct rvfio_device *vdev, struct device *other);
 
 #endif /* _RVFIO_DEVICE_ABI_H */

@@ -244,10 +244,10 @@ impl BusDevice {
         self.iommufd_id.lock().as_ref().is_some_and(|id| id.cdev)
     }
 
-    /// The id of `other`, in `other_group`, in the iommufd this device is bound to, as
-    /// upstream's `vfio_iommufd_get_dev_id()`: its id if it is bound there too; -ENOENT if
-    /// not, but a device of its group is (so the context owns it anyway); else -ENODEV.
-    pub(crate) fn iommufd_id_of(&self, other: &BusDevice, other_group: &IommuGroup) -> Result<u32> {
+    /// The id of the device `other` in the iommufd this device is bound to, as upstream's
+    /// `vfio_iommufd_get_dev_id()`: its id if it is registered and bound there too; -ENOENT
+    /// if not, but a device of its group is (so the context owns it anyway); else -ENODEV.
+    pub(crate) fn iommufd_id_of(&self, other: &Device) -> Result<u32> {
         // Each device's lock in turn, never both: `other` may be this device.
         let ctx = self
             .iommufd_id
@@ -255,15 +255,18 @@ impl BusDevice {
             .as_ref()
             .map(|id| id.ctx.clone())
             .ok_or(ENODEV)?;
-        let id = other
-            .iommufd_id
-            .lock()
-            .as_ref()
-            .filter(|id| id.ctx.is(&ctx))
-            .map(|id| id.id);
+        let other_group = IommuGroup::of_device(other).ok_or(ENODEV)?;
+        let id = group::find_device(other, &other_group).and_then(|other| {
+            other
+                .iommufd_id
+                .lock()
+                .as_ref()
+                .filter(|id| id.ctx.is(&ctx))
+                .map(|id| id.id)
+        });
         match id {
             Some(id) => Ok(id),
-            None if ctx.has_group(other_group) => Err(ENOENT),
+            None if ctx.has_group(&other_group) => Err(ENOENT),
             None => Err(ENODEV),
         }
     }
@@ -460,10 +463,8 @@ impl CoreAbi for Core {
         registration.device.cdev_opened()
     }
 
-    fn iommufd_id(registration: &Registration, other: &Registration) -> Result<u32> {
-        registration
-            .device
-            .iommufd_id_of(&other.device, other.group.iommu_group())
+    fn iommufd_id(registration: &Registration, other: &Device) -> Result<u32> {
+        registration.device.iommufd_id_of(other)
     }
 
     fn file_is_group(file: &File) -> bool {

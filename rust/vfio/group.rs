@@ -147,11 +147,6 @@ impl Group {
         self.iommu_group.id()
     }
 
-    /// The IOMMU group.
-    pub(crate) fn iommu_group(&self) -> &IommuGroup {
-        &self.iommu_group
-    }
-
     /// `VFIO_GROUP_GET_STATUS`.
     fn get_status(&self, arg: usize) -> Result<isize> {
         const MINSZ: usize = core::mem::size_of::<uapi::vfio_group_status>();
@@ -554,6 +549,21 @@ pub(crate) fn add_device(
         GFP_KERNEL,
     )?;
     Ok(group)
+}
+
+/// The registered device `dev`, in `iommu_group`, if it is one.
+pub(crate) fn find_device(dev: &Device, iommu_group: &IommuGroup) -> Option<Arc<BusDevice>> {
+    let registry = REGISTRY.lock();
+    let entry = registry
+        .entries
+        .iter()
+        .find(|e| e.group.id() == iommu_group.id())?;
+    let inner = entry.group.inner.lock();
+    inner
+        .devices
+        .iter()
+        .find(|d| core::ptr::eq::<Device>(&**d.device(), dev))
+        .cloned()
 }
 
 /// Removes `device` from `group`; the last device takes the group's node with it.

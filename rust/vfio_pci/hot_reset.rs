@@ -75,7 +75,7 @@ fn devid_of(device: &VfioPciDevice, members: &[Arc<VfioPciDevice>], f: &ScopeFun
     let id = members
         .iter()
         .find(|m| f.is(&m.function))
-        .map(|m| device.core_link().iommufd_id_of(m.core_link()));
+        .map(|m| device.core_link().iommufd_id_of(m.function.dev()));
     match id {
         Some(Ok(id)) => id,
         Some(Err(e)) if e == ENOENT => uapi::VFIO_PCI_DEVID_OWNED,
@@ -260,7 +260,7 @@ fn dev_set_reset(device: &VfioPciDevice, ownership: &Ownership) -> Result {
     for member in members.iter() {
         let owned = match ownership {
             Ownership::Groups(groups) => groups.iter().any(|g| g.has_dev(member.function.dev())),
-            Ownership::Iommufd => match device.core_link().iommufd_id_of(member.core_link()) {
+            Ownership::Iommufd => match device.core_link().iommufd_id_of(member.function.dev()) {
                 Ok(_) => true,
                 Err(e) => e == ENOENT,
             },

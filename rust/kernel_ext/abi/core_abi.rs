@@ -64,7 +64,7 @@ extern "C" {
     fn rvfio_unregister_device(vdev: *mut RawDevice);
     fn rvfio_device_unmap_mmaps(vdev: *mut RawDevice, start: u64, len: u64);
     fn rvfio_device_cdev_opened(vdev: *mut RawDevice) -> bool;
-    fn rvfio_device_iommufd_id(vdev: *mut RawDevice, other: *mut RawDevice) -> c_int;
+    fn rvfio_device_iommufd_id(vdev: *mut RawDevice, other: *mut bindings::device) -> c_int;
     fn rvfio_file_is_group(file: *mut bindings::file) -> bool;
     fn rvfio_file_has_dev(file: *mut bindings::file, dev: *mut bindings::device) -> bool;
 }
@@ -130,31 +130,15 @@ impl CoreLink {
         handle.is_some_and(|h| unsafe { rvfio_device_cdev_opened(h.0.as_ptr()) })
     }
 
-    /// The id of `other`'s device (possibly this one) in the iommufd this device is bound
+    /// The id of the device `other` (possibly this one) in the iommufd this device is bound
     /// to: -ENOENT if it is not bound there but its IOMMU group is owned by it, -ENODEV
-    /// otherwise (or if either is not registered).
-    pub(crate) fn iommufd_id_of(&self, other: &CoreLink) -> Result<u32> {
-        // Both locks, in address order (two callers may ask about each other), once if the
-        // same link.
-        let (first, second) = if core::ptr::from_ref(self) <= core::ptr::from_ref(other) {
-            (self, other)
-        } else {
-            (other, self)
-        };
-        let first_handle = first.handle.lock();
-        let second_handle = (!core::ptr::eq(first, second)).then(|| second.handle.lock());
-        let second_handle = second_handle.as_deref().unwrap_or(&first_handle);
-        let (this, other) = if core::ptr::eq(first, self) {
-            (*first_handle, *second_handle)
-        } else {
-            (*second_handle, *first_handle)
-        };
-        let (Some(this), Some(other)) = (this, other) else {
-            return Err(ENODEV);
-        };
-        // SAFETY: Both live while set (type invariant), and the locks keep them set.
-        let id = unsafe { rvfio_device_iommufd_id(this.0.as_ptr(), other.0.as_ptr()) };
-        // CAST: a non-negative id is an `i32`'s positive range.
+    /// otherwise (or if this device is not registered).
+    pub(crate) fn iommufd_id_of(&self, other: &Device) -> Result<u32> {
+        let guard = self.handle.lock();
+        let handle = (*guard).ok_or(ENODEV)?;
+        // SAFETY: Live while set (type invariant), and `guard` keeps it set; `other` is
+        // borrowed for the call.
+        let id = unsafe { rvfio_device_iommufd_id(handle.0.as_ptr(), device_ptr(other)) };
         u32::try_from(id).map_err(|_| Error::from_errno(id))
     }
 

@@ -47,10 +47,10 @@ pub(crate) trait CoreAbi: 'static {
     /// `rvfio_device_cdev_opened()`: whether the device is open through its cdev.
     fn cdev_opened(registration: &Self::Registration) -> bool;
 
-    /// `rvfio_device_iommufd_id()`: the id of `other` in the iommufd `registration`'s
-    /// device is bound to (-ENOENT: not bound there, but its group is owned by it; -ENODEV:
-    /// neither).
-    fn iommufd_id(registration: &Self::Registration, other: &Self::Registration) -> Result<u32>;
+    /// `rvfio_device_iommufd_id()`: the id of the device `other` in the iommufd
+    /// `registration`'s device is bound to (-ENOENT: not bound there, but its group is owned
+    /// by it; -ENODEV: neither).
+    fn iommufd_id(registration: &Self::Registration, other: &Device) -> Result<u32>;
 
     /// `rvfio_file_is_group()`: whether `file` is a group file.
     fn file_is_group(file: &File) -> bool;
@@ -140,7 +140,7 @@ macro_rules! export_core_abi {
         #[no_mangle]
         unsafe extern "C" fn rvfio_device_iommufd_id(
             vdev: *mut $crate::ext::device_abi::RawDevice,
-            other: *mut $crate::ext::device_abi::RawDevice,
+            other: *mut kernel::bindings::device,
         ) -> kernel::ffi::c_int {
             // SAFETY: This function's contract.
             unsafe { $crate::ext::core_exports::iommufd_id::<$core>(vdev, other) }
@@ -287,18 +287,21 @@ pub(crate) unsafe fn cdev_opened<T: CoreAbi>(vdev: *mut RawDevice) -> bool {
     T::cdev_opened(registration)
 }
 
-/// The iommufd id of `other` in the context `vdev`'s device is bound to, or -errno.
+/// The iommufd id of the device `other` in the context `vdev`'s device is bound to, or
+/// -errno.
 ///
 /// # Safety
 ///
-/// `vdev` and `other` are handles [`register_device::<T>`] returned and not unregistered
-/// yet (possibly the same).
+/// `vdev` is a handle [`register_device::<T>`] returned and not unregistered yet; `other` a
+/// live device the caller holds a reference to for the call.
 pub(crate) unsafe fn iommufd_id<T: CoreAbi>(
     vdev: *mut RawDevice,
-    other: *mut RawDevice,
+    other: *mut bindings::device,
 ) -> kernel::ffi::c_int {
-    // SAFETY: Both are live registrations (caller contract), borrowed for the call.
-    let (registration, other) = unsafe { (&*vdev.cast::<T::Registration>(), &*other.cast()) };
+    // SAFETY: A live registration (caller contract), borrowed for the call.
+    let registration = unsafe { &*vdev.cast::<T::Registration>() };
+    // SAFETY: A live device (caller contract), borrowed for the call.
+    let other = unsafe { Device::from_raw(other) };
     match T::iommufd_id(registration, other) {
         // CAST: iommufd's object ids are below `i32::MAX` (an xarray limited to `INT_MAX`).
         Ok(id) => id as kernel::ffi::c_int,
