@@ -233,9 +233,11 @@ def main():
         print("bench-report: no results from both stacks", file=sys.stderr)
         return 1
     runs = {s: len({run for (m, st), v in samples.items() if st == s for run, _ in v})
-            for s in ("upstream", "rvfio")}
+            for s in ("upstream", "rvfio", "iommufd")}
     print(f"rvfio vs upstream VFIO, same boot; runs per stack: upstream {runs['upstream']}, "
-          f"rvfio {runs['rvfio']}; ratio > 1 = rvfio better")
+          f"rvfio {runs['rvfio']}"
+          + (f", upstream's iommufd {runs['iommufd']}" if runs["iommufd"] else "")
+          + "; ratio > 1 = rvfio better")
     print(table(rows, a.markdown))
     missed = [r["metric"] for r in rows if r["verdict"] != "met"]
     print(f"\n{len(rows) - len(missed)} of {len(rows)} targets met"

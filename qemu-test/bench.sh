@@ -42,7 +42,10 @@ make -s KDIR="$kbuild" modules >"$outdir/modules-build.log" 2>&1 || {
 	cat "$outdir/modules-build.log" >&2
 	die "module build failed"
 }
+# The stacks: upstream's and ours, and upstream's iommufd where the kernel has it (IOAS maps
+# through /dev/iommu: the third column), or with a baseline build of ours instead.
 stacks="upstream rvfio"
+grep -qE '^CONFIG_IOMMUFD=(y|m)$' "$kbuild/.config" && stacks="$stacks iommufd"
 if [ -n "${RVFIO_BENCH_BASELINE:-}" ]; then
 	base=$outdir/baseline
 	rm -rf "$base" && mkdir -p "$base"
