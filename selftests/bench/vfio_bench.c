@@ -164,15 +164,6 @@ static void stack_close(struct stack *s)
 
 static int map_dma(int container, uint64_t iova, void *vaddr, uint64_t size)
 {
-	struct iommu_ioas_map ioas_map = {
-		.size = sizeof(ioas_map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)vaddr,
-		.length = size,
-		.iova = iova,
-	};
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
@@ -182,19 +173,13 @@ static int map_dma(int container, uint64_t iova, void *vaddr, uint64_t size)
 	};
 
 	if (use_iommufd)
-		return ioctl(container, IOMMU_IOAS_MAP, &ioas_map) ? -errno : 0;
+		return ioas_map(container, ioas_id, vaddr, size, iova);
 	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
 }
 
 /* UNMAP_DMA of [iova, iova + size); returns the bytes unmapped or -errno. */
 static int64_t unmap_dma(int container, uint64_t iova, uint64_t size)
 {
-	struct iommu_ioas_unmap ioas_unmap = {
-		.size = sizeof(ioas_unmap),
-		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = size,
-	};
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
 		.iova = iova,
@@ -202,8 +187,7 @@ static int64_t unmap_dma(int container, uint64_t iova, uint64_t size)
 	};
 
 	if (use_iommufd)
-		return ioctl(container, IOMMU_IOAS_UNMAP, &ioas_unmap) ? -errno :
-			(int64_t)ioas_unmap.length;
+		return ioas_unmap(container, ioas_id, iova, size);
 	return ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : (int64_t)unmap.size;
 }
 

@@ -270,7 +270,7 @@ static int usable(struct walk *w, enum base base)
 		return cfg_read(w->device, PCI_VENDOR_ID, 2) < 0 ? -1 : 0;
 	case BASE_CDEV_ATTACHED:
 		if (ioas_map(w->iommufd, w->ioas, w->mem, PAGE_SZ, PROBE_IOVA) ||
-		    ioas_unmap(w->iommufd, w->ioas, PROBE_IOVA, PAGE_SZ))
+		    ioas_unmap(w->iommufd, w->ioas, PROBE_IOVA, PAGE_SZ) != PAGE_SZ)
 			return -1;
 		return cfg_read(w->device, PCI_VENDOR_ID, 2) < 0 ? -1 : 0;
 	case BASE_COMPAT:

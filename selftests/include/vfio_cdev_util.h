@@ -93,8 +93,8 @@ static inline int ioas_map(int iommufd, __u32 ioas, void *va, __u64 len, __u64 i
 	return ioctl(iommufd, IOMMU_IOAS_MAP, &map) ? -errno : 0;
 }
 
-/* IOMMU_IOAS_UNMAP of [@iova, @iova + @len). */
-static inline int ioas_unmap(int iommufd, __u32 ioas, __u64 iova, __u64 len)
+/* IOMMU_IOAS_UNMAP of [@iova, @iova + @len): the bytes unmapped, or -errno. */
+static inline long long ioas_unmap(int iommufd, __u32 ioas, __u64 iova, __u64 len)
 {
 	struct iommu_ioas_unmap unmap = {
 		.size = sizeof(unmap),
@@ -103,7 +103,7 @@ static inline int ioas_unmap(int iommufd, __u32 ioas, __u64 iova, __u64 len)
 		.length = len,
 	};
 
-	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) ? -errno : (long long)unmap.length;
 }
 
 /* VFIO_DEVICE_ATTACH_IOMMUFD_PT of the whole device to @pt_id; what was attached in *@out. */
