@@ -12,6 +12,8 @@
 #   make check-debug     the suite on the debug kernel only, kmemleak scanned after every test
 #   make check-debian    the suite on Debian's stock 7.3.4 kernel, rvfio built with Debian's
 #                        toolchain (qemu-test/distro.sh), Debian's signed VFIO as reference
+#   make check-amd       the suite on the test kernel behind QEMU's AMD-Vi (amd-iommu)
+#                        instead of its VT-d
 #   make install         rvfio's three modules of MODULES (default: this build) in place of
 #                        the running kernel's VFIO (scripts/install.sh: KVER, DESTDIR,
 #                        SIGN_KEY + SIGN_CERT to sign them); make uninstall undoes it
@@ -34,7 +36,7 @@ KCC ?= $(shell grep -qx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config 2>/dev/null && cd
 
 RUST_SOURCES = $(shell find $(RVFIO_ROOT)/rust -name '*.rs' ! -name '*_generated.rs')
 
-.PHONY: modules test-modules clean rustfmt rustfmtcheck check check-test check-debug check-debian install uninstall demo setup kernel selftests bench bench-quick
+.PHONY: modules test-modules clean rustfmt rustfmtcheck check check-test check-debug check-debian check-amd install uninstall demo setup kernel selftests bench bench-quick
 
 modules:
 	@test -f $(KDIR)/Module.symvers || { echo "KDIR=$(KDIR) is not a built kernel tree (run qemu-test/setup.sh and qemu-test/build-kernel.sh, or make demo)" >&2; exit 1; }
@@ -76,6 +78,9 @@ check-debug:
 
 check-debian:
 	RVFIO_KERNEL=debian qemu-test/run-tests.sh
+
+check-amd:
+	RVFIO_IOMMU=amd qemu-test/run-tests.sh
 
 MODULES ?= $(RVFIO_ROOT)
 install:

@@ -9,7 +9,8 @@
 # console streams to stdout and OUTDIR/console.log; what the guest reports on its second
 # serial port lands in OUTDIR/results.log. Exit status: the guest script's, 124 on timeout.
 #
-# Machine: q35 with an emulated Intel IOMMU doing interrupt remapping (split irqchip), and
+# Machine: q35 with an emulated IOMMU (Intel's, or AMD's: RVFIO_GUEST_IOMMU) doing interrupt
+# remapping (split irqchip), and
 # edu, igb, nvme and e1000e each behind its own PCIe root port, and a multifunction
 # edu + nvme behind a fifth (one IOMMU group). TCG unless RVFIO_ACCEL=kvm.
 set -euo pipefail
@@ -68,10 +69,15 @@ mem=${RVFIO_GUEST_MEM:-4G}
 # RVFIO_GUEST_CPUS: the guest's vCPUs (2; run-tests.sh boots the VM tests with 1).
 cpus=${RVFIO_GUEST_CPUS:-2}
 huge1g=${RVFIO_GUEST_1G_PAGES:-1}
-# RVFIO_GUEST_IOMMU=0: a machine without an IOMMU (the no-IOMMU tests' boot): no
-# intel-iommu device, no intel_iommu=on.
-iommu=(-device intel-iommu,intremap=on,aw-bits=48) iommu_arg=intel_iommu=on
-[ "${RVFIO_GUEST_IOMMU:-1}" != 0 ] || iommu=() iommu_arg=
+# RVFIO_GUEST_IOMMU: intel (the default: VT-d with interrupt remapping, 48-bit addresses),
+# amd (AMD-Vi with interrupt remapping; the kernel finds it by its IVRS table and turns it
+# on by itself), or 0 for a machine without an IOMMU (the no-IOMMU tests' boot).
+case ${RVFIO_GUEST_IOMMU:-intel} in
+intel | 1) iommu=(-device intel-iommu,intremap=on,aw-bits=48) iommu_arg=intel_iommu=on ;;
+amd) iommu=(-device amd-iommu,intremap=on) iommu_arg= ;;
+0) iommu=() iommu_arg= ;;
+*) die "RVFIO_GUEST_IOMMU=$RVFIO_GUEST_IOMMU: intel, amd or 0" ;;
+esac
 cmdline="console=ttyS0 $iommu_arg panic=-1 oops=panic loglevel=5 hugepagesz=1G hugepages=$huge1g"
 cmdline="$cmdline rvfio_run=$script ${extra_env[*]}"
 

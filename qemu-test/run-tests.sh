@@ -51,9 +51,19 @@ debian | debian-rt) prefix=$flavour: test_timeout=600 timeout=3600 exclude=${RVF
 esac
 test_timeout=${RVFIO_TEST_TIMEOUT:-$test_timeout}
 timeout=${RVFIO_TIMEOUT:-$timeout}
+# RVFIO_IOMMU=amd runs the suite behind QEMU's AMD-Vi (amd-iommu) instead of its VT-d
+# (intel, the default): results in the "amd" subdirectory, test names prefixed "amd:". The
+# no-IOMMU boot has no IOMMU either way.
+platform=${RVFIO_IOMMU:-intel}
+case $platform in
+intel) ;;
+amd) prefix=${prefix}amd: ;;
+*) die "RVFIO_IOMMU must be intel or amd, not '$platform'" ;;
+esac
 # RVFIO_OUTDIR lets several checkouts run suites side by side on one cache.
 outdir=${RVFIO_OUTDIR:-$RVFIO_CACHE/run-tests}
 [ "$flavour" = test ] || outdir=$outdir/$flavour
+[ "$platform" = intel ] || outdir=$outdir/$platform
 mkdir -p "$outdir"
 rm -f "$outdir/summary"
 
@@ -125,7 +135,7 @@ noiommu_boot_tests=$(echo "$selected_names" | { grep -E "$noiommu_tests" || true
 # DIR; adds to passed/failed, sets verdict=1 on a run-level failure.
 passed=0 failed=0 verdict=0
 guest_boot() {
-	local dir=$1 cpus=$2 part=$3 rc p f planned results with_vm= iommu=1 dpdk= boot_tests=
+	local dir=$1 cpus=$2 part=$3 rc p f planned results with_vm= iommu=$platform dpdk= boot_tests=
 	case $part in
 	vm) with_vm=1 boot_tests=$vm_tests ;;
 	noiommu) iommu=0 dpdk=1 boot_tests=$noiommu_tests ;;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Device DMA through the IOMMU with QEMU's edu device: its DMA engine copies between its
- * 4 KiB buffer (device address 0x40000) and IOVAs, which the emulated Intel IOMMU
+ * 4 KiB buffer (device address 0x40000) and IOVAs, which the emulated IOMMU (VT-d or AMD-Vi)
  * translates with the mappings this test makes through the type1 container. Data must
  * arrive at the pages mapped at the IOVA (page by page, across page boundaries), and
  * nowhere when the IOVA is not mapped, no longer mapped, or mapped without the access the
@@ -9,8 +9,9 @@
  * MSI through VFIO. Runs with TYPE1 and TYPE1v2 on edu (RVFIO_EDU_BDF); only the uAPI is
  * used, so it runs unchanged on upstream's modules.
  *
- * Blocked DMA shows as DMAR faults in the guest's kernel log ("DMAR: [DMA Write NO_PASID]
- * Request device [01:00.0] fault addr ..."), which the runner's splat check ignores.
+ * Blocked DMA shows as IOMMU faults in the guest's kernel log ("DMAR: [DMA Write NO_PASID]
+ * Request device [01:00.0] fault addr ..." or "Event logged [IO_PAGE_FAULT ..."), which the
+ * runner's splat check ignores.
  */
 #include <errno.h>
 #include <fcntl.h>
