@@ -70,11 +70,24 @@ mem=${RVFIO_GUEST_MEM:-4G}
 cpus=${RVFIO_GUEST_CPUS:-2}
 huge1g=${RVFIO_GUEST_1G_PAGES:-1}
 # RVFIO_GUEST_IOMMU: intel (the default: VT-d with interrupt remapping, 48-bit addresses),
-# amd (AMD-Vi with interrupt remapping; the kernel finds it by its IVRS table and turns it
-# on by itself), or 0 for a machine without an IOMMU (the no-IOMMU tests' boot).
+# amd (AMD-Vi, which the kernel finds by its IVRS table and turns on by itself; run by QEMU
+# 11, qemu-test/qemu-trixie.sh says why), or 0 for a machine without an IOMMU (the no-IOMMU
+# tests' boot).
+#
+# AMD-Vi's interrupt remapping is offered (intremap=on) but the guest kernel declines it:
+# QEMU's IVRS puts the I/O APIC at 00:14.0, where AMD's chipsets have their SMBus, and 7.3's
+# AMD driver checks for an SMBus or ISA bridge there; q35 has neither at 00:14.0 (its ISA
+# bridge is 00:1f.0, and telling the kernel so, ivrs_ioapic=0@0000:00:1f.0, makes QEMU abort
+# every I/O APIC interrupt, which it sends as 00:14.0's). So MSIs are not isolated behind
+# AMD-Vi here, on either stack: guest/lib.sh allows unsafe interrupts (rvfio_msi_isolation=0,
+# run-tests.sh) and iommu_info checks that both stacks refuse the device without that.
+qemu_bin=qemu-system-x86_64
 case ${RVFIO_GUEST_IOMMU:-intel} in
 intel | 1) iommu=(-device intel-iommu,intremap=on,aw-bits=48) iommu_arg=intel_iommu=on ;;
-amd) iommu=(-device amd-iommu,intremap=on) iommu_arg= ;;
+amd)
+	iommu=(-device amd-iommu,intremap=on) iommu_arg=
+	qemu_bin=$("$RVFIO_ROOT/qemu-test/qemu-trixie.sh")
+	;;
 0) iommu=() iommu_arg= ;;
 *) die "RVFIO_GUEST_IOMMU=$RVFIO_GUEST_IOMMU: intel, amd or 0" ;;
 esac
@@ -91,7 +104,7 @@ nic_port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.S
 control_sock=$outdir/guestctl.sock monitor_sock=$outdir/monitor.sock
 rm -f "$control_sock" "$monitor_sock" "$outdir/gdb.sock"
 : > "$outdir/monitor.log"
-qemu=(qemu-system-x86_64 -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
+qemu=("$qemu_bin" -machine q35,kernel-irqchip=split -accel "$accel" -cpu max
 	-smp "$cpus" -m "$mem" -nodefaults -no-reboot -display none
 	-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 	-monitor "unix:$monitor_sock,server=on,wait=off"
