@@ -72,7 +72,8 @@ huge1g=${RVFIO_GUEST_1G_PAGES:-1}
 # RVFIO_GUEST_IOMMU: intel (the default: VT-d with interrupt remapping, 48-bit addresses),
 # amd (AMD-Vi, which the kernel finds by its IVRS table and turns on by itself; run by QEMU
 # 11, qemu-test/qemu-trixie.sh says why), or 0 for a machine without an IOMMU (the no-IOMMU
-# tests' boot).
+# tests' boot). QEMU 11's amd-iommu translates its devices' DMA only with dma-remap=on
+# (without, the NVMe's DMA went untranslated and timed out at boot).
 #
 # AMD-Vi's interrupt remapping is offered (intremap=on) but the guest kernel declines it:
 # QEMU's IVRS puts the I/O APIC at 00:14.0, where AMD's chipsets have their SMBus, and 7.3's
@@ -85,7 +86,7 @@ qemu_bin=qemu-system-x86_64
 case ${RVFIO_GUEST_IOMMU:-intel} in
 intel | 1) iommu=(-device intel-iommu,intremap=on,aw-bits=48) iommu_arg=intel_iommu=on ;;
 amd)
-	iommu=(-device amd-iommu,intremap=on) iommu_arg=
+	iommu=(-device amd-iommu,intremap=on,dma-remap=on) iommu_arg=
 	qemu_bin=$("$RVFIO_ROOT/qemu-test/qemu-trixie.sh")
 	;;
 0) iommu=() iommu_arg= ;;
