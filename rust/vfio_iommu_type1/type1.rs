@@ -627,7 +627,7 @@ impl Type1 {
         // flush) per run of IOVA-adjacent mappings rather than per mapping...
         let mut unmapped = 0u64;
         let mut short = false;
-        let mut span: Option<(u64, u64)> = None;
+        let mut span: Option<Span> = None;
         let mut cursor = mappings.cursor_lower_bound_mut(&iova);
         while let Some(c) = cursor {
             let (&start, m) = c.current();
@@ -635,14 +635,13 @@ impl Type1 {
                 break;
             }
             unmapped += m.size;
-            span = match span {
-                Some((first, end)) if end == start => Some((first, end + m.size)),
-                Some(done) => {
-                    short |= unmap_span(domains, done).is_err();
-                    Some((start, start + m.size))
-                }
-                None => Some((start, start + m.size)),
-            };
+            span = Some(match span {
+                None => Span::of(m),
+                Some(run) => run.grown(m).unwrap_or_else(|| {
+                    short |= unmap_span(domains, run).is_err();
+                    Span::of(m)
+                }),
+            });
             cursor = c.move_next();
         }
         if let Some(done) = span {
@@ -744,12 +743,55 @@ impl MapRequest {
     }
 }
 
-/// Unmaps the IOVA span `[start, end)` from every domain; an error if any came up short.
-fn unmap_span(domains: &[DomainEntry], (start, end): (u64, u64)) -> Result<(), ShortUnmap> {
+/// A run of IOVA-adjacent mappings, `[first, last]`: its end is inclusive, as a mapping's,
+/// so that a run may end at the top of a 64-bit IOVA space (AMD-Vi's aperture reaches it).
+///
+/// # Invariants
+///
+/// `first <= last` and `last - first < u64::MAX`: its length, `last - first + 1`, is a `u64`.
+#[derive(Clone, Copy)]
+struct Span {
+    first: u64,
+    last: u64,
+}
+
+impl Span {
+    /// The span of one mapping.
+    fn of(m: &Mapping) -> Self {
+        // INVARIANT: a mapping is `size >= 1` bytes at `iova`, `last() = iova + size - 1`.
+        Span {
+            first: m.iova,
+            last: m.last(),
+        }
+    }
+
+    /// This span with `m` appended, if `m` starts right after it and the result's length
+    /// still fits in 64 bits.
+    fn grown(self, m: &Mapping) -> Option<Self> {
+        let adjacent = self.last.checked_add(1) == Some(m.iova);
+        // INVARIANT: `m.last() >= m.iova > self.last >= self.first`, checked to fit.
+        (adjacent && m.last() - self.first < u64::MAX).then_some(Span {
+            first: self.first,
+            last: m.last(),
+        })
+    }
+
+    /// Its length in bytes.
+    fn len(self) -> u64 {
+        // By the type invariant this does not overflow.
+        self.last - self.first + 1
+    }
+}
+
+// IOMMU lengths are `usize`, IOVA lengths `u64`: rvfio is for 64-bit kernels (x86_64, arm64).
+const _: () = assert!(core::mem::size_of::<usize>() == core::mem::size_of::<u64>());
+
+/// Unmaps `span` from every domain; an error if any came up short.
+fn unmap_span(domains: &[DomainEntry], span: Span) -> Result<(), ShortUnmap> {
     let mut result = Ok(());
     for entry in domains {
-        // CAST: spans are bounded by the 64-bit IOVA space.
-        if let Err(short) = entry.domain.unmap(start, (end - start) as usize) {
+        // CAST: `usize` is as wide as `u64` (asserted above).
+        if let Err(short) = entry.domain.unmap(span.first, span.len() as usize) {
             result = Err(short);
         }
     }
