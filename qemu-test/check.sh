@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make check`: the whole suite on the test kernel and on Debian's stock kernel
-# ("debian:...", its main boot: see below), and rvfio's tests on the debug kernel
-# ("debug:..."; KASAN, lockdep, kmemleak, UBSAN, clang), with one combined "N passed, N
-# failed" at the end; exit status non-zero if any run failed. All run even when one fails.
+# ("debian:...", its main boot: see below), rvfio's tests on the debug kernel ("debug:...";
+# KASAN, lockdep, kmemleak, UBSAN, clang) and the IOMMU's tests behind AMD-Vi ("amd:...",
+# below), with one combined "N passed, N failed" at the end; exit status non-zero if any run
+# failed. All run even when one fails.
 #
 # Two lanes, one guest each (each guest runs its vCPUs on one TCG thread, so the two cores
 # are shared one each): the debug kernel's suite, the longest (about 40 min), starts as soon
@@ -78,14 +79,26 @@ RVFIO_JOBS=1 "$RVFIO_ROOT/qemu-test/distro.sh" guest >"$distro_log" 2>&1 &
 distro=$!
 "$RVFIO_ROOT/qemu-test/build-kernel.sh" debug >/dev/null || log "debug kernel build failed (its run below reports it)"
 
-# The debug lane, in the background; its totals come back through its summary file.
+# The debug lane, in the background; its totals come back through its summary file. After
+# the debug kernel's suite it runs the tests of the IOMMU's own work on the test kernel behind
+# AMD-Vi (make check-amd runs them all: about 25 min more than CI's 90 minutes allow): the
+# IOMMU driver's report compared with upstream's, type1's ranges and errnos, DMA through
+# type1, iommufd and a BAR mmap, a hostile device, the kselftests' DMA mapping test and a
+# fuzz replay diffed against upstream. By then this lane has built the test kernel.
+amd_tests='^(iommu_info|type1_api|dirty|update_vaddr|bar_mmap|hostile_dma|cdev|edu_dma|kself_dma_mapping|fuzz_diff)(_upstream)?$'
 lane_log=$outdir/debug-lane.log
 lane_src=$RVFIO_CACHE/lane-debug/src
-log "debug kernel's suite in the background (sources copied to $lane_src), log: $lane_log"
+log "debug kernel's suite, then the AMD-Vi tests, in the background (sources copied to $lane_src), log: $lane_log"
 copy_sources "$lane_src"
-rm -f "$outdir/debug/summary"
-RVFIO_KERNEL=debug RVFIO_KMEMLEAK=${RVFIO_KMEMLEAK:-end} RVFIO_OUTDIR=$outdir \
-	"$lane_src/qemu-test/run-tests.sh" "$filter" >"$lane_log" 2>&1 &
+rm -f "$outdir/debug/summary" "$outdir/amd/summary"
+{
+	RVFIO_KERNEL=debug RVFIO_KMEMLEAK=${RVFIO_KMEMLEAK:-end} RVFIO_OUTDIR=$outdir \
+		"$lane_src/qemu-test/run-tests.sh" "$filter" || lane_rc=1
+	if [ -z "$filter" ]; then
+		RVFIO_IOMMU=amd RVFIO_OUTDIR=$outdir "$lane_src/qemu-test/run-tests.sh" "$amd_tests" || lane_rc=1
+	fi
+	exit ${lane_rc:-0}
+} >"$lane_log" 2>&1 &
 lane=$!
 
 # This lane: the test kernel (one core while the debug lane's guest has the other), its
@@ -99,12 +112,13 @@ RVFIO_EXCLUDE=${RVFIO_EXCLUDE-^vm_|_fault\$} run debian "$filter"
 log "waiting for the debug kernel's suite"
 wait "$lane" || verdict=1
 echo
-echo "# ---- the debug kernel's suite ($lane_log):"
+echo "# ---- the debug kernel's suite and the AMD-Vi tests ($lane_log):"
 cat "$lane_log"
 add_summary debug
+[ -n "$filter" ] || add_summary amd
 
 echo
 log "make check took $((SECONDS - start)) s"
-echo "# all kernels (test, debian, debug):"
+echo "# all kernels (test, debian, debug) and the AMD-Vi tests:"
 echo "$passed passed, $failed failed"
 exit $verdict
