@@ -198,8 +198,11 @@ static void type1_ranges(struct __test_metadata *_metadata, const char *bdf, str
 	for (i = 0; i < sizeof(extensions) / sizeof(extensions[0]); i++)
 		report("%s extension %s %d", bdf, extensions[i].name,
 		       ioctl(dev.container, VFIO_CHECK_EXTENSION, extensions[i].id));
-	/* Every platform here snoops: DMA is cache-coherent through the IOMMU. */
-	EXPECT_EQ(1, ioctl(dev.container, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU));
+	/*
+	 * DMA_CC_IOMMU (the domains enforce cache coherency) is the driver's to say: 1 behind
+	 * AMD-Vi, 0 behind QEMU's VT-d, which has no snoop control. Upstream's report is the
+	 * check.
+	 */
 
 	info = get_info(dev.container);
 	ASSERT_NE(NULL, info);
