@@ -128,41 +128,6 @@ static void check_ranges(struct __test_metadata *_metadata, const char *bdf,
 	}
 }
 
-/* The capability @id in the chain of @info, or NULL. */
-static struct vfio_info_cap_header *find_cap(struct vfio_iommu_type1_info *info, __u16 id)
-{
-	__u32 offset = info->cap_offset;
-
-	while (offset) {
-		struct vfio_info_cap_header *cap = (void *)((char *)info + offset);
-
-		if (cap->id == id)
-			return cap;
-		offset = cap->next;
-	}
-	return NULL;
-}
-
-/* GET_INFO with the room it asks for; NULL on failure. */
-static struct vfio_iommu_type1_info *get_info(int container)
-{
-	struct vfio_iommu_type1_info *info = calloc(1, sizeof(*info));
-	__u32 argsz = sizeof(*info);
-
-	while (info) {
-		info->argsz = argsz;
-		if (ioctl(container, VFIO_IOMMU_GET_INFO, info))
-			break;
-		if (info->argsz <= argsz)
-			return info;
-		argsz = info->argsz;
-		free(info);
-		info = calloc(1, argsz);
-	}
-	free(info);
-	return NULL;
-}
-
 /* The container's extensions, by number, as CHECK_EXTENSION answers them. */
 static const struct {
 	const char *name;
@@ -204,21 +169,21 @@ static void type1_ranges(struct __test_metadata *_metadata, const char *bdf, str
 	 * check.
 	 */
 
-	info = get_info(dev.container);
+	info = type1_info(dev.container);
 	ASSERT_NE(NULL, info);
 	report("%s type1 flags %#x pgsizes %#llx", bdf, info->flags,
 	       (unsigned long long)info->iova_pgsizes);
 	EXPECT_EQ(getpagesize(), info->iova_pgsizes & -info->iova_pgsizes);
-	migration = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
+	migration = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
 	ASSERT_NE(NULL, migration);
 	report("%s type1 migration flags %#x pgsize_bitmap %#llx max_dirty_bitmap_size %#llx", bdf,
 	       migration->flags, (unsigned long long)migration->pgsize_bitmap,
 	       (unsigned long long)migration->max_dirty_bitmap_size);
 	EXPECT_EQ(info->iova_pgsizes & -info->iova_pgsizes, migration->pgsize_bitmap);
-	avail = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+	avail = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
 	ASSERT_NE(NULL, avail);
 	report("%s type1 dma_avail %u", bdf, avail->avail);
-	cap = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+	cap = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
 	ASSERT_NE(NULL, cap);
 	ASSERT_GE(MAX_RANGES, cap->nr_iovas);
 	rs->n = cap->nr_iovas;

@@ -48,52 +48,17 @@ static int unmap(int container, __u64 iova, __u64 size, __u32 flags, __u64 *unma
 	return ret < 0 ? (int)ret : 0;
 }
 
-/* The capability @id in the chain of @info, or NULL. */
-static struct vfio_info_cap_header *find_cap(struct vfio_iommu_type1_info *info, __u16 id)
-{
-	__u32 offset = info->cap_offset;
-
-	while (offset) {
-		struct vfio_info_cap_header *cap = (void *)((char *)info + offset);
-
-		if (cap->id == id)
-			return cap;
-		offset = cap->next;
-	}
-	return NULL;
-}
-
-/* GET_INFO the way QEMU does it: ask with the bare struct, grow to the argsz returned. */
-static struct vfio_iommu_type1_info *get_info(int container)
-{
-	struct vfio_iommu_type1_info *info = calloc(1, sizeof(*info));
-	__u32 argsz = sizeof(*info);
-
-	for (;;) {
-		info->argsz = argsz;
-		if (ioctl(container, VFIO_IOMMU_GET_INFO, info)) {
-			free(info);
-			return NULL;
-		}
-		if (info->argsz <= argsz)
-			return info;
-		argsz = info->argsz;
-		info = realloc(info, argsz);
-		memset(info, 0, argsz);
-	}
-}
-
 /* The last valid IOVA of the container (the end of its last IOVA range; the IOMMU driver's
  * aperture: 2^48 - 1 on VT-d here, more on AMD-Vi), or 0 if GET_INFO fails. */
 static __u64 last_iova(int container)
 {
-	struct vfio_iommu_type1_info *info = get_info(container);
+	struct vfio_iommu_type1_info *info = type1_info(container);
 	struct vfio_iommu_type1_info_cap_iova_range *cap;
 	__u64 last = 0;
 
 	if (!info)
 		return 0;
-	cap = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+	cap = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
 	if (cap && cap->nr_iovas)
 		last = cap->iova_ranges[cap->nr_iovas - 1].end;
 	free(info);
@@ -103,13 +68,13 @@ static __u64 last_iova(int container)
 /* DMA_AVAIL of the container, or -1. */
 static long dma_avail(int container)
 {
-	struct vfio_iommu_type1_info *info = get_info(container);
+	struct vfio_iommu_type1_info *info = type1_info(container);
 	struct vfio_iommu_type1_info_dma_avail *cap;
 	long avail = -1;
 
 	if (!info)
 		return -1;
-	cap = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+	cap = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
 	if (cap)
 		avail = cap->avail;
 	free(info);
@@ -240,25 +205,25 @@ TEST_F(type1, get_info)
 	EXPECT_TRUE(bare.iova_pgsizes & SZ_4K);
 	EXPECT_EQ(0, bare.iova_pgsizes & (SZ_4K - 1));
 
-	info = get_info(self->container);
+	info = type1_info(self->container);
 	ASSERT_NE(NULL, info);
 	EXPECT_EQ(VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS, info->flags);
 	EXPECT_EQ(sizeof(*info), info->cap_offset);
 	EXPECT_EQ(bare.iova_pgsizes, info->iova_pgsizes);
 
-	migration = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
+	migration = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
 	ASSERT_NE(NULL, migration);
 	EXPECT_EQ(1, migration->header.version);
 	EXPECT_EQ(SZ_4K, migration->pgsize_bitmap);
 	EXPECT_EQ(0, migration->flags);
 	EXPECT_EQ(((__u64)INT32_MAX + 1) / 8, migration->max_dirty_bitmap_size);
 
-	avail = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+	avail = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
 	ASSERT_NE(NULL, avail);
 	EXPECT_EQ(1, avail->header.version);
 	EXPECT_LT(0, avail->avail);
 
-	ranges = (void *)find_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+	ranges = (void *)type1_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
 	ASSERT_NE(NULL, ranges);
 	ASSERT_LT(0, ranges->nr_iovas);
 	EXPECT_EQ(0, ranges->iova_ranges[0].start);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -483,6 +484,43 @@ static inline bool pattern_matches(const void *p, size_t len, __u32 seed)
 		if (w[i] != seed * 0x9e3779b1u + i)
 			return false;
 	return true;
+}
+
+/* VFIO_IOMMU_GET_INFO the way QEMU does it: the bare struct first, then grown to the argsz
+ * the kernel asks for. The caller frees it; NULL on failure. */
+static inline struct vfio_iommu_type1_info *type1_info(int container)
+{
+	struct vfio_iommu_type1_info *info = calloc(1, sizeof(*info));
+	__u32 argsz = sizeof(*info);
+
+	while (info) {
+		info->argsz = argsz;
+		if (ioctl(container, VFIO_IOMMU_GET_INFO, info))
+			break;
+		if (info->argsz <= argsz)
+			return info;
+		argsz = info->argsz;
+		free(info);
+		info = calloc(1, argsz);
+	}
+	free(info);
+	return NULL;
+}
+
+/* The capability @id in the chain of a type1_info() result, or NULL. */
+static inline struct vfio_info_cap_header *type1_info_cap(struct vfio_iommu_type1_info *info,
+							   __u16 id)
+{
+	__u32 offset = info->cap_offset;
+
+	while (offset && offset + sizeof(struct vfio_info_cap_header) <= info->argsz) {
+		struct vfio_info_cap_header *cap = (void *)((char *)info + offset);
+
+		if (cap->id == id)
+			return cap;
+		offset = cap->next;
+	}
+	return NULL;
 }
 
 /* VFIO_IOMMU_MAP_DMA; 0 or -errno. */
