@@ -9,10 +9,10 @@
 # console streams to stdout and OUTDIR/console.log; what the guest reports on its second
 # serial port lands in OUTDIR/results.log. Exit status: the guest script's, 124 on timeout.
 #
-# Machine: q35 with an emulated IOMMU (Intel's, or AMD's: RVFIO_GUEST_IOMMU) doing interrupt
-# remapping (split irqchip), and
-# edu, igb, nvme and e1000e each behind its own PCIe root port, and a multifunction
-# edu + nvme behind a fifth (one IOMMU group). TCG unless RVFIO_ACCEL=kvm.
+# Machine: q35 (split irqchip) with an emulated IOMMU (Intel's, with interrupt remapping, or
+# AMD's: RVFIO_GUEST_IOMMU), and edu, igb, nvme and e1000e each behind its own PCIe root
+# port, and a multifunction edu + nvme behind a fifth (one IOMMU group). TCG unless
+# RVFIO_ACCEL=kvm.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
