@@ -452,14 +452,17 @@ impl VfioPciDevice {
         }
     }
 
-    /// Last close: quiesce, restore and reset the device.
-    fn close(&self, mut open: OpenDevice) {
+    /// Last close: quiesce, restore and reset the device. The runtime PM holds come back
+    /// to the caller, to be dropped once the open device's lock is released.
+    fn close(&self, mut open: OpenDevice) -> ClosedHolds {
         let function = &self.function;
         // Out of the user's low power and awake, as upstream's `vfio_pci_core_disable()`;
         // the open's hold goes last, after the device is disabled.
         self.exit_low_power();
-        let _awake = PmActive::get(function);
-        let _hold = core::mem::take(&mut self.lock_memory().power);
+        let holds = ClosedHolds {
+            _awake: PmActive::get(function),
+            _open: core::mem::take(&mut self.lock_memory().power),
+        };
         // No more writes on the user's behalf.
         drop(core::mem::take(&mut open.ioeventfds));
         // Back to D0 first, as upstream's `vfio_pci_core_disable()`: a PM reset needs D0,
@@ -482,7 +485,7 @@ impl VfioPciDevice {
             dev_info!(function.dev(), "couldn't reload saved state\n");
             if !open.reset_works {
                 function.disable();
-                return;
+                return holds;
             }
             function.resave_state();
         }
@@ -493,7 +496,19 @@ impl VfioPciDevice {
         }
         function.restore_state();
         function.disable();
+        holds
     }
+}
+
+/// The runtime PM holds of a device just closed. Dropped while the open device's lock is
+/// held, they would let the idle suspend run into it: the suspend callback does not wait
+/// for that lock (its holder may be waiting for the suspend), gives up with -EBUSY, and the
+/// PM core does not retry, so the closed function would stay in D0 (the likely cause of igb
+/// staying in D0 after a close once, in `runtime_pm` on Debian's kernel in a loaded run).
+#[must_use]
+struct ClosedHolds {
+    _awake: Result<PmActive>,
+    _open: PowerHold,
 }
 
 impl DeviceOps for VfioPciDevice {
@@ -513,11 +528,13 @@ impl DeviceOps for VfioPciDevice {
 
     fn close_device(&self) {
         let mut state = self.lock_open();
-        if let Some(open) = state.take() {
+        let holds = state.take().map(|open| {
             self.sriov.vf_opened(false);
-            self.close(open);
-        }
+            self.close(open)
+        });
         drop(state);
+        // Only now may the function suspend (`ClosedHolds`).
+        drop(holds);
         for notifier in self.notifiers.lock().iter_mut() {
             notifier.clear();
         }
