@@ -5,7 +5,10 @@
 
 use kernel::{
     bindings,
-    ffi::c_int,
+    ffi::{
+        c_int,
+        c_uint, //
+    },
     prelude::*, //
 };
 
@@ -103,17 +106,9 @@ impl BarMap {
     /// Writes the low `width` bytes of `value` at `offset`; -EINVAL outside the BAR.
     pub(crate) fn write(&self, offset: u64, width: Width, value: u64) -> Result {
         let addr = io_addr(self.base, self.len, offset, width)?;
-        // CAST: each arm writes the low `width` bytes, the value asked for.
+        // CAST: a width of at most 8 bytes.
         // SAFETY: `addr` is inside the mapping (checked by `io_addr`) for `width` bytes.
-        unsafe {
-            match width {
-                Width::W8 => bindings::iowrite8(value as u8, addr),
-                Width::W16 => bindings::iowrite16(value as u16, addr),
-                Width::W32 => bindings::iowrite32(value as u32, addr),
-                // As upstream on x86: two 32-bit accesses, low half first.
-                Width::W64 => bindings::__iowrite64_lo_hi(value, addr),
-            }
-        }
+        unsafe { rvfio_bar_write(addr, width.bytes() as c_uint, value) };
         Ok(())
     }
 }
@@ -218,14 +213,15 @@ fn io_addr(
 
 /// One read of `width` bytes at an address `io_addr` checked.
 fn io_read(addr: *mut core::ffi::c_void, width: Width) -> u64 {
+    // CAST: a width of at most 8 bytes.
     // SAFETY: `addr` is inside a live I/O mapping for `width` bytes (`io_addr`).
-    unsafe {
-        match width {
-            Width::W8 => u64::from(bindings::ioread8(addr)),
-            Width::W16 => u64::from(bindings::ioread16(addr)),
-            Width::W32 => u64::from(bindings::ioread32(addr)),
-            // As upstream on x86: two 32-bit accesses, low half first.
-            Width::W64 => bindings::__ioread64_lo_hi(addr),
-        }
-    }
+    unsafe { rvfio_bar_read(addr, width.bytes() as c_uint) }
+}
+
+extern "C" {
+    /// One access of `bytes` (1, 2, 4 or 8) at `addr`: ioread8/16/32/64 (64 as two 32-bit
+    /// accesses, low half first, where the architecture has no 64-bit one).
+    fn rvfio_bar_read(addr: *mut core::ffi::c_void, bytes: c_uint) -> u64;
+    /// The write twin of `rvfio_bar_read`: the low `bytes` of `value`.
+    fn rvfio_bar_write(addr: *mut core::ffi::c_void, bytes: c_uint, value: u64);
 }
